@@ -1,0 +1,71 @@
+/*
+ * config.h owns the daemon's configuration: config_load() is the only user
+ * of libconfig and turns a file (or the embedded default text) into this
+ * plain, validated struct. Every error names the file, line and setting
+ * ("FILE:LINE: setting: problem"). config_print() writes the normalised
+ * form that `bevakad --check-config` prints and golden tests compare.
+ */
+#pragma once
+
+#include <stdio.h>
+#include "calendar.h"
+#include "rules.h"
+
+#define CFG_PATH_MAX 1024
+#define CFG_MAX_FEEDS 16
+
+typedef struct cfg_feed {
+        char endpoint[CFG_PATH_MAX];
+        char replay_endpoint[CFG_PATH_MAX];
+        char server_key[CFG_PATH_MAX];   /* adapter's public key file (CURVE client); "" = none */
+} cfg_feed_t;
+
+typedef struct config {
+        char file[CFG_PATH_MAX];         /* where it came from; "(embedded)" for the default */
+
+        /* store */
+        char store_path[CFG_PATH_MAX];   /* absolute after load (relative = to the config's dir) */
+        bool store_sync_full;            /* synchronous = "full" (default) | "normal" */
+        int store_batch;                 /* max events per transaction, default 1000 */
+
+        /* feeds: `feed` and/or `feeds = ( … )` */
+        int n_feeds;
+        cfg_feed_t feeds[CFG_MAX_FEEDS];
+        int feed_silence_s;              /* 5 */
+
+        char publish_endpoint[CFG_PATH_MAX];
+        char api_endpoint[CFG_PATH_MAX];
+
+        /* clock */
+        bool clock_manual;
+        bk_time_t clock_start;           /* manual mode start; 0 = system time at start */
+
+        /* security */
+        bool curve;
+        char secret_key_file[CFG_PATH_MAX];
+        char public_key_file[CFG_PATH_MAX];
+        char keys_file[CFG_PATH_MAX];    /* key list */
+
+        /* limits */
+        int max_msg_size;                /* ZMQ_MAXMSGSIZE, 65536 */
+        int hwm;                         /* send/receive HWM, 100000 */
+
+        /* log */
+        int log_level;                   /* syslog level, LOG_INFO */
+
+        cal_cfg_t calendar;
+        rules_cfg_t rules;
+} config_t;
+
+/* The built-in configuration text (local demo: ipc endpoints, manual clock, curve off). */
+extern const char config_default_text[];
+
+void config_defaults(config_t *cfg);
+/*
+ * Loads `path` (or the embedded default when path is NULL, with relative
+ * paths resolved against `base_dir`, or the cwd if NULL) into *cfg.
+ * Returns 0, or BK_E_INVALID with "FILE:LINE: setting: problem" in err.
+ */
+int config_load(const char *path, const char *base_dir, config_t *cfg, char *err, size_t err_size);
+/* Prints the normalised configuration as libconfig text, every setting explicit. */
+void config_print(const config_t *cfg, FILE *f);
