@@ -17,6 +17,7 @@
 #define EV_REASON_MAX  256     /* fia.declined / sip.declined / ib4.exempted reason */
 #define EV_MAX_CHILDREN 16
 #define EV_RAW_MAX     65536   /* dead letters keep at most this many raw bytes */
+#define EV_PARSE_REASON_SIZE 256 /* holds any event_parse() reason whole */
 
 typedef enum ev_type {
         EV_UNKNOWN = 0,            /* valid envelope, type this daemon does not know */

@@ -1,0 +1,478 @@
+/*
+ * api.c owns the API ops. Each op is a small static function over a parsed
+ * request; a table maps op names to handlers and the least role that may
+ * call them, and ownership checks (a caseworker's own reminders, a lead's
+ * own units) live beside the ops that need them. Replies always echo `req`.
+ */
+#include <stdio.h>
+#include "api.h"
+#include "log.h"
+
+typedef struct api_req {
+        api_ctx_t *ctx;
+        const api_identity_t *who;
+        json_t *in;               /* the request object */
+        json_t *out;              /* reply members on success */
+        const char *err_code;
+        char err_msg[256];
+} api_req_t;
+
+static const char *const role_names[] = {
+        [ROLE_NONE] = "none", [ROLE_FEED] = "feed", [ROLE_CASEWORKER] = "caseworker",
+        [ROLE_LEAD] = "lead", [ROLE_ADMIN] = "admin",
+};
+
+const char *api_role_name(api_role_t r)
+{
+        return (unsigned)r < BK_ARRAY_SIZE(role_names) ? role_names[r] : "none";
+}
+
+int api_role_from_name(const char *name)
+{
+        for (size_t i = 0; i < BK_ARRAY_SIZE(role_names); i++)
+                if (strcmp(role_names[i], name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static int fail(api_req_t *q, const char *code, const char *fmt, ...) BK_PRINTF(3, 4);
+static int fail(api_req_t *q, const char *code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(q->err_msg, sizeof(q->err_msg), fmt, ap);
+        va_end(ap);
+        q->err_code = code;
+        return -1;
+}
+
+/* ---- argument helpers --------------------------------------------------------- */
+
+/* Optional string member: NULL if absent; error if present but not a short string. */
+static int opt_str(api_req_t *q, const char *key, size_t max, const char **out)
+{
+        json_t *v = json_object_get(q->in, key);
+        *out = NULL;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_string(v))
+                return fail(q, "bad_request", "%s: must be a string", key);
+        if (json_string_length(v) > max)
+                return fail(q, "bad_request", "%s: longer than %zu", key, max);
+        *out = json_string_value(v);
+        return 0;
+}
+
+static int req_str(api_req_t *q, const char *key, size_t max, const char **out)
+{
+        if (opt_str(q, key, max, out) < 0)
+                return -1;
+        if (!*out || !(*out)[0])
+                return fail(q, "bad_request", "%s: required", key);
+        return 0;
+}
+
+static int opt_int(api_req_t *q, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out)
+{
+        json_t *v = json_object_get(q->in, key);
+        *out = def;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+                return fail(q, "bad_request", "%s: must be an integer from %lld to %lld", key,
+                            (long long)min, (long long)max);
+        *out = json_integer_value(v);
+        return 0;
+}
+
+/* ---- authorization --------------------------------------------------------------- */
+
+static bool has_unit(const api_identity_t *who, const char *unit)
+{
+        for (int i = 0; i < who->n_units; i++)
+                if (strcmp(who->units[i], unit) == 0)
+                        return true;
+        return false;
+}
+
+/* Splits "rem/<unit>/<who>/" exactly; false for anything else. */
+static bool topic_split(const char *topic, char *unit, char *name)
+{
+        const char *u, *w, *end;
+        if (strncmp(topic, "rem/", 4) != 0)
+                return false;
+        u = topic + 4;
+        w = strchr(u, '/');
+        if (!w || w == u || (size_t)(w - u) > EV_NAME_MAX)
+                return false;
+        end = strchr(w + 1, '/');
+        if (!end || end == w + 1 || end[1] != '\0' || (size_t)(end - w - 1) > EV_NAME_MAX)
+                return false;
+        memcpy(unit, u, (size_t)(w - u));
+        unit[w - u] = '\0';
+        memcpy(name, w + 1, (size_t)(end - w - 1));
+        name[end - w - 1] = '\0';
+        return true;
+}
+
+bool api_may_read_topic(const api_identity_t *who, const char *topic)
+{
+        char unit[EV_NAME_MAX + 1], name[EV_NAME_MAX + 1];
+
+        if (!topic_split(topic, unit, name))
+                return false;
+        switch (who->role) {
+        case ROLE_ADMIN:
+                return true;
+        case ROLE_LEAD:
+                return has_unit(who, unit);
+        case ROLE_CASEWORKER:
+                return strcmp(name, who->user) == 0 && has_unit(who, unit);
+        default:
+                return false;
+        }
+}
+
+/* Recipient: the caseworker it is addressed to, a lead of its unit (for leads' copies), admin. */
+static bool may_handle(const api_identity_t *who, const reminder_t *r)
+{
+        switch (who->role) {
+        case ROLE_ADMIN:
+                return true;
+        case ROLE_LEAD:
+                return has_unit(who, r->unit);
+        case ROLE_CASEWORKER:
+                return r->to_caseworker && strcmp(r->caseworker, who->user) == 0 && has_unit(who, r->unit);
+        default:
+                return false;
+        }
+}
+
+static int need_admin(api_req_t *q)
+{
+        if (q->who->role != ROLE_ADMIN)
+                return fail(q, "forbidden", "this op is for admins");
+        return 0;
+}
+
+/* ---- ops -------------------------------------------------------------------------- */
+
+static int op_hello(api_req_t *q)
+{
+        q->out = json_pack("{s:s, s:i, s:s, s:s, s:I}", "version", BEVAKA_VERSION, "protocol", 1,
+                           "user", q->who->user, "role", api_role_name(q->who->role),
+                           "rseq", (json_int_t)store_counter(q->ctx->store, CNT_RSEQ));
+        return 0;
+}
+
+static json_t *rem_list_json(const reminder_t *list, int n, int64_t rseq, bool with_state)
+{
+        json_t *arr = json_array();
+        for (int i = 0; i < n; i++)
+                json_array_append_new(arr, reminder_to_json(&list[i], "due", rseq, with_state));
+        return arr;
+}
+
+static int op_sync(api_req_t *q)
+{
+        const char *topic;
+        char unit[EV_NAME_MAX + 1], name[EV_NAME_MAX + 1];
+        int64_t since, rseq = store_counter(q->ctx->store, CNT_RSEQ);
+        reminder_t *list = NULL, *keep;
+        int n = 0, k = 0;
+
+        if (req_str(q, "topic", 2 * EV_NAME_MAX + 8, &topic) < 0 ||
+            opt_int(q, "since_rseq", 0, INT64_MAX, 0, &since) < 0)
+                return -1;
+        if (!topic_split(topic, unit, name))
+                return fail(q, "bad_request", "topic: must be rem/<unit>/<caseworker>/ or rem/<unit>/@leads/");
+        if (!api_may_read_topic(q->who, topic))
+                return fail(q, "forbidden", "topic: not yours to read");
+        bool leads = strcmp(name, "@leads") == 0;
+        rem_filter_t f = { .unit = unit, .caseworker = leads ? NULL : name, .state = -1,
+                           .delivered_only = true };
+        if (store_rem_query(q->ctx->store, &f, &list, &n) < 0)
+                return fail(q, "internal", "store query failed");
+        /* The same topics the reminder was published on (reminder_topic_*). */
+        keep = list;
+        for (int i = 0; i < n; i++) {
+                bool on_topic = leads ? (list[i].to_leads || (list[i].to_caseworker && !list[i].caseworker[0]))
+                                      : list[i].to_caseworker;
+                if (on_topic)
+                        keep[k++] = list[i];
+        }
+        q->out = json_pack("{s:o, s:I}", "reminders", rem_list_json(keep, k, rseq, true),
+                           "rseq", (json_int_t)rseq);
+        free(list);
+        return 0;
+}
+
+static int lifecycle(api_req_t *q, int which)
+{
+        const char *id, *until_s = NULL, *reason = NULL;
+        bk_time_t until = 0;
+        reminder_t r;
+        int res;
+
+        if (req_str(q, "id", 32, &id) < 0)
+                return -1;
+        if (which == 1 && opt_str(q, "until", 64, &until_s) < 0)
+                return -1;
+        if (which == 2 && req_str(q, "reason", 200, &reason) < 0)
+                return -1;
+        if (until_s && cal_parse_rfc3339(until_s, &until) != 0)
+                return fail(q, "bad_request", "until: not RFC 3339 with offset");
+        if (until_s && until <= clock_now(q->ctx->clock))
+                return fail(q, "bad_request", "until: must be in the future");
+        if (store_rem_get(q->ctx->store, id, &r) != 0)
+                return fail(q, "not_found", "no reminder %s", id);
+        if (!may_handle(q->who, &r))
+                return fail(q, "forbidden", "not your reminder");
+        res = which == 0 ? engine_ack(q->ctx->engine, id, &r)
+            : which == 1 ? engine_snooze(q->ctx->engine, id, until, &r)
+                         : engine_dismiss(q->ctx->engine, id, reason, &r);
+        if (res == BK_E_CONFLICT)
+                return fail(q, "conflict", "reminder %s is %s", id, reminder_state_name(r.state));
+        if (res != 0)
+                return fail(q, "internal", "could not update reminder");
+        q->out = json_pack("{s:o}", "reminder",
+                           reminder_to_json(&r, "due", store_counter(q->ctx->store, CNT_RSEQ), true));
+        return 0;
+}
+
+static int op_ack(api_req_t *q) { return lifecycle(q, 0); }
+static int op_snooze(api_req_t *q) { return lifecycle(q, 1); }
+static int op_dismiss(api_req_t *q) { return lifecycle(q, 2); }
+
+static int op_reminders(api_req_t *q)
+{
+        const char *unit, *cw, *case_id, *rule, *state;
+        int64_t limit;
+        reminder_t *list = NULL;
+        int n = 0, st = -1;
+
+        if (opt_str(q, "unit", EV_NAME_MAX, &unit) < 0 || opt_str(q, "caseworker", EV_NAME_MAX, &cw) < 0 ||
+            opt_str(q, "case", EV_NAME_MAX, &case_id) < 0 || opt_str(q, "rule", 32, &rule) < 0 ||
+            opt_str(q, "state", 32, &state) < 0 || opt_int(q, "limit", 1, 100000, 1000, &limit) < 0)
+                return -1;
+        if (q->who->role == ROLE_LEAD) {
+                if (!unit && q->who->n_units == 1)
+                        unit = q->who->units[0];
+                if (!unit || !has_unit(q->who, unit))
+                        return fail(q, "forbidden", "unit: leads list their own units only");
+        } else if (q->who->role != ROLE_ADMIN) {
+                return fail(q, "forbidden", "this op is for leads and admins");
+        }
+        if (rule && rules_from_name(rule) < 0)
+                return fail(q, "bad_request", "rule: unknown rule %s", rule);
+        if (state && strcmp(state, "open") != 0 && strcmp(state, "any") != 0 &&
+            (st = reminder_state_from_name(state)) < 0)
+                return fail(q, "bad_request", "state: unknown state");
+        if (state && strcmp(state, "any") == 0)
+                st = -2;
+        rem_filter_t f = { unit, cw, case_id, rule, st, false, (int)limit };
+        if (store_rem_query(q->ctx->store, &f, &list, &n) < 0)
+                return fail(q, "internal", "store query failed");
+        q->out = json_pack("{s:o}", "reminders",
+                           rem_list_json(list, n, store_counter(q->ctx->store, CNT_RSEQ), true));
+        free(list);
+        return 0;
+}
+
+static int op_case(api_req_t *q)
+{
+        const char *case_id;
+        json_t *view;
+        reminder_t *list = NULL;
+        int n = 0;
+
+        if (req_str(q, "case", EV_NAME_MAX, &case_id) < 0)
+                return -1;
+        if (q->who->role != ROLE_ADMIN && q->who->role != ROLE_LEAD)
+                return fail(q, "forbidden", "this op is for leads and admins");
+        view = engine_case_view(q->ctx->engine, case_id);
+        if (!view)
+                return fail(q, "not_found", "no case %s", case_id);
+        const char *unit = json_string_value(json_object_get(view, "unit"));
+        if (q->who->role == ROLE_LEAD && !(unit && has_unit(q->who, unit))) {
+                json_decref(view);
+                /* Same answer as for an unknown case: don't confirm that it exists. */
+                return fail(q, "not_found", "no case %s", case_id);
+        }
+        rem_filter_t f = { .case_id = case_id, .state = -1 };
+        if (store_rem_query(q->ctx->store, &f, &list, &n) == 0)
+                json_object_set_new(view, "reminders",
+                                    rem_list_json(list, n, store_counter(q->ctx->store, CNT_RSEQ), true));
+        free(list);
+        q->out = view;
+        return 0;
+}
+
+static int op_why(api_req_t *q)
+{
+        const char *id;
+        reminder_t r;
+        char due[16], deliver[32], created[32];
+        json_t *dates;
+
+        if (req_str(q, "id", 32, &id) < 0)
+                return -1;
+        if (store_rem_get(q->ctx->store, id, &r) != 0)
+                return fail(q, "not_found", "no reminder %s", id);
+        if (!may_handle(q->who, &r))
+                return fail(q, "forbidden", "not your reminder");
+        cal_format_date(r.due, due, sizeof(due));
+        cal_format_rfc3339(r.deliver_at, deliver, sizeof(deliver));
+        cal_format_rfc3339(r.created_at, created, sizeof(created));
+        dates = json_loads(r.why, 0, NULL);
+        if (!json_is_object(dates)) {
+                json_decref(dates);
+                dates = json_object();
+        }
+        q->out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s}",
+                           "id", r.id, "rule", rules_name(r.rule), "title", r.title, "case", r.case_id,
+                           "cycle", r.cycle, "events", store_rem_events(q->ctx->store, r.id), "dates", dates,
+                           "due_at", due, "deliver_at", deliver, "learned_at", created);
+        json_object_set_new(q->out, "state", json_string(reminder_state_name(r.state)));
+        return 0;
+}
+
+static int op_stats(api_req_t *q)
+{
+        store_t *s = q->ctx->store;
+        int64_t c[REM__STATE_COUNT];
+        bk_time_t next = engine_next_deadline(q->ctx->engine);
+        char when[32] = "";
+        char status[128];
+
+        if (need_admin(q) < 0)
+                return -1;
+        store_rem_count_by_state(s, c);
+        if (next != INT64_MAX)
+                cal_format_rfc3339(next, when, sizeof(when));
+        ingest_status(q->ctx->ingest, status, sizeof(status));
+        q->out = json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:o,"
+                           " s:s}",
+                           "events", "applied", (json_int_t)store_counter(s, CNT_APPLIED),
+                           "duplicates", (json_int_t)store_counter(s, CNT_DUPLICATES),
+                           "dead_letters", (json_int_t)store_counter(s, CNT_DEAD_LETTERS),
+                           "ignored", (json_int_t)store_counter(s, CNT_IGNORED),
+                           "reminders", "scheduled", (json_int_t)c[REM_SCHEDULED],
+                           "delivered", (json_int_t)c[REM_DELIVERED],
+                           "acknowledged", (json_int_t)c[REM_ACKNOWLEDGED],
+                           "snoozed", (json_int_t)c[REM_SNOOZED], "resolved", (json_int_t)c[REM_RESOLVED],
+                           "cancelled", (json_int_t)c[REM_CANCELLED],
+                           "feeds", ingest_feeds_json(q->ctx->ingest),
+                           "gaps", (json_int_t)store_counter(s, CNT_GAPS),
+                           "replays", (json_int_t)store_counter(s, CNT_REPLAYS),
+                           "next_delivery", next == INT64_MAX ? json_null() : json_string(when),
+                           "feed_status", status);
+        json_object_set_new(q->out, "rseq", json_integer(store_counter(s, CNT_RSEQ)));
+        return 0;
+}
+
+static int op_dead_letters(api_req_t *q)
+{
+        int64_t limit;
+        if (need_admin(q) < 0 || opt_int(q, "limit", 1, 10000, 100, &limit) < 0)
+                return -1;
+        q->out = json_pack("{s:o}", "dead_letters", store_dead_letters(q->ctx->store, (int)limit));
+        return 0;
+}
+
+static int op_reload(api_req_t *q)
+{
+        if (need_admin(q) < 0)
+                return -1;
+        q->ctx->reload_requested = true;
+        q->out = json_object();
+        return 0;
+}
+
+static int op_clock(api_req_t *q)
+{
+        const char *set;
+        bk_time_t t;
+        char now[32];
+
+        if (need_admin(q) < 0 || opt_str(q, "set", 64, &set) < 0)
+                return -1;
+        if (set) {
+                if (!q->ctx->clock->manual)
+                        return fail(q, "forbidden", "clock: only with clock.mode = \"manual\"");
+                if (cal_parse_rfc3339(set, &t) != 0)
+                        return fail(q, "bad_request", "set: not RFC 3339 with offset");
+                if (clock_set(q->ctx->clock, t) != 0)
+                        return fail(q, "conflict", "set: the clock never moves backwards");
+                q->ctx->clock_moved = true;
+        }
+        cal_format_rfc3339(clock_now(q->ctx->clock), now, sizeof(now));
+        q->out = json_pack("{s:s, s:s}", "now", now, "mode", q->ctx->clock->manual ? "manual" : "system");
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*fn)(api_req_t *q);
+} ops[] = {
+        { "hello", op_hello },     { "sync", op_sync },       { "ack", op_ack },
+        { "snooze", op_snooze },   { "dismiss", op_dismiss }, { "reminders", op_reminders },
+        { "case", op_case },       { "why", op_why },         { "stats", op_stats },
+        { "dead_letters", op_dead_letters }, { "reload", op_reload }, { "clock", op_clock },
+};
+
+static char *reply(api_req_t *q, json_t *req_id)
+{
+        json_t *r;
+        char *text;
+
+        if (q->err_code) {
+                r = json_pack("{s:b, s:O, s:{s:s, s:s}}", "ok", 0, "req", req_id ? req_id : json_null(),
+                              "error", "code", q->err_code, "message", q->err_msg);
+        } else {
+                r = json_pack("{s:b, s:O}", "ok", 1, "req", req_id ? req_id : json_null());
+                if (r && q->out)
+                        json_object_update(r, q->out);
+        }
+        json_decref(q->out);
+        text = r ? json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(r);
+        return text;
+}
+
+char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len)
+{
+        api_req_t q = { .ctx = ctx, .who = who };
+        json_error_t jerr;
+        json_t *req_id = NULL;
+        const char *op;
+        char *text;
+
+        q.in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!q.in) {
+                fail(&q, "bad_request", "not JSON: %s", jerr.text);
+        } else if (!json_is_object(q.in)) {
+                fail(&q, "bad_request", "request must be a JSON object");
+        } else {
+                req_id = json_object_get(q.in, "req");
+                if (!json_is_string(json_object_get(q.in, "op"))) {
+                        fail(&q, "bad_request", "op: required string");
+                } else {
+                        op = json_string_value(json_object_get(q.in, "op"));
+                        size_t i;
+                        for (i = 0; i < BK_ARRAY_SIZE(ops); i++)
+                                if (strcmp(ops[i].name, op) == 0)
+                                        break;
+                        if (i == BK_ARRAY_SIZE(ops))
+                                fail(&q, "unknown_op", "unknown op");
+                        else if ((who->role == ROLE_NONE || who->role == ROLE_FEED) &&
+                                 strcmp(op, "hello") != 0)
+                                fail(&q, "forbidden", "no API access for this key");
+                        else
+                                ops[i].fn(&q);
+                }
+        }
+        text = reply(&q, req_id);
+        json_decref(q.in);
+        return text;
+}

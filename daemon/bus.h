@@ -1,0 +1,64 @@
+/*
+ * bus.h owns the daemon's ZeroMQ sockets and is the only daemon file that
+ * includes zmq.h: per configured feed a SUB (live events and heartbeats)
+ * and a DEALER (replay requests to the adapter's ROUTER), the XPUB that
+ * publishes reminders, and the ROUTER that serves the API. Every socket gets
+ * ZMQ_MAXMSGSIZE, finite HWMs and linger. Without CURVE, binding anything
+ * but ipc://, inproc:// or a loopback tcp:// address is refused.
+ */
+#pragma once
+
+#include "config.h"
+
+typedef struct bus bus_t;
+
+typedef enum bus_kind {
+        BUS_NONE = 0,
+        BUS_EVENT,          /* [type][event] from a feed (live or replay) */
+        BUS_HEARTBEAT,      /* [feed.heartbeat][{"op":"heartbeat",...}] */
+        BUS_REPLAY_END,     /* one frame {"op":"replay_end",...} on a replay socket */
+        BUS_BAD,            /* wrong frame count etc.: body holds what arrived, reason says why */
+} bus_kind_t;
+
+typedef struct bus_msg {
+        bus_kind_t kind;
+        int feed;                       /* index into cfg->feeds */
+        bool replay;                    /* arrived on the replay socket */
+        char type[EV_TYPE_MAX + 1];     /* first frame (truncated) */
+        const char *body;               /* valid until the next bus_recv_* call */
+        size_t len;
+        const char *reason;             /* BUS_BAD only */
+} bus_msg_t;
+
+typedef struct bus_peer {
+        unsigned char rid[256];
+        size_t rid_len;
+        bool req_envelope;              /* a REQ peer: reply with an empty delimiter */
+        char user[EV_NAME_MAX + 1];     /* ZAP user id; "" without CURVE */
+} bus_peer_t;
+
+/* err gets a one-line reason on failure (bad endpoint, bind refused). */
+int bus_open(const config_t *cfg, bus_t **out, char *err, size_t err_size);
+void bus_close(bus_t **b);
+
+/*
+ * Waits up to timeout_ms for input on any socket or on extra_fd (the
+ * signalfd). Returns the number of ready items, 0 on timeout, -errno.
+ * *extra_ready tells whether extra_fd is readable.
+ */
+int bus_wait(bus_t *b, int timeout_ms, int extra_fd, bool *extra_ready);
+
+/* Non-blocking receives: 0 with *m filled, BK_E_NOT_FOUND when nothing is waiting. */
+int bus_recv_feed(bus_t *b, int feed, bus_msg_t *m);
+int bus_recv_replay(bus_t *b, int feed, bus_msg_t *m);
+/* API request: body/len in *m (kind BUS_EVENT), peer identity in *peer. */
+int bus_recv_api(bus_t *b, bus_msg_t *m, bus_peer_t *peer);
+int bus_reply(bus_t *b, const bus_peer_t *peer, const char *payload, size_t len);
+/* Drains subscription messages on the XPUB (counted); returns how many. */
+int bus_drain_subscriptions(bus_t *b);
+
+int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq);
+/* Closes and recreates a feed's SUB and DEALER (libzmq won't after a protocol error). */
+int bus_feed_reconnect(bus_t *b, int feed);
+int bus_publish(bus_t *b, const char *topic, const char *payload, size_t len);
+int bus_n_feeds(const bus_t *b);

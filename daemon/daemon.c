@@ -1,0 +1,430 @@
+/*
+ * daemon.c owns the loop. One thread: zmq_poll over every socket plus a
+ * signalfd, sleeping until the earliest of the next delivery, the next case
+ * wake-up, the watchdog and housekeeping. Each turn drains up to a batch of
+ * feed messages into one transaction (group commit), runs deliveries once
+ * ingest has caught up, commits, then publishes what the transaction
+ * queued. A store failure (disk full) rolls the batch back and rewinds
+ * ingest to the stored positions, which replays the lost part from the
+ * adapter: nothing committed is lost and nothing is applied twice.
+ */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include "api.h"
+#include "bus.h"
+#include "daemon.h"
+#include "engine.h"
+#include "ingest.h"
+#include "log.h"
+
+#define HOUSEKEEPING_MS 1000
+#define DELIVER_BATCH 1000
+#define WAKE_BATCH 1000
+
+typedef struct daemon {
+        config_t cfg;
+        const char *config_path;
+        store_t *store;
+        bus_t *bus;
+        engine_t *engine;
+        ingest_t *ingest;
+        bk_clock_t clock;
+        api_ctx_t api;
+        int sigfd;
+        bool stop;
+        uint64_t watchdog_usec;
+        int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
+} daemon_t;
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: bevakad [--config FILE] [--check-config] [--rebuild] [--version]\n"
+                   "  --config FILE    libconfig file (default: the embedded demo configuration,\n"
+                   "                   with relative paths under the current directory)\n"
+                   "  --check-config   validate, print the normalised configuration, exit\n"
+                   "  --rebuild        rebuild cases and reminders from the stored event log, exit\n"
+                   "  --verbose        log at debug level\n");
+}
+
+static int load_config(const char *path, config_t *cfg)
+{
+        char err[1024], cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+                return -errno;
+        if (config_load(path, cwd, cfg, err, sizeof(err)) != 0) {
+                fprintf(stderr, "%s\n", err);
+                return BK_E_INVALID;
+        }
+        return 0;
+}
+
+static void publish_one(void *ud, const char *topic, const char *payload)
+{
+        daemon_t *d = ud;
+        if (bus_publish(d->bus, topic, payload, strlen(payload)) < 0)
+                log_warnx("publish failed on %s", topic);
+}
+
+/* Commits the open transaction and publishes what it queued; rolls back on failure. */
+static int finish_batch(daemon_t *d, int res)
+{
+        if (res >= 0)
+                res = engine_prepare_commit(d->engine);
+        if (res >= 0)
+                res = store_commit(d->store);
+        if (res < 0) {
+                log_errx("transaction failed (%s); rolled back, will replay from the stored position",
+                         strerror(-res));
+                store_rollback(d->store);
+                engine_discard(d->engine);
+                ingest_resume(d->ingest);
+                return res;
+        }
+        engine_flush(d->engine, publish_one, d);
+        return 0;
+}
+
+/* Drains up to a batch of feed messages, round-robin over feeds and replay sockets. */
+static int drain_feeds(daemon_t *d, int *count)
+{
+        int budget = d->cfg.store_batch, progress;
+        bus_msg_t m;
+
+        *count = 0;
+        do {
+                progress = 0;
+                for (int f = 0; f < bus_n_feeds(d->bus) && budget > 0; f++) {
+                        for (int k = 0; k < 2 && budget > 0; k++) {
+                                int r = k ? bus_recv_replay(d->bus, f, &m) : bus_recv_feed(d->bus, f, &m);
+                                if (r == BK_E_NOT_FOUND)
+                                        continue;
+                                if (r < 0)
+                                        return r;
+                                if ((r = ingest_handle(d->ingest, &m)) < 0)
+                                        return r;
+                                budget--;
+                                progress++;
+                                (*count)++;
+                        }
+                }
+        } while (progress && budget > 0);
+        return budget == 0;   /* 1: more may be waiting */
+}
+
+static int run_time(daemon_t *d)
+{
+        int r, n;
+        /* Deliver only once caught up, so a replayed history is judged whole (a later event may
+         * resolve an earlier reminder first); but never starve deliveries for long. */
+        if (ingest_catching_up(d->ingest) && clock_mono_ms() - d->last_deliver_ms < 5000)
+                return 0;
+        d->last_deliver_ms = clock_mono_ms();
+        do {
+                if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
+                        return r;
+                n = r;
+                if ((r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
+                        return r;
+                n += r;
+        } while (n >= DELIVER_BATCH);
+        return 0;
+}
+
+static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
+{
+        memset(who, 0, sizeof(*who));
+        bk_strlcpy(who->user, peer->user[0] ? peer->user : "local", sizeof(who->user));
+        /* Without CURVE every peer is local and counts as admin (protocol §4). */
+        who->role = d->cfg.curve ? ROLE_NONE : ROLE_ADMIN;
+}
+
+static int serve_api(daemon_t *d)
+{
+        bus_msg_t m;
+        bus_peer_t peer;
+        api_identity_t who;
+        int n = 0;
+
+        while (n < 100 && bus_recv_api(d->bus, &m, &peer) == 0) {
+                _cleanup_free_ char *reply = NULL;
+                int r;
+
+                n++;
+                identity_of(d, &peer, &who);
+                if (m.kind == BUS_BAD) {
+                        reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":\"bad_request\","
+                                       "\"message\":\"a request is one frame\"}}");
+                } else {
+                        if ((r = store_begin(d->store)) < 0) {
+                                reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":\"unavailable\","
+                                               "\"message\":\"store unavailable\"}}");
+                        } else {
+                                reply = api_handle(&d->api, &who, m.body, m.len);
+                                if (finish_batch(d, 0) < 0) {
+                                        free(reply);
+                                        reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":"
+                                                       "\"unavailable\",\"message\":\"store write failed\"}}");
+                                }
+                        }
+                }
+                if (reply)
+                        bus_reply(d->bus, &peer, reply, strlen(reply));
+        }
+        return n;
+}
+
+static void notify_status(daemon_t *d)
+{
+        char feeds[96];
+        int64_t c[REM__STATE_COUNT];
+
+        store_rem_count_by_state(d->store, c);
+        ingest_status(d->ingest, feeds, sizeof(feeds));
+        sd_notifyf(0, "STATUS=%s; %lld events applied, %lld dead letters; %lld reminders waiting, %lld open",
+                   feeds, (long long)store_counter(d->store, CNT_APPLIED),
+                   (long long)store_counter(d->store, CNT_DEAD_LETTERS),
+                   (long long)(c[REM_SCHEDULED] + c[REM_SNOOZED]),
+                   (long long)(c[REM_DELIVERED] + c[REM_ACKNOWLEDGED]));
+}
+
+static void reload(daemon_t *d)
+{
+        config_t *fresh = malloc(sizeof(*fresh));
+        char err[1024], cwd[PATH_MAX];
+
+        sd_notify(0, "RELOADING=1");
+        if (!fresh || !getcwd(cwd, sizeof(cwd)) ||
+            config_load(d->config_path, cwd, fresh, err, sizeof(err)) != 0) {
+                log_errx("reload failed, keeping the running configuration: %s", fresh ? err : "out of memory");
+        } else {
+                /* Endpoints and the store need a restart; rules, calendar and log level apply now. */
+                d->cfg.rules = fresh->rules;
+                d->cfg.calendar = fresh->calendar;
+                d->cfg.log_level = fresh->log_level;
+                log_set_level(fresh->log_level);
+                log_info("configuration reloaded");
+        }
+        free(fresh);
+        sd_notify(0, "READY=1");
+}
+
+static void handle_signals(daemon_t *d)
+{
+        struct signalfd_siginfo si;
+        while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP)
+                        reload(d);
+                else
+                        d->stop = true;
+        }
+}
+
+static int timeout_ms(daemon_t *d)
+{
+        bk_time_t next = engine_next_deadline(d->engine), now = clock_now(&d->clock);
+        int64_t t = HOUSEKEEPING_MS;
+
+        if (next != INT64_MAX && !d->clock.manual)
+                t = BK_MIN(t, BK_MAX(0, (next - now) * 1000));
+        if (d->watchdog_usec)
+                t = BK_MIN(t, (int64_t)(d->watchdog_usec / 2000));
+        return (int)t;
+}
+
+static int loop(daemon_t *d)
+{
+        bool more = false;
+
+        while (!d->stop) {
+                bool sig = false;
+                int n, r;
+
+                if (bus_wait(d->bus, more ? 0 : timeout_ms(d), d->sigfd, &sig) < 0)
+                        return -EIO;
+                if (sig)
+                        handle_signals(d);
+                bus_drain_subscriptions(d->bus);
+
+                if ((r = store_begin(d->store)) < 0) {
+                        log_errx("cannot begin a transaction; retrying");
+                        more = false;
+                        continue;
+                }
+                r = drain_feeds(d, &n);
+                more = r == 1;
+                if (r >= 0)
+                        r = run_time(d);
+                finish_batch(d, r);
+
+                serve_api(d);
+                if (d->api.clock_moved) {
+                        d->api.clock_moved = false;
+                        d->last_deliver_ms = 0;
+                        more = true;   /* deliver what the new time makes due, at once */
+                }
+                if (d->api.reload_requested) {
+                        d->api.reload_requested = false;
+                        reload(d);
+                }
+                ingest_tick(d->ingest);
+
+                int64_t now = clock_mono_ms();
+                if (d->watchdog_usec && now - d->last_watchdog_ms >= (int64_t)(d->watchdog_usec / 2000)) {
+                        sd_notify(0, "WATCHDOG=1");
+                        d->last_watchdog_ms = now;
+                }
+                if (now - d->last_status_ms >= 5000) {
+                        notify_status(d);
+                        d->last_status_ms = now;
+                }
+        }
+        return 0;
+}
+
+static int setup_signals(daemon_t *d)
+{
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        signal(SIGPIPE, SIG_IGN);
+        d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        return d->sigfd < 0 ? -errno : 0;
+}
+
+static int rebuild_one(void *ud, const char *raw, size_t len)
+{
+        daemon_t *d = ud;
+        char reason[256];
+        event_t ev;
+        int r;
+
+        if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0)
+                return 0;
+        r = engine_apply_event(d->engine, &ev, raw, len);
+        return r == BK_E_DUPLICATE || r >= 0 ? 0 : r;
+}
+
+/*
+ * Rebuild: derived tables are cleared and the event log is replayed
+ * through the rules into a fresh copy of itself, in one transaction.
+ */
+static int rebuild(daemon_t *d)
+{
+        int r;
+        if ((r = store_begin(d->store)) < 0)
+                return r;
+        r = store_clear_derived(d->store);
+        engine_set_rebuild(d->engine, true);
+        if (r >= 0)
+                r = store_events_each(d->store, rebuild_one, d);
+        engine_set_rebuild(d->engine, false);
+        if (r >= 0)
+                r = engine_prepare_commit(d->engine);
+        if (r >= 0)
+                r = store_commit(d->store);
+        else
+                store_rollback(d->store);
+        engine_discard(d->engine);
+        return r;
+}
+
+int daemon_main(int argc, char **argv)
+{
+        static const struct option longopts[] = {
+                { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, 'C' },
+                { "rebuild", no_argument, NULL, 'R' },      { "version", no_argument, NULL, 'V' },
+                { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+        };
+        daemon_t *d = calloc(1, sizeof(*d));
+        bool check = false, do_rebuild = false, verbose = false;
+        char err[1024];
+        int opt, r, rc = 1;
+
+        if (!d)
+                return 1;
+        d->sigfd = -1;
+        while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+                switch (opt) {
+                case 'c': d->config_path = optarg; break;
+                case 'C': check = true; break;
+                case 'R': do_rebuild = true; break;
+                case 'v': verbose = true; break;
+                case 'V': printf("bevakad %s\n", BEVAKA_VERSION); free(d); return 0;
+                case 'h': usage(stdout); free(d); return 0;
+                default: usage(stderr); free(d); return 2;
+                }
+        }
+        if (optind < argc) {
+                usage(stderr);
+                free(d);
+                return 2;
+        }
+        log_init("bevakad", LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+        if (load_config(d->config_path, &d->cfg) != 0)
+                goto out;
+        if (check) {
+                config_print(&d->cfg, stdout);
+                rc = 0;
+                goto out;
+        }
+        log_set_level(verbose ? LOG_DEBUG : d->cfg.log_level);
+        clock_init(&d->clock, d->cfg.clock_manual, d->cfg.clock_start);
+        if ((r = store_open(d->cfg.store_path, d->cfg.store_sync_full, &d->store)) < 0) {
+                log_errx("cannot open the store %s", d->cfg.store_path);
+                goto out;
+        }
+        if ((r = engine_new(&d->cfg, d->store, &d->clock, &d->engine)) < 0)
+                goto out;
+        if (do_rebuild) {
+                r = rebuild(d);
+                if (r < 0)
+                        log_errx("rebuild failed: %s", strerror(-r));
+                else
+                        log_info("rebuilt cases and reminders from the event log");
+                rc = r < 0;
+                goto out;
+        }
+        if ((r = setup_signals(d)) < 0) {
+                log_errx("signals: %s", strerror(-r));
+                goto out;
+        }
+        if ((r = bus_open(&d->cfg, &d->bus, err, sizeof(err))) < 0) {
+                log_errx("%s", err);
+                goto out;
+        }
+        if ((r = ingest_new(&d->cfg, d->store, d->engine, d->bus, &d->clock, &d->ingest)) < 0)
+                goto out;
+        d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
+                              .ingest = d->ingest, .clock = &d->clock };
+        if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
+                d->watchdog_usec = 0;
+        ingest_resume(d->ingest);
+        log_info("bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
+                 d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
+                 d->cfg.clock_manual ? "manual" : "system");
+        sd_notify(0, "READY=1");
+        notify_status(d);
+        r = loop(d);
+        sd_notify(0, "STOPPING=1");
+        log_info("stopping");
+        rc = r < 0;
+out:
+        ingest_free(&d->ingest);
+        bus_close(&d->bus);
+        engine_free(&d->engine);
+        store_close(&d->store);
+        if (d->sigfd >= 0)
+                close(d->sigfd);
+        free(d);
+        return rc;
+}

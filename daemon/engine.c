@@ -1,0 +1,586 @@
+/*
+ * engine.c owns the reminder lifecycle and the glue between events, the
+ * rules and the store. Case states are cached for the length of one
+ * transaction (a batch touches the same case many times during a replay)
+ * and written back by engine_prepare_commit(). Publishing is two-phase:
+ * every message gets its rseq and an outbox row inside the transaction and
+ * sits in a queue until the caller has committed.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include "engine.h"
+#include "log.h"
+#include "rules.h"
+
+#define CACHE_MAX 4096
+
+struct cached_case {
+        char id[EV_NAME_MAX + 1];
+        case_state_t *st;
+        bool dirty;
+};
+
+struct engine {
+        const config_t *cfg;
+        store_t *store;
+        const bk_clock_t *clock;
+        bool rebuild;
+        /* per-transaction case cache: open addressing, power-of-two size */
+        struct cached_case *cache;
+        size_t cache_size, cache_used;
+        /* publish queue */
+        engine_msg_t *queue;
+        size_t queue_n, queue_cap;
+};
+
+/* ---- case cache ---------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+        uint64_t h = 1469598103934665603ULL;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+        return h;
+}
+
+static int save_case(engine_t *e, struct cached_case *c)
+{
+        _cleanup_free_ char *json = rules_state_to_json(c->st);
+        if (!json)
+                return -ENOMEM;
+        int r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
+                               rules_state_open(c->st), rules_next_wake(&e->cfg->rules, c->st), json);
+        if (r == 0)
+                c->dirty = false;
+        return r;
+}
+
+static void cache_clear(engine_t *e)
+{
+        for (size_t i = 0; i < e->cache_size; i++)
+                if (e->cache[i].st)
+                        rules_state_free(&e->cache[i].st);
+        memset(e->cache, 0, e->cache_size * sizeof(*e->cache));
+        e->cache_used = 0;
+}
+
+int engine_prepare_commit(engine_t *e)
+{
+        for (size_t i = 0; i < e->cache_size; i++) {
+                struct cached_case *c = &e->cache[i];
+                if (c->st && c->dirty) {
+                        int r = save_case(e, c);
+                        if (r != 0)
+                                return r;
+                }
+        }
+        cache_clear(e);
+        return 0;
+}
+
+/* Loads (or creates, when create is set) a case's state into the cache. */
+static struct cached_case *case_get(engine_t *e, const char *case_id, bool create, int *err)
+{
+        size_t mask = e->cache_size - 1, i = hash_str(case_id) & mask;
+        _cleanup_free_ char *json = NULL;
+        case_state_t *st = NULL;
+        int r;
+
+        *err = 0;
+        for (; e->cache[i].st; i = (i + 1) & mask)
+                if (strcmp(e->cache[i].id, case_id) == 0)
+                        return &e->cache[i];
+        if (e->cache_used >= CACHE_MAX) {
+                /* Bounded memory: write everything back (same transaction) and start over. */
+                if ((*err = engine_prepare_commit(e)) != 0)
+                        return NULL;
+                i = hash_str(case_id) & mask;
+        }
+        r = store_case_get(e->store, case_id, &json);
+        if (r == 0) {
+                if (rules_state_from_json(json, &st) != 0) {
+                        log_errx("engine: stored state of a case is unreadable; starting it afresh");
+                        st = NULL;
+                }
+        } else if (r != BK_E_NOT_FOUND) {
+                *err = r;
+                return NULL;
+        }
+        if (!st) {
+                if (!create) {
+                        *err = BK_E_NOT_FOUND;
+                        return NULL;
+                }
+                st = rules_state_new(case_id);
+                if (!st) {
+                        *err = -ENOMEM;
+                        return NULL;
+                }
+        }
+        bk_strlcpy(e->cache[i].id, case_id, sizeof(e->cache[i].id));
+        e->cache[i].st = st;
+        e->cache[i].dirty = false;
+        e->cache_used++;
+        return &e->cache[i];
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const char *topic)
+{
+        int64_t rseq;
+        json_t *j;
+        char *payload;
+        int res;
+
+        store_counter_add(e->store, CNT_RSEQ, 1);
+        rseq = store_counter(e->store, CNT_RSEQ);
+        j = reminder_to_json(r, op, rseq, false);
+        payload = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(j);
+        if (!payload)
+                return -ENOMEM;
+        if ((res = store_outbox_add(e->store, rseq, topic, payload, clock_now(e->clock))) != 0) {
+                free(payload);
+                return res;
+        }
+        if (e->queue_n == e->queue_cap) {
+                size_t cap = e->queue_cap ? e->queue_cap * 2 : 64;
+                engine_msg_t *q = realloc(e->queue, cap * sizeof(*q));
+                if (!q) {
+                        free(payload);
+                        return -ENOMEM;
+                }
+                e->queue = q;
+                e->queue_cap = cap;
+        }
+        e->queue[e->queue_n].topic = strdup(topic);
+        e->queue[e->queue_n].payload = payload;
+        if (!e->queue[e->queue_n].topic) {
+                free(payload);
+                return -ENOMEM;
+        }
+        e->queue_n++;
+        return 0;
+}
+
+/* Publishes op on every topic the reminder goes to (protocol §2: once per topic). */
+static int publish(engine_t *e, const reminder_t *r, const char *op)
+{
+        char cw[REM_TOPIC_MAX], leads[REM_TOPIC_MAX];
+        int res = 0;
+
+        reminder_topic_leads(r, leads, sizeof(leads));
+        if (r->to_caseworker) {
+                reminder_topic_caseworker(r, cw, sizeof(cw));
+                if ((res = queue_msg(e, r, op, cw)) != 0)
+                        return res;
+                if (strcmp(cw, leads) == 0)
+                        return 0;    /* no caseworker yet: the leads' copy is this one */
+        }
+        if (r->to_leads)
+                res = queue_msg(e, r, op, leads);
+        return res;
+}
+
+void engine_flush(engine_t *e, void (*fn)(void *, const char *, const char *), void *ud)
+{
+        for (size_t i = 0; i < e->queue_n; i++) {
+                fn(ud, e->queue[i].topic, e->queue[i].payload);
+                free(e->queue[i].topic);
+                free(e->queue[i].payload);
+        }
+        e->queue_n = 0;
+}
+
+void engine_discard(engine_t *e)
+{
+        for (size_t i = 0; i < e->queue_n; i++) {
+                free(e->queue[i].topic);
+                free(e->queue[i].payload);
+        }
+        e->queue_n = 0;
+        cache_clear(e);
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static int close_reminder(engine_t *e, reminder_t *r, rem_state_t to, const char *reason, const char *event_id)
+{
+        bool was_delivered = reminder_was_delivered(r);
+        int res;
+
+        r->state = to;
+        r->closed_at = clock_now(e->clock);
+        bk_strlcpy(r->close_reason, reason, sizeof(r->close_reason));
+        if ((res = store_rem_put(e->store, r)) != 0)
+                return res;
+        if (event_id && event_id[0] &&
+            (res = store_rem_link_event(e->store, r->id, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
+                return res;
+        /* Protocol §2: closing is published only for reminders that were delivered. */
+        if (was_delivered)
+                return publish(e, r, to == REM_RESOLVED ? "resolved" : "cancelled");
+        return 0;
+}
+
+/* Moves an open reminder to a new owner (caseworker change, unit move). */
+static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const char *caseworker,
+                         const char *event_id)
+{
+        bool shown = reminder_was_delivered(r) && r->state != REM_SCHEDULED;
+        int res;
+
+        if (strcmp(r->unit, unit) == 0 && strcmp(r->caseworker, caseworker) == 0)
+                return 0;
+        if (shown && (res = publish(e, r, "rerouted")) != 0)
+                return res;
+        bk_strlcpy(r->unit, unit, sizeof(r->unit));
+        bk_strlcpy(r->caseworker, caseworker, sizeof(r->caseworker));
+        if ((res = store_rem_put(e->store, r)) != 0)
+                return res;
+        if (event_id && event_id[0] && (res = store_rem_link_event(e->store, r->id, event_id, "reroute")) != 0)
+                return res;
+        /* Snoozed ones reach the new owner when the snooze ends. */
+        if (shown && (r->state == REM_DELIVERED || r->state == REM_ACKNOWLEDGED))
+                return publish(e, r, "due");
+        return 0;
+}
+
+static int for_open(engine_t *e, const char *case_id, int rule, const char *cycle,
+                    int (*fn)(engine_t *, reminder_t *, const void *), const void *arg)
+{
+        reminder_t *list = NULL;
+        int n = 0, res;
+
+        if ((res = store_rem_open_of_case(e->store, case_id, rule, cycle, &list, &n)) != 0)
+                return res;
+        for (int i = 0; i < n && res == 0; i++)
+                res = fn(e, &list[i], arg);
+        free(list);
+        return res;
+}
+
+struct close_arg { rem_state_t to; const char *reason; const char *event_id; };
+struct move_arg { const char *unit; const char *caseworker; const char *event_id; };
+
+static int do_close(engine_t *e, reminder_t *r, const void *a)
+{
+        const struct close_arg *c = a;
+        return close_reminder(e, r, c->to, c->reason, c->event_id);
+}
+
+static int do_move(engine_t *e, reminder_t *r, const void *a)
+{
+        const struct move_arg *m = a;
+        return move_reminder(e, r, m->unit, m->caseworker, m->event_id);
+}
+
+static int do_list(engine_t *e, reminder_t *r, const void *a)
+{
+        char *buf = (char *)a, due[16];
+        size_t len = strlen(buf);
+        cal_format_date(r->due, due, sizeof(due));
+        if (r->rule == RULE_HANDOVER)
+                return 0;
+        snprintf(buf + len, 2048 - len, "\n- %s (%s %s)", rules_name(r->rule),
+                 strcmp(e->cfg->rules.lang, "en") == 0 ? "due" : "förfaller", due);
+        return 0;
+}
+
+static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a, const char *event_id)
+{
+        reminder_t r;
+        const char *case_id = rules_state_case(st);
+        int res;
+
+        memset(&r, 0, sizeof(r));
+        rules_reminder_id(case_id, a->rule, a->cycle, r.id);
+        res = store_rem_get(e->store, r.id, &r);
+        if (res == 0)
+                return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
+        if (res != BK_E_NOT_FOUND)
+                return res;
+        rules_reminder_id(case_id, a->rule, a->cycle, r.id);
+        bk_strlcpy(r.case_id, case_id, sizeof(r.case_id));
+        r.rule = a->rule;
+        bk_strlcpy(r.cycle, a->cycle, sizeof(r.cycle));
+        bk_strlcpy(r.unit, rules_state_unit(st), sizeof(r.unit));
+        bk_strlcpy(r.caseworker, rules_state_caseworker(st), sizeof(r.caseworker));
+        r.to_caseworker = a->to_caseworker;
+        r.to_leads = a->to_leads;
+        r.severity = a->severity;
+        r.due = a->due;
+        r.deliver_at = cal_deliver_at(&e->cfg->calendar, a->due, clock_now(e->clock));
+        r.state = REM_SCHEDULED;
+        bk_strlcpy(r.title, rules_title(&e->cfg->rules, a->rule), sizeof(r.title));
+        bk_strlcpy(r.body, a->body[0] ? a->body : rules_body(&e->cfg->rules, a->rule), sizeof(r.body));
+        if (a->rule == RULE_HANDOVER) {
+                size_t before = strlen(r.body);
+                (void)for_open(e, case_id, -1, NULL, do_list, r.body);
+                if (strlen(r.body) == before)
+                        bk_strlcpy(r.body + before, strcmp(e->cfg->rules.lang, "en") == 0
+                                   ? "\nNo open reminders." : "\nInga öppna påminnelser.",
+                                   sizeof(r.body) - before);
+        }
+        bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
+        bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
+        r.created_at = clock_now(e->clock);
+        if ((res = store_rem_put(e->store, &r)) != 0)
+                return res;
+        if (event_id && event_id[0])
+                return store_rem_link_event(e->store, r.id, event_id, "trigger");
+        return 0;
+}
+
+static int apply_actions(engine_t *e, case_state_t *st, const rules_out_t *out, const char *event_id)
+{
+        const char *case_id = rules_state_case(st);
+        int res = 0;
+
+        for (int i = 0; i < out->n && res == 0; i++) {
+                const rule_action_t *a = &out->act[i];
+                switch (a->kind) {
+                case ACT_SCHEDULE:
+                        if (a->rule >= 0 && a->rule < RULE__COUNT && e->cfg->rules.rule[a->rule].enabled)
+                                res = schedule(e, st, a, event_id);
+                        break;
+                case ACT_RESOLVE:
+                case ACT_CANCEL: {
+                        struct close_arg c = {
+                                .to = a->kind == ACT_RESOLVE ? REM_RESOLVED : REM_CANCELLED,
+                                .reason = a->kind == ACT_RESOLVE ? "resolved" : "cancelled",
+                                .event_id = event_id,
+                        };
+                        res = for_open(e, case_id, a->rule, a->cycle, do_close, &c);
+                        break;
+                }
+                case ACT_REROUTE: {
+                        struct move_arg m = { rules_state_unit(st), a->caseworker, event_id };
+                        res = for_open(e, case_id, -1, NULL, do_move, &m);
+                        break;
+                }
+                }
+        }
+        return res;
+}
+
+/* ---- events ------------------------------------------------------------------ */
+
+static int add_event(engine_t *e, const event_t *ev, const char *raw, size_t len, ev_status_t st, bk_time_t now)
+{
+        if (e->rebuild)
+                return 0;
+        return store_event_add(e->store, ev, raw, len, st, now);
+}
+
+int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t len)
+{
+        struct cached_case *c;
+        rules_out_t out;
+        char unit_before[EV_NAME_MAX + 1];
+        int res, err;
+
+        if (ev->type == EV_UNKNOWN) {
+                res = add_event(e, ev, raw, len, EVS_IGNORED, clock_now(e->clock));
+                if (res == 0 && !e->rebuild)
+                        store_counter_add(e->store, CNT_IGNORED, 1);
+                return res;
+        }
+        c = case_get(e, ev->case_id, true, &err);
+        if (!c)
+                return err;
+        bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
+        out.n = 0;
+        res = rules_apply(&e->cfg->rules, c->st, ev, &out);
+        if (res == BK_E_INVALID) {
+                /* Valid envelope the rules cannot apply: kept in the log, counted as ignored. */
+                res = add_event(e, ev, raw, len, EVS_REJECTED, clock_now(e->clock));
+                if (res == 0 && !e->rebuild)
+                        store_counter_add(e->store, CNT_IGNORED, 1);
+                return res;
+        }
+        if (res != 0)
+                return res;
+        c->dirty = true;
+        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, clock_now(e->clock))) != 0)
+                return res;
+        if ((res = apply_actions(e, c->st, &out, ev->id)) != 0)
+                return res;
+        if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
+                struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id };
+                if ((res = for_open(e, ev->case_id, -1, NULL, do_move, &m)) != 0)
+                        return res;
+        }
+        if (!e->rebuild)
+                store_counter_add(e->store, CNT_APPLIED, 1);
+        return 0;
+}
+
+/* ---- time ---------------------------------------------------------------------- */
+
+int engine_deliver_due(engine_t *e, int max)
+{
+        reminder_t *list = NULL;
+        bk_time_t now = clock_now(e->clock);
+        int n = 0, res;
+
+        if ((res = store_rem_due(e->store, now, max, &list, &n)) != 0)
+                return res;
+        for (int i = 0; i < n; i++) {
+                reminder_t *r = &list[i];
+                r->state = REM_DELIVERED;
+                if (!r->delivered_at)
+                        r->delivered_at = now;
+                if ((res = store_rem_put(e->store, r)) != 0 || (res = publish(e, r, "due")) != 0) {
+                        free(list);
+                        return res;
+                }
+        }
+        free(list);
+        return n;
+}
+
+struct wake_ctx { engine_t *e; cal_day_t day; int err; int n; };
+
+static void wake_one(void *ud, const char *case_id)
+{
+        struct wake_ctx *w = ud;
+        struct cached_case *c;
+        rules_out_t out = { 0 };
+        int err;
+
+        if (w->err)
+                return;
+        c = case_get(w->e, case_id, false, &err);
+        if (!c) {
+                w->err = err;
+                return;
+        }
+        if ((err = rules_tick(&w->e->cfg->rules, c->st, w->day, &out)) != 0 && err != BK_E_INVALID) {
+                w->err = err;
+                return;
+        }
+        c->dirty = true;
+        if ((err = apply_actions(w->e, c->st, &out, NULL)) != 0) {
+                w->err = err;
+                return;
+        }
+        /* Write now so the wake index moves on before the next query. */
+        if ((err = save_case(w->e, c)) != 0)
+                w->err = err;
+        w->n++;
+}
+
+int engine_wake_cases(engine_t *e, int max)
+{
+        struct wake_ctx w = { e, cal_local_day(clock_now(e->clock)), 0, 0 };
+        int r;
+
+        /* Cached states may be newer than the rows the query looks at. */
+        if ((r = engine_prepare_commit(e)) != 0)
+                return r;
+        r = store_cases_waking(e->store, w.day, max, wake_one, &w);
+        if (r < 0)
+                return r;
+        return w.err ? w.err : w.n;
+}
+
+bk_time_t engine_next_deadline(engine_t *e)
+{
+        bk_time_t next = store_rem_next_delivery(e->store);
+        cal_day_t wake = store_next_wake(e->store);
+
+        if (wake != INT32_MAX)
+                next = BK_MIN(next, cal_local_to_utc(wake, 0));
+        return next;
+}
+
+/* ---- API lifecycle ops ------------------------------------------------------------ */
+
+static int get_open(engine_t *e, const char *id, reminder_t *r)
+{
+        int res = store_rem_get(e->store, id, r);
+        if (res != 0)
+                return res;
+        if (!reminder_is_open(r))
+                return BK_E_CONFLICT;
+        return 0;
+}
+
+int engine_ack(engine_t *e, const char *id, reminder_t *out)
+{
+        int res = get_open(e, id, out);
+        if (res != 0)
+                return res;
+        if (out->state != REM_DELIVERED && out->state != REM_ACKNOWLEDGED)
+                return BK_E_CONFLICT;
+        out->state = REM_ACKNOWLEDGED;
+        return store_rem_put(e->store, out);
+}
+
+int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out)
+{
+        int res = get_open(e, id, out);
+        if (res != 0)
+                return res;
+        if (out->state == REM_SCHEDULED)
+                return BK_E_CONFLICT;
+        if (until <= 0)
+                until = cal_next_working_day_start(&e->cfg->calendar, clock_now(e->clock));
+        out->state = REM_SNOOZED;
+        out->deliver_at = until;
+        return store_rem_put(e->store, out);
+}
+
+int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *out)
+{
+        char why[64];
+        int res = get_open(e, id, out);
+        if (res != 0)
+                return res;
+        snprintf(why, sizeof(why), "dismissed: %.40s", reason && reason[0] ? reason : "-");
+        return close_reminder(e, out, REM_CANCELLED, why, NULL);
+}
+
+json_t *engine_case_view(engine_t *e, const char *case_id)
+{
+        int err;
+        struct cached_case *c = case_get(e, case_id, false, &err);
+        return c ? rules_state_view(c->st) : NULL;
+}
+
+/* ---- lifetime ---------------------------------------------------------------------- */
+
+int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, engine_t **out)
+{
+        engine_t *e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->cfg = cfg;
+        e->store = store;
+        e->clock = clock;
+        e->cache_size = 2 * CACHE_MAX;
+        e->cache = calloc(e->cache_size, sizeof(*e->cache));
+        if (!e->cache) {
+                free(e);
+                return -ENOMEM;
+        }
+        *out = e;
+        return 0;
+}
+
+void engine_set_config(engine_t *e, const config_t *cfg) { e->cfg = cfg; }
+void engine_set_rebuild(engine_t *e, bool on) { e->rebuild = on; }
+
+void engine_free(engine_t **ep)
+{
+        engine_t *e = *ep;
+        if (!e)
+                return;
+        engine_discard(e);
+        free(e->cache);
+        free(e->queue);
+        free(e);
+        *ep = NULL;
+}

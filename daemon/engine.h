@@ -1,0 +1,51 @@
+/*
+ * engine.h owns what happens to a valid event and to reminders: it stores
+ * the event, runs the rules on the case's state, turns the rules' actions
+ * into reminder rows and lifecycle transitions (domain.md §5), delivers
+ * reminders whose moment has come, and queues every message to publish.
+ * All of it runs inside the caller's store transaction; queued messages are
+ * handed to the bus only after that transaction commits, so nothing is
+ * published that a crash could take back.
+ */
+#pragma once
+
+#include "clock.h"
+#include "config.h"
+#include "store.h"
+
+typedef struct engine engine_t;
+
+typedef struct engine_msg {
+        char *topic;
+        char *payload;
+} engine_msg_t;
+
+int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, engine_t **out);
+void engine_free(engine_t **e);
+/* The configuration may be replaced (reload): engine keeps a pointer. */
+void engine_set_config(engine_t *e, const config_t *cfg);
+
+/* Rebuild mode: events come from the store's own log and are not stored again. */
+void engine_set_rebuild(engine_t *e, bool on);
+/* Stores and applies one valid event. 0, or BK_E_DUPLICATE (id already stored), or -errno. */
+int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t len);
+/* Delivers up to max reminders whose deliver_at has come. Returns how many. */
+int engine_deliver_due(engine_t *e, int max);
+/* Runs time-driven rules for up to max cases whose wake day has come. Returns how many. */
+int engine_wake_cases(engine_t *e, int max);
+/* Earliest instant at which deliver_due or wake_cases has work; INT64_MAX if none. */
+bk_time_t engine_next_deadline(engine_t *e);
+
+/* Lifecycle ops from the API (recipient checks are the caller's). */
+int engine_ack(engine_t *e, const char *id, reminder_t *out);
+int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out);
+int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *out);
+
+/* Writes cached case states; call before store_commit(). */
+int engine_prepare_commit(engine_t *e);
+/* After commit: hands the queued messages to fn in order and clears the queue. */
+void engine_flush(engine_t *e, void (*fn)(void *ud, const char *topic, const char *payload), void *ud);
+/* After rollback: forgets queued messages and cached states. */
+void engine_discard(engine_t *e);
+/* Case view for the API: NULL if unknown. */
+json_t *engine_case_view(engine_t *e, const char *case_id);

@@ -1,0 +1,313 @@
+/*
+ * ingest.c owns sequencing per source. The rule is simple and strict: an
+ * event is applied only when its seq is exactly last + 1; anything lower is
+ * a duplicate, anything higher is a gap that triggers a replay request from
+ * last + 1 while the out-of-order event is dropped (the adapter's log still
+ * has it). Positions are mirrored in memory and written in the same
+ * transaction as the events, so a crash rewinds both together.
+ */
+#include <stdio.h>
+#include "event.h"
+#include "ingest.h"
+#include "log.h"
+
+#define MAX_SOURCES 256
+#define REPLAY_TIMEOUT_MS 5000
+
+struct source {
+        char name[EV_SOURCE_MAX + 1];
+        int feed;                 /* where we last heard it; -1 = unknown */
+        int64_t last_seq;         /* applied (in the current transaction) */
+        int64_t known_seq;        /* highest seq the adapter told us of */
+        bool replay_pending;
+        int64_t replay_since_ms;
+};
+
+struct feed_state {
+        int64_t last_heard_ms;
+        bool silent;
+        int reconnects;
+};
+
+struct ingest {
+        const config_t *cfg;
+        store_t *store;
+        engine_t *engine;
+        bus_t *bus;
+        const bk_clock_t *clock;
+        struct source src[MAX_SOURCES];
+        int n_src;
+        struct feed_state feed[CFG_MAX_FEEDS];
+};
+
+static struct source *source_get(ingest_t *in, const char *name, int feed)
+{
+        for (int i = 0; i < in->n_src; i++)
+                if (strcmp(in->src[i].name, name) == 0) {
+                        if (feed >= 0)
+                                in->src[i].feed = feed;
+                        return &in->src[i];
+                }
+        if (in->n_src == MAX_SOURCES)
+                return NULL;
+        struct source *s = &in->src[in->n_src++];
+        memset(s, 0, sizeof(*s));
+        bk_strlcpy(s->name, name, sizeof(s->name));
+        s->feed = feed;
+        s->last_seq = store_feed_last_seq(in->store, name);
+        return s;
+}
+
+static void request_replay(ingest_t *in, struct source *s)
+{
+        int first = s->feed >= 0 ? s->feed : 0, last = s->feed >= 0 ? s->feed : in->cfg->n_feeds - 1;
+
+        /* A source whose feed is unknown (known only from the store) is asked for everywhere. */
+        for (int f = first; f <= last; f++)
+                if (bus_replay_request(in->bus, f, s->name, s->last_seq + 1) < 0)
+                        log_warnx("ingest: replay request to feed %d failed", f);
+        s->replay_pending = true;
+        s->replay_since_ms = clock_mono_ms();
+        store_counter_add(in->store, CNT_REPLAYS, 1);
+        log_info("ingest: source %s: asking for replay from seq %lld", s->name, (long long)s->last_seq + 1);
+}
+
+static void load_source(void *ud, const char *name, int64_t last)
+{
+        ingest_t *in = ud;
+        struct source *s = source_get(in, name, -1);
+        if (s)
+                s->last_seq = last;
+}
+
+void ingest_resume(ingest_t *in)
+{
+        in->n_src = 0;
+        store_feeds_each(in->store, load_source, in);
+        for (int i = 0; i < in->n_src; i++)
+                request_replay(in, &in->src[i]);
+}
+
+static int dead_letter(ingest_t *in, const char *reason, const char *raw, size_t len)
+{
+        bk_time_t now = clock_now(in->clock);
+        int r = store_dead_letter_add(in->store, reason, raw, len, now);
+        if (r != 0)
+                return r;
+        store_counter_add(in->store, CNT_DEAD_LETTERS, 1);
+        if (log_ratelimit(reason, now, 60))
+                log_warnx("ingest: dead letter: %s", reason);
+        return 0;
+}
+
+/* Sequencing verdict for (source, seq): apply, drop as duplicate, or drop as gap. */
+enum verdict { V_APPLY, V_DUPLICATE, V_GAP };
+
+static enum verdict sequence(ingest_t *in, struct source *s, int64_t seq, bool replay)
+{
+        if (seq <= s->last_seq) {
+                store_counter_add(in->store, CNT_DUPLICATES, 1);
+                return V_DUPLICATE;
+        }
+        if (seq == s->last_seq + 1)
+                return V_APPLY;
+        s->known_seq = BK_MAX(s->known_seq, seq);
+        if (!s->replay_pending) {
+                store_counter_add(in->store, CNT_GAPS, 1);
+                log_notice("ingest: source %s: gap after seq %lld (got %lld)", s->name,
+                           (long long)s->last_seq, (long long)seq);
+                request_replay(in, s);
+        } else if (replay) {
+                log_warnx("ingest: source %s: replay skipped from %lld to %lld", s->name,
+                          (long long)s->last_seq, (long long)seq);
+        }
+        return V_GAP;
+}
+
+static int advance(ingest_t *in, struct source *s, int64_t seq)
+{
+        s->last_seq = seq;
+        s->known_seq = BK_MAX(s->known_seq, seq);
+        return store_feed_set(in->store, s->name, seq);
+}
+
+static int handle_event(ingest_t *in, const bus_msg_t *m)
+{
+        char reason[256];
+        event_t ev;
+        struct source *s;
+        int r;
+
+        r = event_parse(m->body, m->len, &ev, reason, sizeof(reason));
+        if (r == 0 && strcmp(m->type, ev.type_name) != 0) {
+                snprintf(reason, sizeof(reason), "frames: type frame does not match envelope.type");
+                r = BK_E_INVALID;
+        }
+        if (r != 0 && ev.seq <= 0)
+                return dead_letter(in, reason, m->body, m->len);   /* nothing to sequence by */
+        s = source_get(in, ev.source, m->feed);
+        if (!s)
+                return dead_letter(in, "envelope.source: too many sources", m->body, m->len);
+        if (sequence(in, s, ev.seq, m->replay) != V_APPLY)
+                return 0;
+        if (r != 0) {
+                /* Invalid but sequenced: stored with its reason, and seq still advances. */
+                if ((r = dead_letter(in, reason, m->body, m->len)) != 0)
+                        return r;
+                return advance(in, s, ev.seq);
+        }
+        r = engine_apply_event(in->engine, &ev, m->body, m->len);
+        if (r == BK_E_DUPLICATE)
+                store_counter_add(in->store, CNT_DUPLICATES, 1);    /* same id under a new seq */
+        else if (r != 0)
+                return r;
+        return advance(in, s, ev.seq);
+}
+
+/* Parses {"op":OP,"source":S,"last_seq":N}; false if malformed. */
+static bool parse_control(const bus_msg_t *m, const char *op, char *source, size_t sn, int64_t *last)
+{
+        json_t *j = json_loadb(m->body, m->len, 0, NULL);
+        const char *o = NULL, *src = NULL;
+        json_int_t n = -1;
+        bool ok = j && json_unpack(j, "{s:s, s:s, s:I}", "op", &o, "source", &src, "last_seq", &n) == 0 &&
+                  strcmp(o, op) == 0 && n >= 0 && src[0] && strlen(src) <= EV_SOURCE_MAX;
+        if (ok) {
+                bk_strlcpy(source, src, sn);
+                *last = n;
+        }
+        json_decref(j);
+        return ok;
+}
+
+int ingest_handle(ingest_t *in, const bus_msg_t *m)
+{
+        char source[EV_SOURCE_MAX + 1];
+        struct source *s;
+        int64_t last;
+
+        in->feed[m->feed].last_heard_ms = clock_mono_ms();
+        if (in->feed[m->feed].silent) {
+                in->feed[m->feed].silent = false;
+                log_notice("ingest: feed %d is heard again", m->feed);
+        }
+        switch (m->kind) {
+        case BUS_EVENT:
+                return handle_event(in, m);
+        case BUS_BAD:
+                return dead_letter(in, m->reason, m->body, m->len);
+        case BUS_HEARTBEAT:
+                if (!parse_control(m, "heartbeat", source, sizeof(source), &last)) {
+                        if (log_ratelimit("bad heartbeat", clock_now(in->clock), 60))
+                                log_warnx("ingest: feed %d: malformed heartbeat ignored", m->feed);
+                        return 0;
+                }
+                if (!(s = source_get(in, source, m->feed)))
+                        return 0;
+                s->known_seq = BK_MAX(s->known_seq, last);
+                /* The Clone pattern's HUGZ: this is how a lost *last* event is noticed. */
+                if (last > s->last_seq && !s->replay_pending)
+                        request_replay(in, s);
+                return 0;
+        case BUS_REPLAY_END:
+                if (!parse_control(m, "replay_end", source, sizeof(source), &last)) {
+                        log_warnx("ingest: feed %d: unexpected message on replay socket", m->feed);
+                        return 0;
+                }
+                if (!(s = source_get(in, source, last > 0 ? m->feed : -1)))
+                        return 0;
+                s->replay_pending = false;
+                s->known_seq = BK_MAX(s->known_seq, last);
+                log_debug("ingest: source %s: replay ended at %lld (we are at %lld)", s->name,
+                          (long long)last, (long long)s->last_seq);
+                if (last > s->last_seq)
+                        request_replay(in, s);   /* the replay itself lost messages (HWM) */
+                return 0;
+        case BUS_NONE:
+                break;
+        }
+        return 0;
+}
+
+void ingest_tick(ingest_t *in)
+{
+        int64_t now = clock_mono_ms();
+
+        for (int i = 0; i < in->n_src; i++) {
+                struct source *s = &in->src[i];
+                if (s->replay_pending && now - s->replay_since_ms > REPLAY_TIMEOUT_MS) {
+                        log_warnx("ingest: source %s: replay timed out", s->name);
+                        s->replay_pending = false;
+                }
+        }
+        for (int f = 0; f < in->cfg->n_feeds; f++) {
+                struct feed_state *fs = &in->feed[f];
+                if (now - fs->last_heard_ms < (int64_t)in->cfg->feed_silence_s * 1000)
+                        continue;
+                if (!fs->silent)
+                        log_warnx("ingest: feed %d (%s) silent for %ds; reconnecting", f,
+                                  in->cfg->feeds[f].endpoint, in->cfg->feed_silence_s);
+                fs->silent = true;
+                fs->reconnects++;
+                fs->last_heard_ms = now;     /* next attempt after another silence period */
+                bus_feed_reconnect(in->bus, f);
+                for (int i = 0; i < in->n_src; i++)
+                        if (in->src[i].feed == f || in->src[i].feed < 0) {
+                                in->src[i].replay_pending = false;
+                                request_replay(in, &in->src[i]);
+                        }
+        }
+}
+
+bool ingest_catching_up(const ingest_t *in)
+{
+        for (int i = 0; i < in->n_src; i++)
+                if (in->src[i].replay_pending)
+                        return true;
+        return false;
+}
+
+json_t *ingest_feeds_json(const ingest_t *in)
+{
+        json_t *arr = json_array();
+        for (int i = 0; i < in->n_src; i++)
+                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:b}", "source", in->src[i].name,
+                                                     "last_seq", (json_int_t)in->src[i].last_seq,
+                                                     "known_seq", (json_int_t)in->src[i].known_seq,
+                                                     "replaying", in->src[i].replay_pending));
+        return arr;
+}
+
+void ingest_status(const ingest_t *in, char *buf, size_t n)
+{
+        int silent = 0;
+        for (int f = 0; f < in->cfg->n_feeds; f++)
+                silent += in->feed[f].silent;
+        if (silent)
+                snprintf(buf, n, "%d of %d feeds silent", silent, in->cfg->n_feeds);
+        else
+                snprintf(buf, n, "%d feeds ok", in->cfg->n_feeds);
+}
+
+int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, bus_t *bus,
+               const bk_clock_t *clock, ingest_t **out)
+{
+        ingest_t *in = calloc(1, sizeof(*in));
+        if (!in)
+                return -ENOMEM;
+        in->cfg = cfg;
+        in->store = store;
+        in->engine = engine;
+        in->bus = bus;
+        in->clock = clock;
+        for (int f = 0; f < CFG_MAX_FEEDS; f++)
+                in->feed[f].last_heard_ms = clock_mono_ms();
+        *out = in;
+        return 0;
+}
+
+void ingest_free(ingest_t **in)
+{
+        free(*in);
+        *in = NULL;
+}

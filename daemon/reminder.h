@@ -1,0 +1,61 @@
+/*
+ * reminder.h owns the reminder as the daemon keeps and publishes it: its
+ * fields, its lifecycle states (domain.md §5), its topics (protocol §2) and
+ * its wire form. The store persists reminder_t rows; the engine decides
+ * transitions; this file only says what a reminder is and how it looks.
+ */
+#pragma once
+
+#include <jansson.h>
+#include "rules.h"
+
+typedef enum rem_state {
+        REM_SCHEDULED = 0,
+        REM_DELIVERED,
+        REM_ACKNOWLEDGED,
+        REM_SNOOZED,
+        REM_RESOLVED,
+        REM_CANCELLED,
+        REM__STATE_COUNT
+} rem_state_t;
+
+#define REM_ID_MAX 20
+#define REM_TOPIC_MAX (4 + 2 * EV_NAME_MAX + 4)
+
+typedef struct reminder {
+        char id[REM_ID_MAX];
+        char case_id[EV_NAME_MAX + 1];
+        int rule;                                 /* rule_id_t */
+        char cycle[RULE_CYCLE_MAX];
+        char unit[EV_NAME_MAX + 1];
+        char caseworker[EV_NAME_MAX + 1];         /* "" = none yet: routed to leads */
+        bool to_caseworker;
+        bool to_leads;
+        severity_t severity;
+        cal_day_t due;
+        bk_time_t deliver_at;                     /* next (re)delivery moment */
+        rem_state_t state;
+        char title[RULE_TEXT_MAX];
+        char body[2048];
+        char why[RULE_WHY_MAX];                   /* JSON object text from the rules */
+        char event_id[EV_ID_MAX + 1];             /* the event that created it */
+        bk_time_t created_at;
+        bk_time_t delivered_at;                   /* first delivery; 0 = never */
+        bk_time_t closed_at;                      /* resolved/cancelled; 0 = open */
+        char close_reason[64];
+} reminder_t;
+
+const char *reminder_state_name(rem_state_t s);
+int reminder_state_from_name(const char *name);     /* -1 if unknown */
+const char *reminder_severity_name(severity_t s);
+bool reminder_is_open(const reminder_t *r);          /* not resolved or cancelled */
+bool reminder_was_delivered(const reminder_t *r);    /* delivered at least once */
+
+/* rem/<unit>/<caseworker>/ ; caseworker-less reminders go to the leads. */
+void reminder_topic_caseworker(const reminder_t *r, char *buf, size_t n);
+void reminder_topic_leads(const reminder_t *r, char *buf, size_t n);
+/*
+ * Protocol §2 message: v, rseq, op, id, rule, case, unit, caseworker,
+ * severity, due_at, deliver_at, title, body; with_state adds "state" (API).
+ */
+json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool with_state);

@@ -1,0 +1,750 @@
+/*
+ * store.c owns the SQLite database: opening it in WAL mode with the
+ * configured synchronous level, migrating the schema in order inside one
+ * transaction per step, and every statement the daemon runs, each prepared
+ * once at open. Counters live in memory and are written back in the same
+ * transaction as the work that changed them, so a crash loses neither.
+ */
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include "log.h"
+#include "store.h"
+
+enum {
+        Q_FEED_GET, Q_FEED_SET, Q_FEEDS_ALL,
+        Q_EVENT_ADD, Q_EVENT_BRIEF,
+        Q_DEAD_ADD,
+        Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
+        Q_REM_GET, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINK, Q_REM_EVENTS,
+        Q_REM_OPEN_CASE,
+        Q_OUTBOX_ADD,
+        Q_META_PUT,
+        Q__COUNT
+};
+
+static const char *const sql_text[Q__COUNT] = {
+        [Q_FEED_GET] = "SELECT last_seq FROM feeds WHERE source = ?1",
+        [Q_FEED_SET] = "INSERT INTO feeds(source, last_seq) VALUES(?1, ?2) "
+                       "ON CONFLICT(source) DO UPDATE SET last_seq = excluded.last_seq",
+        [Q_FEEDS_ALL] = "SELECT source, last_seq FROM feeds ORDER BY source",
+        [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
+        [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
+        [Q_CASE_GET] = "SELECT state FROM cases WHERE case_id = ?1",
+        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(case_id) DO UPDATE SET "
+                       "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
+                       "wake = excluded.wake, state = excluded.state",
+        [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
+        [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
+        [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
+        [Q_REM_PUT] = "INSERT OR REPLACE INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
+                      "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
+                      "delivered_at, closed_at, close_reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        [Q_REM_DUE] = "SELECT * FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
+                      "ORDER BY deliver_at, id LIMIT ?2",
+        [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
+        [Q_REM_LINK] = "INSERT OR IGNORE INTO reminder_events(reminder_id, event_id, role) VALUES(?1, ?2, ?3)",
+        [Q_REM_EVENTS] = "SELECT l.event_id, e.type, e.at, l.role FROM reminder_events l "
+                         "LEFT JOIN events e ON e.id = l.event_id WHERE l.reminder_id = ?1 ORDER BY l.rowid",
+        [Q_REM_OPEN_CASE] = "SELECT * FROM reminders WHERE case_id = ?1 AND state < 4 "
+                            "AND (?2 < 0 OR rule = ?2) AND (?3 = '' OR cycle = ?3) ORDER BY created_at, id",
+        [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
+        [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
+static const char *const counter_key[CNT__COUNT] = {
+        [CNT_APPLIED] = "events.applied", [CNT_DUPLICATES] = "events.duplicates",
+        [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
+        [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
+};
+
+/* Migrations: index i brings user_version i to i + 1. Never edit a shipped one. */
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE feeds(source TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);"
+        "CREATE TABLE events(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,"
+        "  seq INTEGER NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, case_id TEXT NOT NULL,"
+        "  received_at INTEGER NOT NULL, status INTEGER NOT NULL, raw TEXT NOT NULL);"
+        "CREATE INDEX events_case ON events(case_id);"
+        "CREATE TABLE dead_letters(rowid INTEGER PRIMARY KEY, reason TEXT NOT NULL,"
+        "  received_at INTEGER NOT NULL, raw BLOB NOT NULL);"
+        "CREATE TABLE cases(case_id TEXT PRIMARY KEY, unit TEXT NOT NULL, caseworker TEXT NOT NULL,"
+        "  open INTEGER NOT NULL, wake INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX cases_wake ON cases(wake);"
+        "CREATE TABLE reminders(id TEXT PRIMARY KEY, case_id TEXT NOT NULL, rule INTEGER NOT NULL,"
+        "  cycle TEXT NOT NULL, unit TEXT NOT NULL, caseworker TEXT NOT NULL, to_cw INTEGER NOT NULL,"
+        "  to_leads INTEGER NOT NULL, severity INTEGER NOT NULL, due INTEGER NOT NULL,"
+        "  deliver_at INTEGER NOT NULL, state INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+        "  why TEXT NOT NULL, event_id TEXT NOT NULL, created_at INTEGER NOT NULL,"
+        "  delivered_at INTEGER NOT NULL, closed_at INTEGER NOT NULL, close_reason TEXT NOT NULL)"
+        "  WITHOUT ROWID;"
+        "CREATE INDEX reminders_pending ON reminders(deliver_at) WHERE state IN (0, 3);"
+        "CREATE INDEX reminders_case ON reminders(case_id, rule) WHERE state < 4;"
+        "CREATE INDEX reminders_owner ON reminders(unit, caseworker, state);"
+        "CREATE TABLE reminder_events(rowid INTEGER PRIMARY KEY, reminder_id TEXT NOT NULL,"
+        "  event_id TEXT NOT NULL, role TEXT NOT NULL, UNIQUE(reminder_id, event_id, role));"
+        "CREATE TABLE outbox(rseq INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL,"
+        "  at INTEGER NOT NULL);",
+};
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *q[Q__COUNT];
+        int64_t counter[CNT__COUNT];
+        bool counter_dirty[CNT__COUNT];
+        bool in_tx;
+};
+
+static int sql_fail(store_t *s, const char *what)
+{
+        log_errx("store: %s: %s", what, sqlite3_errmsg(s->db));
+        return -EIO;
+}
+
+static int exec(store_t *s, const char *sql)
+{
+        char *msg = NULL;
+        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                log_errx("store: %s", msg ? msg : "exec failed");
+                sqlite3_free(msg);
+                return -EIO;
+        }
+        return 0;
+}
+
+static int migrate(store_t *s)
+{
+        sqlite3_stmt *st;
+        int version = 0;
+        const int latest = (int)BK_ARRAY_SIZE(migrations);
+
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+                return sql_fail(s, "user_version");
+        if (sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+
+        if (version > latest) {
+                log_errx("store: database schema version %d is newer than this bevakad (%d); refusing",
+                         version, latest);
+                return -EPROTO;
+        }
+        for (int v = version; v < latest; v++) {
+                char pragma[64];
+                int r;
+
+                if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                        return r;
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+                if ((r = exec(s, migrations[v])) < 0 || (r = exec(s, pragma)) < 0) {
+                        exec(s, "ROLLBACK");
+                        return r;
+                }
+                if ((r = exec(s, "COMMIT")) < 0)
+                        return r;
+                log_info("store: migrated schema to version %d", v + 1);
+        }
+        return 0;
+}
+
+static int load_counters(store_t *s)
+{
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
+                return sql_fail(s, "meta");
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *k = (const char *)sqlite3_column_text(st, 0);
+                for (int i = 0; i < CNT__COUNT; i++)
+                        if (k && strcmp(k, counter_key[i]) == 0)
+                                s->counter[i] = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+        return 0;
+}
+
+int store_open(const char *path, bool sync_full, store_t **out)
+{
+        store_t *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+                log_errx("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+                r = -EIO;
+                goto fail;
+        }
+        sqlite3_busy_timeout(s->db, 5000);
+        sqlite3_extended_result_codes(s->db, 1);
+        if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
+            (r = exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) < 0 ||
+            (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
+            (r = migrate(s)) < 0 || (r = load_counters(s)) < 0)
+                goto fail;
+        for (int i = 0; i < Q__COUNT; i++) {
+                if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL)
+                    != SQLITE_OK) {
+                        r = sql_fail(s, sql_text[i]);
+                        goto fail;
+                }
+        }
+        *out = s;
+        return 0;
+fail:
+        store_close(&s);
+        return r;
+}
+
+void store_close(store_t **sp)
+{
+        store_t *s = *sp;
+        if (!s)
+                return;
+        if (s->in_tx)
+                store_rollback(s);
+        for (int i = 0; i < Q__COUNT; i++)
+                sqlite3_finalize(s->q[i]);
+        if (s->db)
+                sqlite3_close(s->db);
+        free(s);
+        *sp = NULL;
+}
+
+int store_schema_version(store_t *s)
+{
+        sqlite3_stmt *st;
+        int v = -1;
+        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return v;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+int store_begin(store_t *s)
+{
+        int r;
+        if (s->in_tx)
+                return 0;
+        if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                return r;
+        s->in_tx = true;
+        return 0;
+}
+
+static int flush_counters(store_t *s)
+{
+        sqlite3_stmt *q = s->q[Q_META_PUT];
+        for (int i = 0; i < CNT__COUNT; i++) {
+                if (!s->counter_dirty[i])
+                        continue;
+                sqlite3_bind_text(q, 1, counter_key[i], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 2, s->counter[i]);
+                int rc = sqlite3_step(q);
+                sqlite3_reset(q);
+                if (rc != SQLITE_DONE)
+                        return sql_fail(s, "meta put");
+                s->counter_dirty[i] = false;
+        }
+        return 0;
+}
+
+int store_commit(store_t *s)
+{
+        int r;
+        if (!s->in_tx)
+                return 0;
+        if ((r = flush_counters(s)) < 0 || (r = exec(s, "COMMIT")) < 0) {
+                store_rollback(s);
+                return r;
+        }
+        s->in_tx = false;
+        return 0;
+}
+
+int store_rollback(store_t *s)
+{
+        if (!s->in_tx)
+                return 0;
+        s->in_tx = false;
+        exec(s, "ROLLBACK");
+        /* In-memory counters may now be ahead of the database: reload them. */
+        memset(s->counter_dirty, 0, sizeof(s->counter_dirty));
+        return load_counters(s);
+}
+
+int64_t store_counter(store_t *s, store_counter_t c) { return s->counter[c]; }
+
+void store_counter_add(store_t *s, store_counter_t c, int64_t n)
+{
+        s->counter[c] += n;
+        s->counter_dirty[c] = true;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int step_done(store_t *s, sqlite3_stmt *q, const char *what)
+{
+        int rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                return BK_E_DUPLICATE;
+        return sql_fail(s, what);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+        const char *t = (const char *)sqlite3_column_text(q, i);
+        return t ? t : "";
+}
+
+/* ---- feeds ---------------------------------------------------------------- */
+
+int64_t store_feed_last_seq(store_t *s, const char *source)
+{
+        sqlite3_stmt *q = s->q[Q_FEED_GET];
+        int64_t v = 0;
+        sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+                v = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+        return v;
+}
+
+int store_feed_set(store_t *s, const char *source, int64_t last_seq)
+{
+        sqlite3_stmt *q = s->q[Q_FEED_SET];
+        sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, last_seq);
+        return step_done(s, q, "feed set");
+}
+
+int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void *ud)
+{
+        sqlite3_stmt *q = s->q[Q_FEEDS_ALL];
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+                fn(ud, col_text(q, 0), sqlite3_column_int64(q, 1));
+        sqlite3_reset(q);
+        return rc == SQLITE_DONE ? 0 : sql_fail(s, "feeds");
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
+                    ev_status_t status, bk_time_t received_at)
+{
+        sqlite3_stmt *q = s->q[Q_EVENT_ADD];
+        sqlite3_bind_text(q, 1, ev->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, ev->source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, ev->seq);
+        sqlite3_bind_text(q, 4, ev->type_name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 5, ev->at);
+        sqlite3_bind_text(q, 6, ev->case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 7, received_at);
+        sqlite3_bind_int(q, 8, status);
+        sqlite3_bind_text(q, 9, raw, (int)len, SQLITE_STATIC);
+        return step_done(s, q, "event add");
+}
+
+int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void *ud)
+{
+        sqlite3_stmt *q;
+        int rc, r = 0;
+        if (sqlite3_prepare_v2(s->db, "SELECT raw FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
+                return sql_fail(s, "events");
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                r = fn(ud, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+                if (r < 0)
+                        break;
+        }
+        sqlite3_finalize(q);
+        if (r < 0)
+                return r;
+        return rc == SQLITE_DONE ? 0 : sql_fail(s, "events");
+}
+
+int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at)
+{
+        sqlite3_stmt *q = s->q[Q_EVENT_BRIEF];
+        int r = BK_E_NOT_FOUND;
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                bk_strlcpy(type, col_text(q, 0), tn);
+                *at = sqlite3_column_int64(q, 1);
+                r = 0;
+        }
+        sqlite3_reset(q);
+        return r;
+}
+
+int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at)
+{
+        sqlite3_stmt *q = s->q[Q_DEAD_ADD];
+        if (len > EV_RAW_MAX)
+                len = EV_RAW_MAX;
+        sqlite3_bind_text(q, 1, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, received_at);
+        sqlite3_bind_blob(q, 3, raw, (int)len, SQLITE_STATIC);
+        return step_done(s, q, "dead letter add");
+}
+
+json_t *store_dead_letters(store_t *s, int limit)
+{
+        sqlite3_stmt *q;
+        json_t *arr = json_array();
+        if (sqlite3_prepare_v2(s->db, "SELECT reason, received_at, raw FROM dead_letters "
+                               "ORDER BY rowid DESC LIMIT ?1", -1, &q, NULL) != SQLITE_OK) {
+                sql_fail(s, "dead letters");
+                return arr;
+        }
+        sqlite3_bind_int(q, 1, limit);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                char when[32];
+                const void *raw = sqlite3_column_blob(q, 2);
+                int n = sqlite3_column_bytes(q, 2);
+                cal_format_rfc3339(sqlite3_column_int64(q, 1), when, sizeof(when));
+                /* Raw bytes may be invalid UTF-8: json_stringn_nocheck would emit invalid JSON. */
+                json_t *rawj = json_stringn(raw ? raw : "", (size_t)n);
+                if (!rawj) {
+                        char *hex = malloc((size_t)n * 2 + 5);
+                        if (hex) {
+                                strcpy(hex, "hex:");
+                                for (int i = 0; i < n; i++)
+                                        sprintf(hex + 4 + 2 * i, "%02x", ((const unsigned char *)raw)[i]);
+                                rawj = json_string(hex);
+                                free(hex);
+                        }
+                }
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "reason", col_text(q, 0),
+                                                     "received_at", when, "raw", rawj ? rawj : json_null()));
+        }
+        sqlite3_finalize(q);
+        return arr;
+}
+
+/* ---- cases ---------------------------------------------------------------- */
+
+int store_case_get(store_t *s, const char *case_id, char **json)
+{
+        sqlite3_stmt *q = s->q[Q_CASE_GET];
+        int r = BK_E_NOT_FOUND;
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                *json = strdup(col_text(q, 0));
+                r = *json ? 0 : -ENOMEM;
+        }
+        sqlite3_reset(q);
+        return r;
+}
+
+int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
+                   bool open, cal_day_t wake, const char *json)
+{
+        sqlite3_stmt *q = s->q[Q_CASE_PUT];
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, unit ? unit : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, caseworker ? caseworker : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 4, open);
+        sqlite3_bind_int64(q, 5, wake);
+        sqlite3_bind_text(q, 6, json, -1, SQLITE_STATIC);
+        return step_done(s, q, "case put");
+}
+
+int store_cases_waking(store_t *s, cal_day_t day, int max, void (*fn)(void *, const char *), void *ud)
+{
+        sqlite3_stmt *q = s->q[Q_CASES_WAKING];
+        int rc, n = 0;
+        /* Collect first: fn may write the same table through this connection. */
+        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)max, sizeof(*ids));
+        if (!ids)
+                return -ENOMEM;
+        sqlite3_bind_int64(q, 1, day);
+        sqlite3_bind_int(q, 2, max);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < max)
+                bk_strlcpy(ids[n++], col_text(q, 0), sizeof(ids[0]));
+        sqlite3_reset(q);
+        for (int i = 0; i < n; i++)
+                fn(ud, ids[i]);
+        free(ids);
+        return n;
+}
+
+cal_day_t store_next_wake(store_t *s)
+{
+        sqlite3_stmt *q = s->q[Q_NEXT_WAKE];
+        cal_day_t v = INT32_MAX;
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+                v = (cal_day_t)sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+        return v;
+}
+
+int store_clear_derived(store_t *s)
+{
+        int r;
+        /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
+        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders; DELETE FROM reminder_events;")) < 0)
+                return r;
+        return 0;
+}
+
+/* ---- reminders ------------------------------------------------------------ */
+
+/* Column order of "SELECT * FROM reminders" is the CREATE TABLE order. */
+static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
+{
+        memset(r, 0, sizeof(*r));
+        bk_strlcpy(r->id, col_text(q, 0), sizeof(r->id));
+        bk_strlcpy(r->case_id, col_text(q, 1), sizeof(r->case_id));
+        r->rule = sqlite3_column_int(q, 2);
+        bk_strlcpy(r->cycle, col_text(q, 3), sizeof(r->cycle));
+        bk_strlcpy(r->unit, col_text(q, 4), sizeof(r->unit));
+        bk_strlcpy(r->caseworker, col_text(q, 5), sizeof(r->caseworker));
+        r->to_caseworker = sqlite3_column_int(q, 6);
+        r->to_leads = sqlite3_column_int(q, 7);
+        r->severity = (severity_t)sqlite3_column_int(q, 8);
+        r->due = (cal_day_t)sqlite3_column_int64(q, 9);
+        r->deliver_at = sqlite3_column_int64(q, 10);
+        r->state = (rem_state_t)sqlite3_column_int(q, 11);
+        bk_strlcpy(r->title, col_text(q, 12), sizeof(r->title));
+        bk_strlcpy(r->body, col_text(q, 13), sizeof(r->body));
+        bk_strlcpy(r->why, col_text(q, 14), sizeof(r->why));
+        bk_strlcpy(r->event_id, col_text(q, 15), sizeof(r->event_id));
+        r->created_at = sqlite3_column_int64(q, 16);
+        r->delivered_at = sqlite3_column_int64(q, 17);
+        r->closed_at = sqlite3_column_int64(q, 18);
+        bk_strlcpy(r->close_reason, col_text(q, 19), sizeof(r->close_reason));
+}
+
+int store_rem_get(store_t *s, const char *id, reminder_t *r)
+{
+        sqlite3_stmt *q = s->q[Q_REM_GET];
+        int res = BK_E_NOT_FOUND;
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                rem_from_row(q, r);
+                res = 0;
+        }
+        sqlite3_reset(q);
+        return res;
+}
+
+int store_rem_put(store_t *s, const reminder_t *r)
+{
+        sqlite3_stmt *q = s->q[Q_REM_PUT];
+        sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 3, r->rule);
+        sqlite3_bind_text(q, 4, r->cycle, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, r->unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 6, r->caseworker, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 7, r->to_caseworker);
+        sqlite3_bind_int(q, 8, r->to_leads);
+        sqlite3_bind_int(q, 9, r->severity);
+        sqlite3_bind_int64(q, 10, r->due);
+        sqlite3_bind_int64(q, 11, r->deliver_at);
+        sqlite3_bind_int(q, 12, r->state);
+        sqlite3_bind_text(q, 13, r->title, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 14, r->body, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 15, r->why, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 16, r->event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 17, r->created_at);
+        sqlite3_bind_int64(q, 18, r->delivered_at);
+        sqlite3_bind_int64(q, 19, r->closed_at);
+        sqlite3_bind_text(q, 20, r->close_reason, -1, SQLITE_STATIC);
+        return step_done(s, q, "reminder put");
+}
+
+static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const char *what)
+{
+        int cap = 0, rc;
+        reminder_t *v = NULL;
+        *n = 0;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                if (*n == cap) {
+                        cap = cap ? cap * 2 : 8;
+                        reminder_t *nv = realloc(v, (size_t)cap * sizeof(*v));
+                        if (!nv) {
+                                free(v);
+                                sqlite3_reset(q);
+                                return -ENOMEM;
+                        }
+                        v = nv;
+                }
+                rem_from_row(q, &v[(*n)++]);
+        }
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        *list = v;
+        if (rc != SQLITE_DONE) {
+                free(v);
+                *list = NULL;
+                *n = 0;
+                return sql_fail(s, what);
+        }
+        return 0;
+}
+
+int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
+                           reminder_t **list, int *n)
+{
+        sqlite3_stmt *q = s->q[Q_REM_OPEN_CASE];
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 2, rule);
+        sqlite3_bind_text(q, 3, cycle ? cycle : "", -1, SQLITE_STATIC);
+        return collect(s, q, list, n, "open reminders of case");
+}
+
+int store_rem_due(store_t *s, bk_time_t now, int max, reminder_t **list, int *n)
+{
+        sqlite3_stmt *q = s->q[Q_REM_DUE];
+        sqlite3_bind_int64(q, 1, now);
+        sqlite3_bind_int(q, 2, max);
+        return collect(s, q, list, n, "due reminders");
+}
+
+bk_time_t store_rem_next_delivery(store_t *s)
+{
+        sqlite3_stmt *q = s->q[Q_REM_NEXT];
+        bk_time_t v = INT64_MAX;
+        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+                v = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+        return v;
+}
+
+int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n)
+{
+        sqlite3_stmt *q;
+        int r;
+        const char *sql =
+                "SELECT * FROM reminders WHERE (?1 = '' OR unit = ?1) AND (?2 = '' OR caseworker = ?2) "
+                "AND (?3 = '' OR case_id = ?3) AND (?4 < 0 OR rule = ?4) "
+                "AND (?5 = -2 OR (?5 = -1 AND state < 4) OR state = ?5) "
+                "AND (?6 = 0 OR delivered_at > 0) ORDER BY deliver_at, id LIMIT ?7";
+        if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+                return sql_fail(s, "reminder query");
+        sqlite3_bind_text(q, 1, f->unit ? f->unit : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, f->caseworker ? f->caseworker : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, f->case_id ? f->case_id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 4, f->rule && f->rule[0] ? rules_from_name(f->rule) : -1);
+        if (f->rule && f->rule[0] && rules_from_name(f->rule) < 0)
+                sqlite3_bind_int(q, 4, 9999);   /* unknown rule matches nothing */
+        sqlite3_bind_int(q, 5, f->state);
+        sqlite3_bind_int(q, 6, f->delivered_only);
+        sqlite3_bind_int(q, 7, f->limit > 0 ? f->limit : -1);
+        r = collect(s, q, list, n, "reminder query");
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT])
+{
+        sqlite3_stmt *q;
+        memset(counts, 0, sizeof(int64_t) * REM__STATE_COUNT);
+        if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM reminders GROUP BY state", -1, &q, NULL)
+            != SQLITE_OK)
+                return sql_fail(s, "count");
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                int st = sqlite3_column_int(q, 0);
+                if (st >= 0 && st < REM__STATE_COUNT)
+                        counts[st] = sqlite3_column_int64(q, 1);
+        }
+        sqlite3_finalize(q);
+        return 0;
+}
+
+int store_rem_link_event(store_t *s, const char *rem_id, const char *event_id, const char *role)
+{
+        sqlite3_stmt *q = s->q[Q_REM_LINK];
+        sqlite3_bind_text(q, 1, rem_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
+        return step_done(s, q, "reminder link");
+}
+
+json_t *store_rem_events(store_t *s, const char *rem_id)
+{
+        sqlite3_stmt *q = s->q[Q_REM_EVENTS];
+        json_t *arr = json_array();
+        sqlite3_bind_text(q, 1, rem_id, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+                char when[32] = "";
+                if (sqlite3_column_type(q, 2) != SQLITE_NULL)
+                        cal_format_rfc3339(sqlite3_column_int64(q, 2), when, sizeof(when));
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "id", col_text(q, 0),
+                                                     "type", col_text(q, 1), "at", when, "role", col_text(q, 3)));
+        }
+        sqlite3_reset(q);
+        return arr;
+}
+
+/* ---- outbox ----------------------------------------------------------------- */
+
+int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *payload, bk_time_t at)
+{
+        sqlite3_stmt *q = s->q[Q_OUTBOX_ADD];
+        sqlite3_bind_int64(q, 1, rseq);
+        sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, payload, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 4, at);
+        return step_done(s, q, "outbox add");
+}
+
+int store_outbox_each(store_t *s, int64_t since,
+                      int (*fn)(void *, int64_t, const char *, const char *), void *ud)
+{
+        sqlite3_stmt *q;
+        int rc, r = 0;
+        if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 ORDER BY rseq",
+                               -1, &q, NULL) != SQLITE_OK)
+                return sql_fail(s, "outbox");
+        sqlite3_bind_int64(q, 1, since);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+                if ((r = fn(ud, sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2))) < 0)
+                        break;
+        sqlite3_finalize(q);
+        return r < 0 ? r : (rc == SQLITE_DONE ? 0 : sql_fail(s, "outbox"));
+}
+
+int store_backup(store_t *s, const char *dest_path)
+{
+        sqlite3 *dst;
+        sqlite3_backup *b;
+        int rc;
+
+        if (sqlite3_open(dest_path, &dst) != SQLITE_OK) {
+                log_errx("store: backup: cannot open %s: %s", dest_path, sqlite3_errmsg(dst));
+                sqlite3_close(dst);
+                return -EIO;
+        }
+        b = sqlite3_backup_init(dst, "main", s->db, "main");
+        if (!b) {
+                log_errx("store: backup: %s", sqlite3_errmsg(dst));
+                sqlite3_close(dst);
+                return -EIO;
+        }
+        /* One step copies everything: the copy is a consistent snapshot. */
+        rc = sqlite3_backup_step(b, -1);
+        sqlite3_backup_finish(b);
+        if (rc != SQLITE_DONE) {
+                log_errx("store: backup: %s", sqlite3_errstr(rc));
+                sqlite3_close(dst);
+                return -EIO;
+        }
+        sqlite3_close(dst);
+        return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * store.h owns persistence: the only module that holds a sqlite3 handle.
+ * One SQLite file in WAL mode; schema version in PRAGMA user_version with
+ * ordered, transactional migrations; every statement prepared once. The
+ * event log is append-only with the raw JSON (state can be rebuilt from
+ * it); cases keep the rules engine's state; reminders their lifecycle;
+ * the outbox every message published, in rseq order.
+ */
+#pragma once
+
+#include <jansson.h>
+#include "event.h"
+#include "reminder.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store_t;
+
+typedef enum ev_status { EVS_APPLIED = 0, EVS_IGNORED = 1, EVS_REJECTED = 2 } ev_status_t;
+
+/* Counters kept in the meta table (stats). */
+typedef enum store_counter {
+        CNT_APPLIED = 0, CNT_DUPLICATES, CNT_DEAD_LETTERS, CNT_IGNORED,
+        CNT_GAPS, CNT_REPLAYS, CNT_RSEQ, CNT__COUNT
+} store_counter_t;
+
+int store_open(const char *path, bool sync_full, store_t **out);
+void store_close(store_t **s);
+int store_schema_version(store_t *s);
+
+int store_begin(store_t *s);
+int store_commit(store_t *s);
+int store_rollback(store_t *s);
+
+/* counters: cached in memory, written with the transaction */
+int64_t store_counter(store_t *s, store_counter_t c);
+void store_counter_add(store_t *s, store_counter_t c, int64_t n);
+
+/* feeds */
+int64_t store_feed_last_seq(store_t *s, const char *source);        /* 0 if unknown */
+int store_feed_set(store_t *s, const char *source, int64_t last_seq);
+/* Calls fn for each known source. */
+int store_feeds_each(store_t *s, void (*fn)(void *ud, const char *source, int64_t last_seq), void *ud);
+
+/* events: BK_E_DUPLICATE when the id is already stored */
+int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
+                    ev_status_t status, bk_time_t received_at);
+/* Calls fn(raw, len) for every stored event in arrival order (rebuild). */
+int store_events_each(store_t *s, int (*fn)(void *ud, const char *raw, size_t len), void *ud);
+/* The id, type and at of one event (why); BK_E_NOT_FOUND. */
+int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at);
+int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at);
+json_t *store_dead_letters(store_t *s, int limit);
+
+/* cases: json is the rules engine's state text */
+int store_case_get(store_t *s, const char *case_id, char **json);  /* BK_E_NOT_FOUND */
+int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
+                   bool open, cal_day_t wake, const char *json);
+/* Case ids whose wake day is <= day, at most `max`, oldest wake first. */
+int store_cases_waking(store_t *s, cal_day_t day, int max,
+                       void (*fn)(void *ud, const char *case_id), void *ud);
+cal_day_t store_next_wake(store_t *s);                              /* INT32_MAX if none */
+/* Drops the derived state (cases, reminders and their event links) for --rebuild. */
+int store_clear_derived(store_t *s);
+
+/* reminders */
+int store_rem_get(store_t *s, const char *id, reminder_t *r);       /* BK_E_NOT_FOUND */
+int store_rem_put(store_t *s, const reminder_t *r);                  /* insert or replace */
+/* Open reminders of a case, optionally of one rule (-1 = any) and cycle (NULL/"" = any). */
+int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
+                           reminder_t **list, int *n);
+/* Scheduled/snoozed reminders with deliver_at <= now, earliest first. */
+int store_rem_due(store_t *s, bk_time_t now, int max, reminder_t **list, int *n);
+bk_time_t store_rem_next_delivery(store_t *s);                     /* INT64_MAX if none */
+/* Filtered list for the API; NULL/"" filters are ignored, state -1 = open ones. */
+typedef struct rem_filter {
+        const char *unit, *caseworker, *case_id, *rule;
+        int state;                  /* rem_state_t, -1 = any open, -2 = any */
+        bool delivered_only;        /* only those delivered at least once */
+        int limit;
+} rem_filter_t;
+int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n);
+int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT]);
+int store_rem_link_event(store_t *s, const char *rem_id, const char *event_id, const char *role);
+/* The events linked to a reminder (why): array of {id, type, at, role}. */
+json_t *store_rem_events(store_t *s, const char *rem_id);
+
+/* outbox: every published message, by rseq */
+int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *payload, bk_time_t at);
+/* Calls fn for each message with rseq > since, in order (tests, audits). */
+int store_outbox_each(store_t *s, int64_t since, int (*fn)(void *ud, int64_t rseq, const char *topic,
+                      const char *payload), void *ud);
+
+/* Consistent online copy with the SQLite backup API. */
+int store_backup(store_t *s, const char *dest_path);
