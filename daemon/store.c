@@ -401,6 +401,24 @@ int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_
         return step_done(s, q, "dead letter add");
 }
 
+static char *base64(const unsigned char *in, size_t n)
+{
+        static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        char *out = malloc((n + 2) / 3 * 4 + 1), *p = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+                             (i + 2 < n ? in[i + 2] : 0);
+                *p++ = tab[v >> 18 & 63];
+                *p++ = tab[v >> 12 & 63];
+                *p++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+                *p++ = i + 2 < n ? tab[v & 63] : '=';
+        }
+        *p = '\0';
+        return out;
+}
+
 json_t *store_dead_letters(store_t *s, int limit)
 {
         sqlite3_stmt *q;
@@ -416,20 +434,20 @@ json_t *store_dead_letters(store_t *s, int limit)
                 const void *raw = sqlite3_column_blob(q, 2);
                 int n = sqlite3_column_bytes(q, 2);
                 cal_format_rfc3339(sqlite3_column_int64(q, 1), when, sizeof(when));
-                /* Raw bytes may be invalid UTF-8: json_stringn_nocheck would emit invalid JSON. */
+                /* Raw bytes may be invalid UTF-8: then they go out as base64 (proto/: raw_base64). */
                 json_t *rawj = json_stringn(raw ? raw : "", (size_t)n);
+                bool b64 = false;
                 if (!rawj) {
-                        char *hex = malloc((size_t)n * 2 + 5);
-                        if (hex) {
-                                strcpy(hex, "hex:");
-                                for (int i = 0; i < n; i++)
-                                        sprintf(hex + 4 + 2 * i, "%02x", ((const unsigned char *)raw)[i]);
-                                rawj = json_string(hex);
-                                free(hex);
-                        }
+                        char *enc = base64(raw, (size_t)n);
+                        rawj = enc ? json_string(enc) : NULL;
+                        free(enc);
+                        b64 = true;
                 }
-                json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "reason", col_text(q, 0),
-                                                     "received_at", when, "raw", rawj ? rawj : json_null()));
+                json_t *o = json_pack("{s:s, s:s, s:o}", "reason", col_text(q, 0), "received_at", when,
+                                      "raw", rawj ? rawj : json_null());
+                if (b64)
+                        json_object_set_new(o, "raw_base64", json_true());
+                json_array_append_new(arr, o);
         }
         sqlite3_finalize(q);
         return arr;

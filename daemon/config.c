@@ -1,0 +1,1198 @@
+/*
+ * config.c owns the daemon's configuration file and is the only file that
+ * includes <libconfig.h>. config_load() reads libconfig text (a file, or the
+ * embedded demo default) into a plain config_t by walking the tables below:
+ * every setting is checked for type, range, enum value, endpoint or time
+ * syntax, unknown names are errors so that typos are caught, relative paths
+ * and ipc:// endpoints are made absolute against the configuration's
+ * directory, and the first problem comes back as "FILE:LINE: setting:
+ * problem". config_print() walks the same tables to write the normalised
+ * form that `bevakad --check-config` prints and that loads back unchanged.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/un.h>
+#include <syslog.h>
+
+/*
+ * libconfig calls its handle `config_t`, which is our struct's name too.
+ * This is the one file that sees both, so libconfig's is renamed here;
+ * the rename is textual and does not touch the library's ABI.
+ */
+#define config_t libconfig_t
+#include <libconfig.h>
+#undef config_t
+
+#include "config.h"
+
+#define CFG_EMBEDDED "(embedded)"
+
+const char config_default_text[] =
+        "# bevaka built-in configuration: a local demo, used when bevakad is\n"
+        "# started without --config. Relative paths and ipc:// endpoints are\n"
+        "# resolved against the directory the daemon is given (by default its\n"
+        "# working directory). Packaged configurations set security.curve = true\n"
+        "# and a system clock.\n"
+        "\n"
+        "store = {\n"
+        "        path = \"bevaka.db\";\n"
+        "        synchronous = \"full\";\n"
+        "};\n"
+        "\n"
+        "# The case-system adapter (bevaka-feed plays it in the demo).\n"
+        "feed = {\n"
+        "        endpoint = \"ipc://bevaka-feed.sock\";\n"
+        "        replay_endpoint = \"ipc://bevaka-replay.sock\";\n"
+        "};\n"
+        "\n"
+        "publish = { endpoint = \"ipc://bevaka-pub.sock\"; };\n"
+        "api = { endpoint = \"ipc://bevaka-api.sock\"; };\n"
+        "\n"
+        "# A manual clock starts on a Monday morning before office hours and\n"
+        "# moves only when an admin sets it (bevakactl clock), so a demo can\n"
+        "# walk through months of deadlines in minutes.\n"
+        "clock = {\n"
+        "        mode = \"manual\";\n"
+        "        start = \"2026-01-05T07:00:00+01:00\";\n"
+        "};\n"
+        "\n"
+        "# Local sockets only: without CURVE every peer counts as admin.\n"
+        "security = { curve = false; };\n";
+
+/* ---- tables --------------------------------------------------------------- */
+
+struct cfg_ctx;
+struct cfg_group;
+
+enum cfg_kind {
+        K_STR,          /* char[size], taken as is */
+        K_PATH,         /* char[size], relative = to the configuration's directory; "" = none */
+        K_ENDPOINT,     /* char[size], tcp:// ipc:// inproc://; relative ipc paths resolved */
+        K_INT,          /* int in [min, max] */
+        K_BOOL,         /* bool */
+        K_ENUM,         /* one of names[]: values[i] into an int or bool, or the name into a char[] */
+        K_HHMM,         /* "HH:MM" into int minutes after midnight */
+        K_GROUP,        /* nested group: struct at base + off */
+        K_CUSTOM,       /* parse/print functions */
+};
+
+/* flags */
+#define CFG_REQUIRED    0x01    /* must be present (and non-empty) */
+#define CFG_NONEMPTY    0x02    /* may be absent, but not "" */
+#define CFG_NOPRINT     0x04    /* printed by another key's print function */
+#define CFG_IF_SET      0x08    /* printed only when not "" */
+
+typedef int (*cfg_parse_fn)(struct cfg_ctx *ctx, const config_setting_t *s, void *base);
+typedef void (*cfg_print_fn)(FILE *f, const void *base, int depth);
+
+struct cfg_key {
+        const char *name;
+        enum cfg_kind kind;
+        unsigned flags;
+        size_t off;                     /* field (or nested struct) offset in base */
+        size_t size;                    /* field size */
+        int min, max;                   /* K_INT */
+        const char *const *names;       /* K_ENUM, NULL-terminated */
+        const int *values;              /* K_ENUM; NULL = store the name itself */
+        const struct cfg_group *group;  /* K_GROUP */
+        cfg_parse_fn parse;             /* K_CUSTOM */
+        cfg_print_fn print;             /* K_CUSTOM */
+        const char *note;               /* printed after the value, for the operator */
+};
+
+struct cfg_group {
+        const struct cfg_key *keys;     /* ends with .name = NULL */
+        /* members not in keys (the rules group's per-rule groups); NULL = "unknown setting" */
+        cfg_parse_fn other;
+        /* consistency between members, after all of them parsed */
+        int (*check)(struct cfg_ctx *ctx, const config_setting_t *g, void *base);
+        cfg_print_fn print_other;
+};
+
+struct cfg_ctx {
+        const char *file;               /* name in messages: the path as given, or "(embedded)" */
+        char dir[CFG_PATH_MAX];         /* absolute; relative paths are resolved against it */
+        const libconfig_t *lc;
+        config_t *cfg;                  /* being filled */
+        char *err;
+        size_t err_size;
+        /* each feed's group, in cfg->feeds order, so late checks can point at it */
+        const config_setting_t *feed_src[CFG_MAX_FEEDS];
+        bool rule_seen[RULE__COUNT];
+};
+
+#define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
+#define KEY(n, k, type, field, ...) \
+        { .name = (n), .kind = (k), .off = offsetof(type, field), \
+          .size = FIELD_SIZE(type, field), __VA_ARGS__ }
+#define KEY_INT(n, type, field, lo, hi, ...) KEY(n, K_INT, type, field, .min = (lo), .max = (hi), __VA_ARGS__)
+#define KEY_ENUM(n, type, field, nm, val, ...) KEY(n, K_ENUM, type, field, .names = (nm), .values = (val), __VA_ARGS__)
+/* A group's struct sits at `o` in its parent's: 0 for groups over config_t's own fields. */
+#define KEY_GROUP(n, o, grp) { .name = (n), .kind = K_GROUP, .off = (o), .group = (grp) }
+#define KEY_CUSTOM(n, p, pr, ...) { .name = (n), .kind = K_CUSTOM, .parse = (p), .print = (pr), __VA_ARGS__ }
+
+/* ---- messages -------------------------------------------------------------- */
+
+/* "feeds[1].endpoint": libconfig's own path syntax would say "feeds.[1].endpoint". */
+static void cfg_path(const config_setting_t *s, char *buf, size_t n)
+{
+        size_t len;
+
+        if (!s || config_setting_is_root(s)) {
+                buf[0] = '\0';
+                return;
+        }
+        cfg_path(config_setting_parent(s), buf, n);
+        len = strlen(buf);
+        if (len >= n - 1)
+                return;
+        if (config_setting_name(s))
+                snprintf(buf + len, n - len, "%s%s", len ? "." : "", config_setting_name(s));
+        else
+                snprintf(buf + len, n - len, "[%d]", config_setting_index(s));
+}
+
+/*
+ * libconfig names an @included file as written in the @include, but looks
+ * for it in the configuration's directory; say it as the user would find it.
+ */
+static const char *cfg_file_name(const struct cfg_ctx *ctx, const char *file, char *buf, size_t n)
+{
+        const char *slash = strrchr(ctx->file, '/');
+
+        if (!file)
+                return ctx->file;
+        if (strcmp(file, ctx->file) == 0 || file[0] == '/' || !slash)
+                return file;
+        snprintf(buf, n, "%.*s%s", (int)(slash - ctx->file + 1), ctx->file, file);
+        return buf;
+}
+
+/*
+ * Records "FILE:LINE: path: problem" for setting s (or its member `member`,
+ * for one that is missing) and returns BK_E_INVALID, so callers can simply
+ * `return cfg_fail(...)`. The root has no line of its own; it points at 1.
+ */
+BK_PRINTF(4, 5)
+static int cfg_fail(struct cfg_ctx *ctx, const config_setting_t *s, const char *member,
+                    const char *fmt, ...)
+{
+        char path[512], msg[512], fbuf[CFG_PATH_MAX];
+        const char *file = cfg_file_name(ctx, s ? config_setting_source_file(s) : NULL, fbuf, sizeof(fbuf));
+        unsigned line = s ? config_setting_source_line(s) : 0;
+        size_t len;
+        va_list ap;
+
+        cfg_path(s, path, sizeof(path));
+        len = strlen(path);
+        if (member)
+                snprintf(path + len, sizeof(path) - len, "%s%s", len ? "." : "", member);
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (ctx->err && ctx->err_size)
+                snprintf(ctx->err, ctx->err_size, "%s:%u: %s%s%s", file, line ? line : 1,
+                         path, path[0] ? ": " : "", msg);
+        return BK_E_INVALID;
+}
+
+/* ---- scalar readers ------------------------------------------------------ */
+
+static int cfg_get_string(struct cfg_ctx *ctx, const config_setting_t *s, const char **out)
+{
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return cfg_fail(ctx, s, NULL, "must be a string");
+        *out = config_setting_get_string(s);
+        return 0;
+}
+
+static int cfg_get_int(struct cfg_ctx *ctx, const config_setting_t *s, int min, int max, int *out)
+{
+        long long v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+                return cfg_fail(ctx, s, NULL, "must be an integer");
+        v = config_setting_get_int64(s);
+        if (v < min || v > max)
+                return cfg_fail(ctx, s, NULL, "must be between %d and %d", min, max);
+        *out = (int)v;
+        return 0;
+}
+
+static int cfg_copy(struct cfg_ctx *ctx, const config_setting_t *s, const char *v, char *dst, size_t n)
+{
+        if (strlen(v) >= n)
+                return cfg_fail(ctx, s, NULL, "too long (at most %zu bytes)", n - 1);
+        bk_strlcpy(dst, v, n);
+        return 0;
+}
+
+/* ---- paths and endpoints ----------------------------------------------- */
+
+/*
+ * Lexical only: the file may not exist yet (a new store), and ".." is kept
+ * because a symlink before it would change what it means.
+ */
+static void cfg_clean_path(char *p)
+{
+        const char *r = p;
+        char *w = p;
+        bool abs = *p == '/';
+
+        while (*r) {
+                const char *end;
+                size_t len;
+
+                if (*r == '/') {
+                        r++;
+                        continue;
+                }
+                end = strchr(r, '/');
+                if (!end)
+                        end = r + strlen(r);
+                len = (size_t)(end - r);
+                if (!(len == 1 && r[0] == '.')) {
+                        if (w > p || abs)
+                                *w++ = '/';
+                        memmove(w, r, len);
+                        w += len;
+                }
+                r = end;
+        }
+        if (w == p)
+                *w++ = abs ? '/' : '.';
+        *w = '\0';
+}
+
+static int cfg_resolve(struct cfg_ctx *ctx, const config_setting_t *s, const char *v,
+                       const char *prefix, char *dst, size_t n)
+{
+        char buf[2 * CFG_PATH_MAX + 8];
+
+        if (v[0] == '/')
+                snprintf(buf, sizeof(buf), "%s", v);
+        else
+                snprintf(buf, sizeof(buf), "%s/%s", ctx->dir, v);
+        cfg_clean_path(buf);
+        if (strlen(prefix) + strlen(buf) >= n)
+                return cfg_fail(ctx, s, NULL, "too long (at most %zu bytes after resolving)", n - 1);
+        snprintf(dst, n, "%s%s", prefix, buf);
+        return 0;
+}
+
+static bool cfg_tcp_valid(const char *hostport)
+{
+        const char *colon = strrchr(hostport, ':');
+        char *end;
+        long port;
+
+        if (!colon || colon == hostport)
+                return false;
+        if (strcmp(colon + 1, "*") == 0)
+                return true;
+        port = strtol(colon + 1, &end, 10);
+        return colon[1] >= '0' && colon[1] <= '9' && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static int cfg_endpoint(struct cfg_ctx *ctx, const config_setting_t *s, const char *v, char *dst, size_t n)
+{
+        /* ZeroMQ binds ipc:// to a Unix socket, whose path has a hard limit. */
+        const size_t ipc_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+
+        if (strncmp(v, "ipc://", 6) == 0) {
+                const char *p = v + 6;
+                int r;
+
+                if (!*p)
+                        return cfg_fail(ctx, s, NULL, "must name a socket path after \"ipc://\"");
+                /* '@' is Linux's abstract namespace: a name, not a path. */
+                if (*p == '@')
+                        return cfg_copy(ctx, s, v, dst, n);
+                r = cfg_resolve(ctx, s, p, "ipc://", dst, n);
+                if (r)
+                        return r;
+                if (strlen(dst + 6) > ipc_max)
+                        return cfg_fail(ctx, s, NULL, "socket path longer than %zu bytes: %s",
+                                        ipc_max, dst + 6);
+                return 0;
+        }
+        if (strncmp(v, "inproc://", 9) == 0) {
+                if (!v[9])
+                        return cfg_fail(ctx, s, NULL, "must name a socket after \"inproc://\"");
+                return cfg_copy(ctx, s, v, dst, n);
+        }
+        if (strncmp(v, "tcp://", 6) == 0) {
+                if (!cfg_tcp_valid(v + 6))
+                        return cfg_fail(ctx, s, NULL, "must be \"tcp://HOST:PORT\"");
+                return cfg_copy(ctx, s, v, dst, n);
+        }
+        return cfg_fail(ctx, s, NULL, "must start with \"tcp://\", \"ipc://\" or \"inproc://\"");
+}
+
+/* Without CURVE anyone who can reach a socket is admin, so only this host may. */
+static bool cfg_endpoint_local(const char *ep)
+{
+        char host[CFG_PATH_MAX];
+        const char *colon;
+
+        if (strncmp(ep, "tcp://", 6) != 0)
+                return true;
+        bk_strlcpy(host, ep + 6, sizeof(host));
+        colon = strrchr(host, ':');
+        if (colon)
+                host[colon - host] = '\0';
+        return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+               strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "lo") == 0;
+}
+
+/* ---- times --------------------------------------------------------------- */
+
+static bool cfg_two_digits(const char *p, int *out)
+{
+        if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+                return false;
+        *out = (p[0] - '0') * 10 + (p[1] - '0');
+        return true;
+}
+
+static bool cfg_parse_hhmm(const char *v, int *minutes)
+{
+        int h, m;
+
+        if (strlen(v) != 5 || v[2] != ':' || !cfg_two_digits(v, &h) || !cfg_two_digits(v + 3, &m))
+                return false;
+        /* 24:00 lets an office day run to midnight. */
+        if (m > 59 || h > 24 || (h == 24 && m != 0))
+                return false;
+        *minutes = h * 60 + m;
+        return true;
+}
+
+/* ---- the generic walk ---------------------------------------------------- */
+
+static int cfg_walk(struct cfg_ctx *ctx, const config_setting_t *g, const struct cfg_group *grp, void *base);
+
+static void cfg_enum_message(const char *const *names, char *buf, size_t n)
+{
+        size_t count = 0, len;
+
+        while (names[count])
+                count++;
+        if (count == 2) {
+                snprintf(buf, n, "must be \"%s\" or \"%s\"", names[0], names[1]);
+                return;
+        }
+        snprintf(buf, n, "must be one of ");
+        for (size_t i = 0; i < count; i++) {
+                len = strlen(buf);
+                snprintf(buf + len, n - len, "%s\"%s\"", i ? ", " : "", names[i]);
+        }
+}
+
+static int cfg_parse_enum(struct cfg_ctx *ctx, const struct cfg_key *k, const config_setting_t *s, char *field)
+{
+        char msg[256];
+        const char *v;
+        int r = cfg_get_string(ctx, s, &v);
+
+        if (r)
+                return r;
+        for (int i = 0; k->names[i]; i++) {
+                if (strcmp(v, k->names[i]) != 0)
+                        continue;
+                if (!k->values)
+                        return cfg_copy(ctx, s, v, field, k->size);
+                if (k->size == sizeof(bool))
+                        *(bool *)field = k->values[i];
+                else
+                        *(int *)field = k->values[i];
+                return 0;
+        }
+        cfg_enum_message(k->names, msg, sizeof(msg));
+        return cfg_fail(ctx, s, NULL, "%s", msg);
+}
+
+static int cfg_parse_key(struct cfg_ctx *ctx, const struct cfg_key *k, const config_setting_t *s, void *base)
+{
+        char *field = (char *)base + k->off;
+        const char *v;
+        int r;
+
+        switch (k->kind) {
+        case K_INT:
+                return cfg_get_int(ctx, s, k->min, k->max, (int *)field);
+        case K_BOOL:
+                if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                        return cfg_fail(ctx, s, NULL, "must be true or false");
+                *(bool *)field = config_setting_get_bool(s);
+                return 0;
+        case K_ENUM:
+                return cfg_parse_enum(ctx, k, s, field);
+        case K_GROUP:
+                return cfg_walk(ctx, s, k->group, field);
+        case K_CUSTOM:
+                return k->parse(ctx, s, base);
+        case K_STR:
+        case K_PATH:
+        case K_ENDPOINT:
+        case K_HHMM:
+                break;
+        }
+        r = cfg_get_string(ctx, s, &v);
+        if (r)
+                return r;
+        if (!*v && (k->kind == K_ENDPOINT || (k->flags & (CFG_REQUIRED | CFG_NONEMPTY))))
+                return cfg_fail(ctx, s, NULL, "must not be empty");
+        switch (k->kind) {
+        case K_PATH:
+                if (!*v) {
+                        field[0] = '\0';
+                        return 0;
+                }
+                return cfg_resolve(ctx, s, v, "", field, k->size);
+        case K_ENDPOINT:
+                return cfg_endpoint(ctx, s, v, field, k->size);
+        case K_HHMM:
+                if (!cfg_parse_hhmm(v, (int *)field))
+                        return cfg_fail(ctx, s, NULL, "must be a time of day \"HH:MM\"");
+                return 0;
+        default:
+                return cfg_copy(ctx, s, v, field, k->size);
+        }
+}
+
+static const struct cfg_key *cfg_key_find(const struct cfg_key *keys, const char *name)
+{
+        for (; keys->name; keys++)
+                if (strcmp(keys->name, name) == 0)
+                        return keys;
+        return NULL;
+}
+
+/*
+ * Members are taken in file order, so "the first error" is the first one a
+ * reader meets going down the file; checks between members come after.
+ */
+static int cfg_walk(struct cfg_ctx *ctx, const config_setting_t *g, const struct cfg_group *grp, void *base)
+{
+        int r;
+
+        if (!config_setting_is_group(g))
+                return cfg_fail(ctx, g, NULL, "must be a group { … }");
+        for (int i = 0; i < config_setting_length(g); i++) {
+                const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+                const struct cfg_key *k = cfg_key_find(grp->keys, config_setting_name(m));
+
+                if (k)
+                        r = cfg_parse_key(ctx, k, m, base);
+                else if (grp->other)
+                        r = grp->other(ctx, m, base);
+                else
+                        r = cfg_fail(ctx, m, NULL, "unknown setting");
+                if (r)
+                        return r;
+        }
+        for (const struct cfg_key *k = grp->keys; k->name; k++)
+                if ((k->flags & CFG_REQUIRED) && !config_setting_get_member(g, k->name))
+                        return cfg_fail(ctx, g, k->name, "missing (required)");
+        return grp->check ? grp->check(ctx, g, base) : 0;
+}
+
+/* ---- store, publish, api, limits, log -------------------------------------- */
+
+static const char *const sync_names[] = { "full", "normal", NULL };
+static const int sync_values[] = { true, false };
+
+static const struct cfg_key store_keys[] = {
+        KEY("path", K_PATH, config_t, store_path, .flags = CFG_NONEMPTY),
+        KEY_ENUM("synchronous", config_t, store_sync_full, sync_names, sync_values,
+                 .note = "full | normal"),
+        KEY_INT("batch", config_t, store_batch, 1, 100000, .note = "events per transaction"),
+        { .name = NULL }
+};
+static const struct cfg_group store_group = { .keys = store_keys };
+
+static const struct cfg_key publish_keys[] = {
+        KEY("endpoint", K_ENDPOINT, config_t, publish_endpoint, .flags = CFG_REQUIRED),
+        { .name = NULL }
+};
+static const struct cfg_group publish_group = { .keys = publish_keys };
+
+static const struct cfg_key api_keys[] = {
+        KEY("endpoint", K_ENDPOINT, config_t, api_endpoint, .flags = CFG_REQUIRED),
+        { .name = NULL }
+};
+static const struct cfg_group api_group = { .keys = api_keys };
+
+static const struct cfg_key limits_keys[] = {
+        KEY_INT("max_msg_size", config_t, max_msg_size, 1024, 16777216, .note = "bytes (ZMQ_MAXMSGSIZE)"),
+        KEY_INT("hwm", config_t, hwm, 1, 10000000, .note = "messages (send and receive HWM)"),
+        { .name = NULL }
+};
+static const struct cfg_group limits_group = { .keys = limits_keys };
+
+static const char *const level_names[] = { "debug", "info", "notice", "warning", "err", NULL };
+static const int level_values[] = { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR };
+
+static const struct cfg_key log_keys[] = {
+        KEY_ENUM("level", config_t, log_level, level_names, level_values,
+                 .note = "debug | info | notice | warning | err"),
+        { .name = NULL }
+};
+static const struct cfg_group log_group = { .keys = log_keys };
+
+/* ---- feeds --------------------------------------------------------------- */
+
+static int cfg_parse_silence(struct cfg_ctx *ctx, const config_setting_t *s, BK_UNUSED void *base)
+{
+        return cfg_get_int(ctx, s, 1, 3600, &ctx->cfg->feed_silence_s);
+}
+
+#define FEED_KEYS \
+        KEY("endpoint", K_ENDPOINT, cfg_feed_t, endpoint, .flags = CFG_REQUIRED), \
+        KEY("replay_endpoint", K_ENDPOINT, cfg_feed_t, replay_endpoint, .flags = CFG_REQUIRED), \
+        KEY("server_key", K_PATH, cfg_feed_t, server_key, .note = "\"\" = no CURVE to this adapter")
+
+static const struct cfg_key feed_list_keys[] = { FEED_KEYS, { .name = NULL } };
+static const struct cfg_group feed_list_group = { .keys = feed_list_keys };
+
+static const struct cfg_key feed_keys[] = {
+        FEED_KEYS,
+        KEY_CUSTOM("silence_s", cfg_parse_silence, NULL, .flags = CFG_NOPRINT),
+        { .name = NULL }
+};
+static const struct cfg_group feed_group = { .keys = feed_keys };
+
+/* `feed` always becomes feeds[0], wherever it sits relative to `feeds`, so
+ * the printed form (feed first, then the list) loads back in the same order. */
+static int cfg_parse_feed(struct cfg_ctx *ctx, const config_setting_t *s, BK_UNUSED void *base)
+{
+        config_t *cfg = ctx->cfg;
+
+        if (cfg->n_feeds >= CFG_MAX_FEEDS)
+                return cfg_fail(ctx, s, NULL, "too many feeds (at most %d)", CFG_MAX_FEEDS);
+        memmove(&cfg->feeds[1], &cfg->feeds[0], sizeof(cfg->feeds[0]) * (size_t)cfg->n_feeds);
+        memmove(&ctx->feed_src[1], &ctx->feed_src[0], sizeof(ctx->feed_src[0]) * (size_t)cfg->n_feeds);
+        cfg->n_feeds++;
+        memset(&cfg->feeds[0], 0, sizeof(cfg->feeds[0]));
+        ctx->feed_src[0] = s;
+        return cfg_walk(ctx, s, &feed_group, &cfg->feeds[0]);
+}
+
+static int cfg_parse_feeds(struct cfg_ctx *ctx, const config_setting_t *s, BK_UNUSED void *base)
+{
+        config_t *cfg = ctx->cfg;
+
+        if (!config_setting_is_list(s))
+                return cfg_fail(ctx, s, NULL, "must be a list of groups ( { … }, … )");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                int r;
+
+                if (cfg->n_feeds >= CFG_MAX_FEEDS)
+                        return cfg_fail(ctx, e, NULL, "too many feeds (at most %d)", CFG_MAX_FEEDS);
+                ctx->feed_src[cfg->n_feeds] = e;
+                memset(&cfg->feeds[cfg->n_feeds], 0, sizeof(cfg->feeds[0]));
+                r = cfg_walk(ctx, e, &feed_list_group, &cfg->feeds[cfg->n_feeds++]);
+                if (r)
+                        return r;
+        }
+        return 0;
+}
+
+static void cfg_print_keys(FILE *f, const struct cfg_group *grp, const void *base, int depth);
+static void cfg_print_inline(FILE *f, const struct cfg_group *grp, const void *base);
+
+static void cfg_indent(FILE *f, int depth)
+{
+        fprintf(f, "%*s", depth * 8, "");
+}
+
+static void cfg_print_feeds(FILE *f, const void *base, int depth)
+{
+        const config_t *cfg = base;
+
+        fprintf(f, "# The first feed is printed as `feed`, any others in `feeds`. silence_s\n"
+                   "# (seconds without a message before a feed counts as silent) applies\n"
+                   "# to every feed; without a `feed` group it is the top-level setting\n"
+                   "# feed_silence_s.\n");
+        if (cfg->n_feeds == 0) {
+                fprintf(f, "feed_silence_s = %d;\n", cfg->feed_silence_s);
+                return;
+        }
+        fprintf(f, "feed = {\n");
+        cfg_print_keys(f, &feed_list_group, &cfg->feeds[0], depth + 1);
+        cfg_indent(f, depth + 1);
+        fprintf(f, "silence_s = %d;\n};\n", cfg->feed_silence_s);
+        if (cfg->n_feeds == 1)
+                return;
+        fprintf(f, "feeds = (\n");
+        for (int i = 1; i < cfg->n_feeds; i++) {
+                cfg_indent(f, depth + 1);
+                fprintf(f, "{\n");
+                cfg_print_keys(f, &feed_list_group, &cfg->feeds[i], depth + 2);
+                cfg_indent(f, depth + 1);
+                fprintf(f, "}%s\n", i + 1 < cfg->n_feeds ? "," : "");
+        }
+        fprintf(f, ");\n");
+}
+
+/* ---- clock --------------------------------------------------------------- */
+
+static const char *const clock_names[] = { "system", "manual", NULL };
+static const int clock_values[] = { false, true };
+
+static int cfg_parse_start(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        const char *v;
+        bk_time_t t;
+        int r = cfg_get_string(ctx, s, &v);
+
+        if (r)
+                return r;
+        /* 0 means "the system time at start", so the epoch itself cannot be asked for. */
+        if (cal_parse_rfc3339(v, &t) < 0 || t <= 0)
+                return cfg_fail(ctx, s, NULL, "must be an RFC 3339 time such as \"2026-01-05T07:00:00+01:00\"");
+        ((config_t *)base)->clock_start = t;
+        return 0;
+}
+
+static void cfg_print_start(FILE *f, const void *base, int depth)
+{
+        const config_t *cfg = base;
+        char buf[32];
+
+        if (!cfg->clock_manual)
+                return;
+        cfg_indent(f, depth);
+        if (!cfg->clock_start) {
+                fprintf(f, "# no start: the manual clock starts at the system time\n");
+                return;
+        }
+        cal_format_rfc3339(cfg->clock_start, buf, sizeof(buf));
+        fprintf(f, "start = \"%s\";\n", buf);
+}
+
+static int cfg_check_clock(struct cfg_ctx *ctx, const config_setting_t *g, void *base)
+{
+        const config_t *cfg = base;
+        const config_setting_t *start = config_setting_get_member(g, "start");
+
+        if (start && !cfg->clock_manual)
+                return cfg_fail(ctx, start, NULL, "only allowed with mode = \"manual\"");
+        return 0;
+}
+
+static const struct cfg_key clock_keys[] = {
+        KEY_ENUM("mode", config_t, clock_manual, clock_names, clock_values, .note = "system | manual"),
+        KEY_CUSTOM("start", cfg_parse_start, cfg_print_start),
+        { .name = NULL }
+};
+static const struct cfg_group clock_group = { .keys = clock_keys, .check = cfg_check_clock };
+
+/* ---- security ------------------------------------------------------------ */
+
+static int cfg_check_security(struct cfg_ctx *ctx, const config_setting_t *g, void *base)
+{
+        static const char *const needed[] = { "secret_key", "public_key", "keys" };
+        const config_t *cfg = base;
+        const char *val[] = { cfg->secret_key_file, cfg->public_key_file, cfg->keys_file };
+
+        if (!cfg->curve)
+                return 0;
+        for (size_t i = 0; i < BK_ARRAY_SIZE(needed); i++) {
+                const config_setting_t *m = config_setting_get_member(g, needed[i]);
+
+                if (!val[i][0])
+                        return cfg_fail(ctx, m ? m : g, m ? NULL : needed[i], "required when curve = true");
+        }
+        return 0;
+}
+
+static const struct cfg_key security_keys[] = {
+        KEY("curve", K_BOOL, config_t, curve, .note = "packaged configurations set true"),
+        KEY("secret_key", K_PATH, config_t, secret_key_file, .note = "the daemon's CURVE secret key file"),
+        KEY("public_key", K_PATH, config_t, public_key_file, .note = "the daemon's CURVE public key file"),
+        KEY("keys", K_PATH, config_t, keys_file, .note = "key list: client public keys, users, roles"),
+        { .name = NULL }
+};
+static const struct cfg_group security_group = { .keys = security_keys, .check = cfg_check_security };
+
+/* ---- calendar ------------------------------------------------------------ */
+
+static int cfg_cmp_day(const void *a, const void *b)
+{
+        cal_day_t x = *(const cal_day_t *)a, y = *(const cal_day_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* Kept sorted and without repeats: it is a set, and the printed form is stable. */
+static int cfg_parse_closed(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        cal_cfg_t *cal = base;
+        int n = 0;
+
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return cfg_fail(ctx, s, NULL, "must be an array of dates [ \"YYYY-MM-DD\", … ]");
+        for (int i = 0; i < config_setting_length(s); i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                const char *v;
+
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        return cfg_fail(ctx, e, NULL, "must be a date \"YYYY-MM-DD\"");
+                v = config_setting_get_string(e);
+                if (i >= CAL_MAX_CLOSED)
+                        return cfg_fail(ctx, e, NULL, "too many closed days (at most %d)", CAL_MAX_CLOSED);
+                if (cal_parse_date(v, &cal->closed[i]) < 0)
+                        return cfg_fail(ctx, e, NULL, "must be a date \"YYYY-MM-DD\"");
+        }
+        qsort(cal->closed, (size_t)config_setting_length(s), sizeof(cal->closed[0]), cfg_cmp_day);
+        for (int i = 0; i < config_setting_length(s); i++)
+                if (n == 0 || cal->closed[n - 1] != cal->closed[i])
+                        cal->closed[n++] = cal->closed[i];
+        cal->n_closed = n;
+        return 0;
+}
+
+static void cfg_print_closed(FILE *f, const void *base, int depth)
+{
+        const cal_cfg_t *cal = base;
+        char buf[16];
+
+        cfg_indent(f, depth);
+        if (cal->n_closed == 0) {
+                fprintf(f, "closed_days = [ ];\n");
+                return;
+        }
+        fprintf(f, "closed_days = [\n");
+        for (int i = 0; i < cal->n_closed; i++) {
+                cal_format_date(cal->closed[i], buf, sizeof(buf));
+                cfg_indent(f, depth + 1);
+                fprintf(f, "\"%s\"%s\n", buf, i + 1 < cal->n_closed ? "," : "");
+        }
+        cfg_indent(f, depth);
+        fprintf(f, "];\n");
+}
+
+static int cfg_check_calendar(struct cfg_ctx *ctx, const config_setting_t *g, void *base)
+{
+        const cal_cfg_t *cal = base;
+        const config_setting_t *end = config_setting_get_member(g, "office_end");
+        const config_setting_t *start = config_setting_get_member(g, "office_start");
+
+        if (cal->office_end_min <= cal->office_start_min)
+                return end ? cfg_fail(ctx, end, NULL, "must be after office_start")
+                           : cfg_fail(ctx, start, NULL, "must be before office_end");
+        return 0;
+}
+
+static const struct cfg_key calendar_keys[] = {
+        KEY("office_start", K_HHMM, cal_cfg_t, office_start_min, .note = "Europe/Stockholm"),
+        KEY("office_end", K_HHMM, cal_cfg_t, office_end_min),
+        KEY("eves_closed", K_BOOL, cal_cfg_t, eves_closed, .note = "julafton and nyårsafton"),
+        KEY_CUSTOM("closed_days", cfg_parse_closed, cfg_print_closed),
+        { .name = NULL }
+};
+static const struct cfg_group calendar_group = { .keys = calendar_keys, .check = cfg_check_calendar };
+
+/* ---- rules --------------------------------------------------------------- */
+
+static const struct cfg_key rule_keys[] = {
+        KEY("enabled", K_BOOL, rule_cfg_t, enabled),
+        KEY_INT("offset_days", rule_cfg_t, offset_days, 0, 3650),
+        KEY_INT("offset_months", rule_cfg_t, offset_months, 0, 120),
+        KEY("title", K_STR, rule_cfg_t, title, .flags = CFG_IF_SET),
+        KEY("body", K_STR, rule_cfg_t, body, .flags = CFG_IF_SET),
+        { .name = NULL }
+};
+static const struct cfg_group rule_group = { .keys = rule_keys };
+
+/* A rule's group is named by its id with '-' as '_' (FIA_DUE); libconfig
+ * also allows '-' in names, so FIA-DUE is taken too, but not both. */
+static int cfg_parse_rule(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        rules_cfg_t *rules = base;
+        char name[64];
+        int id;
+
+        bk_strlcpy(name, config_setting_name(s), sizeof(name));
+        for (char *p = name; *p; p++)
+                if (*p == '_')
+                        *p = '-';
+        id = rules_from_name(name);
+        if (id < 0)
+                return cfg_fail(ctx, s, NULL, config_setting_is_group(s) ? "unknown rule" : "unknown setting");
+        if (ctx->rule_seen[id])
+                return cfg_fail(ctx, s, NULL, "rule %s given twice", rules_name((rule_id_t)id));
+        ctx->rule_seen[id] = true;
+        return cfg_walk(ctx, s, &rule_group, &rules->rule[id]);
+}
+
+static void cfg_print_rules(FILE *f, const void *base, int depth)
+{
+        const rules_cfg_t *rules = base;
+
+        cfg_indent(f, depth);
+        fprintf(f, "# per rule, named by its id with '-' as '_'; title and body only when overridden\n");
+        for (int r = 0; r < RULE__COUNT; r++) {
+                char name[64];
+
+                bk_strlcpy(name, rules_name((rule_id_t)r), sizeof(name));
+                for (char *p = name; *p; p++)
+                        if (*p == '-')
+                                *p = '_';
+                cfg_indent(f, depth);
+                fprintf(f, "%s = ", name);
+                cfg_print_inline(f, &rule_group, &rules->rule[r]);
+                fprintf(f, ";\n");
+        }
+}
+
+/* "MM-DD", a date every year has: a yearly check on 29 February would skip three years in four. */
+static int cfg_parse_check_date(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        rules_cfg_t *rules = base;
+        const char *v;
+        int r = cfg_get_string(ctx, s, &v), m, d;
+
+        if (r)
+                return r;
+        if (strlen(v) != 5 || v[2] != '-' || !cfg_two_digits(v, &m) || !cfg_two_digits(v + 3, &d) ||
+            !cal_valid_ymd(2001, m, d))
+                return cfg_fail(ctx, s, NULL, "must be a date \"MM-DD\" other than 02-29");
+        rules->summer_check_month = m;
+        rules->summer_check_day = d;
+        return 0;
+}
+
+static void cfg_print_check_date(FILE *f, const void *base, int depth)
+{
+        const rules_cfg_t *rules = base;
+
+        cfg_indent(f, depth);
+        fprintf(f, "summer_check_date = \"%02d-%02d\";\n", rules->summer_check_month, rules->summer_check_day);
+}
+
+static int cfg_check_rules(struct cfg_ctx *ctx, const config_setting_t *g, void *base)
+{
+        const rules_cfg_t *rules = base;
+        const config_setting_t *m;
+
+        if (rules->long_term_window_months && rules->long_term_window_months < rules->long_term_months) {
+                m = config_setting_get_member(g, "long_term_window_months");
+                if (m)
+                        return cfg_fail(ctx, m, NULL, "must be 0 or at least long_term_months (%d)",
+                                        rules->long_term_months);
+                return cfg_fail(ctx, config_setting_get_member(g, "long_term_months"), NULL,
+                                "must be at most long_term_window_months (%d)", rules->long_term_window_months);
+        }
+        /* The allowance expires on the 1st of summer_expire_month, which must come after the check. */
+        if (rules->summer_expire_month <= rules->summer_check_month) {
+                m = config_setting_get_member(g, "summer_expire_month");
+                if (m)
+                        return cfg_fail(ctx, m, NULL, "must be after the month of summer_check_date (%02d-%02d)",
+                                        rules->summer_check_month, rules->summer_check_day);
+                return cfg_fail(ctx, config_setting_get_member(g, "summer_check_date"), NULL,
+                                "must be before summer_expire_month (%d)", rules->summer_expire_month);
+        }
+        return 0;
+}
+
+static const char *const lang_names[] = { "sv", "en", NULL };
+
+static const struct cfg_key rules_keys[] = {
+        KEY_ENUM("lang", rules_cfg_t, lang, lang_names, NULL, .note = "sv | en: built-in titles and bodies"),
+        KEY_INT("long_term_months", rules_cfg_t, long_term_months, 1, 120),
+        KEY_INT("long_term_window_months", rules_cfg_t, long_term_window_months, 0, 120,
+                .note = "0 = cumulative since first opening"),
+        KEY_INT("fia_valid_months", rules_cfg_t, fia_valid_months, 0, 240),
+        KEY_INT("ib4_exempt_months", rules_cfg_t, ib4_exempt_months, 1, 120),
+        KEY_CUSTOM("summer_check_date", cfg_parse_check_date, cfg_print_check_date),
+        KEY_INT("summer_expire_month", rules_cfg_t, summer_expire_month, 1, 12),
+        KEY_INT("summer_min_months", rules_cfg_t, summer_min_months, 1, 120),
+        KEY_INT("continuity_changes", rules_cfg_t, continuity_changes, 1, 100),
+        KEY_INT("continuity_window_months", rules_cfg_t, continuity_window_months, 1, 120),
+        KEY_INT("adult_age", rules_cfg_t, adult_age, 1, 99),
+        { .name = NULL }
+};
+static const struct cfg_group rules_group = {
+        .keys = rules_keys,
+        .other = cfg_parse_rule,
+        .check = cfg_check_rules,
+        .print_other = cfg_print_rules,
+};
+
+/* ---- the whole file ------------------------------------------------------- */
+
+static const struct cfg_key root_keys[] = {
+        KEY_GROUP("store", 0, &store_group),
+        KEY_CUSTOM("feed", cfg_parse_feed, cfg_print_feeds),
+        KEY_CUSTOM("feeds", cfg_parse_feeds, NULL, .flags = CFG_NOPRINT),
+        KEY_INT("feed_silence_s", config_t, feed_silence_s, 1, 3600, .flags = CFG_NOPRINT),
+        KEY_GROUP("publish", 0, &publish_group),
+        KEY_GROUP("api", 0, &api_group),
+        KEY_GROUP("clock", 0, &clock_group),
+        KEY_GROUP("security", 0, &security_group),
+        KEY_GROUP("limits", 0, &limits_group),
+        KEY_GROUP("log", 0, &log_group),
+        KEY_GROUP("calendar", offsetof(config_t, calendar), &calendar_group),
+        KEY_GROUP("rules", offsetof(config_t, rules), &rules_group),
+        { .name = NULL }
+};
+static const struct cfg_group root_group = { .keys = root_keys };
+
+static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
+{
+        const config_t *cfg = ctx->cfg;
+        const config_setting_t *a, *b;
+        struct { const char *path; const char *ep; } bound[] = {
+                { "publish.endpoint", cfg->publish_endpoint },
+                { "api.endpoint", cfg->api_endpoint },
+        };
+
+        if (cfg->n_feeds == 0)
+                return cfg_fail(ctx, root, "feed", "missing (a `feed` group or a `feeds` list is required)");
+        a = config_lookup(ctx->lc, "feed.silence_s");
+        b = config_lookup(ctx->lc, "feed_silence_s");
+        if (a && b)
+                return cfg_fail(ctx, b, NULL, "conflicts with feed.silence_s (give one of them)");
+        for (int i = 1; i < cfg->n_feeds; i++) {
+                for (int j = 0; j < i; j++) {
+                        char other[256];
+
+                        if (strcmp(cfg->feeds[i].endpoint, cfg->feeds[j].endpoint) != 0)
+                                continue;
+                        cfg_path(ctx->feed_src[j], other, sizeof(other));
+                        return cfg_fail(ctx, config_setting_get_member(ctx->feed_src[i], "endpoint"), NULL,
+                                        "same endpoint as %s", other);
+                }
+        }
+        if (strcmp(cfg->publish_endpoint, cfg->api_endpoint) == 0)
+                return cfg_fail(ctx, config_lookup(ctx->lc, "api.endpoint"), NULL, "same as publish.endpoint");
+        if (cfg->curve)
+                return 0;
+        for (size_t i = 0; i < BK_ARRAY_SIZE(bound); i++)
+                if (!cfg_endpoint_local(bound[i].ep))
+                        return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL,
+                                        "binding a non-loopback address needs security.curve = true");
+        return 0;
+}
+
+/* ---- printing ------------------------------------------------------------- */
+
+static void cfg_print_quoted(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                switch (*p) {
+                case '"':  fputs("\\\"", f); break;
+                case '\\': fputs("\\\\", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\t': fputs("\\t", f); break;
+                case '\r': fputs("\\r", f); break;
+                case '\f': fputs("\\f", f); break;
+                default:
+                        if (*p < 0x20 || *p == 0x7f)
+                                fprintf(f, "\\x%02X", *p);
+                        else
+                                fputc(*p, f);
+                }
+        }
+        fputc('"', f);
+}
+
+static void cfg_print_value(FILE *f, const struct cfg_key *k, const char *field)
+{
+        switch (k->kind) {
+        case K_INT:
+                fprintf(f, "%d", *(const int *)field);
+                break;
+        case K_BOOL:
+                fputs(*(const bool *)field ? "true" : "false", f);
+                break;
+        case K_HHMM:
+                fprintf(f, "\"%02d:%02d\"", *(const int *)field / 60, *(const int *)field % 60);
+                break;
+        case K_ENUM:
+                if (!k->values) {
+                        cfg_print_quoted(f, field);
+                        break;
+                }
+                for (int i = 0; k->names[i]; i++) {
+                        int v = k->size == sizeof(bool) ? *(const bool *)field : *(const int *)field;
+
+                        if (v == k->values[i]) {
+                                cfg_print_quoted(f, k->names[i]);
+                                break;
+                        }
+                }
+                break;
+        default:
+                cfg_print_quoted(f, field);
+        }
+}
+
+/* One line, "{ a = 1; b = true; }": for the many small groups of the same shape. */
+static void cfg_print_inline(FILE *f, const struct cfg_group *grp, const void *base)
+{
+        fputc('{', f);
+        for (const struct cfg_key *k = grp->keys; k->name; k++) {
+                const char *field = (const char *)base + k->off;
+
+                if ((k->flags & CFG_IF_SET) && !field[0])
+                        continue;
+                fprintf(f, " %s = ", k->name);
+                cfg_print_value(f, k, field);
+                fputc(';', f);
+        }
+        fputs(" }", f);
+}
+
+static void cfg_print_keys(FILE *f, const struct cfg_group *grp, const void *base, int depth)
+{
+        for (const struct cfg_key *k = grp->keys; k->name; k++) {
+                const char *field = (const char *)base + k->off;
+
+                if (k->flags & CFG_NOPRINT)
+                        continue;
+                if (depth == 0)
+                        fputc('\n', f);
+                if (k->kind == K_CUSTOM) {
+                        k->print(f, base, depth);
+                        continue;
+                }
+                if ((k->flags & CFG_IF_SET) && !field[0])
+                        continue;
+                cfg_indent(f, depth);
+                if (k->kind == K_GROUP) {
+                        fprintf(f, "%s = {\n", k->name);
+                        cfg_print_keys(f, k->group, field, depth + 1);
+                        if (k->group->print_other)
+                                k->group->print_other(f, field, depth + 1);
+                        cfg_indent(f, depth);
+                        fprintf(f, "};\n");
+                        continue;
+                }
+                fprintf(f, "%s = ", k->name);
+                cfg_print_value(f, k, field);
+                fputc(';', f);
+                if (k->note)
+                        fprintf(f, "  # %s", k->note);
+                fputc('\n', f);
+        }
+}
+
+void config_print(const config_t *cfg, FILE *f)
+{
+        fprintf(f, "# bevakad normalised configuration\n");
+        cfg_print_keys(f, &root_group, cfg, 0);
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+void config_defaults(config_t *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        bk_strlcpy(cfg->store_path, "/var/lib/bevaka/bevaka.db", sizeof(cfg->store_path));
+        cfg->store_sync_full = true;
+        cfg->store_batch = 1000;
+        cfg->feed_silence_s = 5;
+        /* The loopback examples of protocol §5: safe even without CURVE. */
+        bk_strlcpy(cfg->publish_endpoint, "tcp://127.0.0.1:5561", sizeof(cfg->publish_endpoint));
+        bk_strlcpy(cfg->api_endpoint, "tcp://127.0.0.1:5563", sizeof(cfg->api_endpoint));
+        cfg->max_msg_size = 65536;
+        cfg->hwm = 100000;
+        cfg->log_level = LOG_INFO;
+        cal_cfg_default(&cfg->calendar);
+        rules_cfg_default(&cfg->rules);
+}
+
+/* The directory relative settings are resolved against, made absolute. */
+static int cfg_base_dir(struct cfg_ctx *ctx, const char *path, const char *base_dir)
+{
+        char cwd[CFG_PATH_MAX], rel[CFG_PATH_MAX];
+        const char *slash;
+
+        rel[0] = '\0';
+        if (path) {
+                slash = strrchr(path, '/');
+                if (slash == path)
+                        bk_strlcpy(rel, "/", sizeof(rel));
+                else if (slash)
+                        snprintf(rel, sizeof(rel), "%.*s", (int)(slash - path), path);
+        } else if (base_dir) {
+                bk_strlcpy(rel, base_dir, sizeof(rel));
+        }
+        if (rel[0] == '/') {
+                bk_strlcpy(ctx->dir, rel, sizeof(ctx->dir));
+        } else {
+                if (!getcwd(cwd, sizeof(cwd)))
+                        return cfg_fail(ctx, NULL, NULL, "cannot find the working directory: %s", strerror(errno));
+                if ((size_t)snprintf(ctx->dir, sizeof(ctx->dir), "%s/%s", cwd, rel) >= sizeof(ctx->dir))
+                        return cfg_fail(ctx, NULL, NULL, "directory name too long");
+        }
+        cfg_clean_path(ctx->dir);
+        return 0;
+}
+
+static int cfg_read(struct cfg_ctx *ctx, libconfig_t *lc, const char *path)
+{
+        char fbuf[CFG_PATH_MAX];
+        const char *file;
+        int ok, err;
+
+        if (path) {
+                /* @include "x" is relative to the configuration too. */
+                config_set_include_dir(lc, ctx->dir);
+                errno = 0;
+                ok = config_read_file(lc, path);
+        } else {
+                ok = config_read_string(lc, config_default_text);
+        }
+        if (ok)
+                return 0;
+        err = errno;
+        file = cfg_file_name(ctx, config_error_file(lc), fbuf, sizeof(fbuf));
+        if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+                if (ctx->err && ctx->err_size)
+                        snprintf(ctx->err, ctx->err_size, "%s: cannot read: %s", file,
+                                 err ? strerror(err) : config_error_text(lc));
+                return BK_E_INVALID;
+        }
+        if (ctx->err && ctx->err_size)
+                snprintf(ctx->err, ctx->err_size, "%s:%d: syntax: %s", file, config_error_line(lc),
+                         config_error_text(lc));
+        return BK_E_INVALID;
+}
+
+int config_load(const char *path, const char *base_dir, config_t *cfg, char *err, size_t err_size)
+{
+        struct cfg_ctx ctx = { .file = path ? path : CFG_EMBEDDED, .err = err, .err_size = err_size };
+        _cleanup_free_ config_t *tmp = calloc(1, sizeof(*tmp));
+        libconfig_t lc;
+        int r;
+
+        if (err && err_size)
+                err[0] = '\0';
+        if (!tmp)
+                return -ENOMEM;
+        /* Fill a copy, so a failed reload leaves the running configuration alone. */
+        config_defaults(tmp);
+        bk_strlcpy(tmp->file, ctx.file, sizeof(tmp->file));
+        ctx.cfg = tmp;
+        r = cfg_base_dir(&ctx, path, base_dir);
+        if (r)
+                return r;
+        config_init(&lc);
+        ctx.lc = &lc;
+        r = cfg_read(&ctx, &lc, path);
+        if (!r)
+                r = cfg_walk(&ctx, config_root_setting(&lc), &root_group, tmp);
+        if (!r)
+                r = cfg_check_all(&ctx, config_root_setting(&lc));
+        config_destroy(&lc);
+        if (!r)
+                *cfg = *tmp;
+        return r;
+}
