@@ -392,7 +392,7 @@ static void cfg_enum_message(const char *const *names, char *buf, size_t n)
 static int cfg_parse_enum(struct cfg_ctx *ctx, const struct cfg_key *k, const config_setting_t *s, char *field)
 {
         char msg[256];
-        const char *v;
+        const char *v = NULL;
         int r = cfg_get_string(ctx, s, &v);
 
         if (r)
@@ -415,7 +415,7 @@ static int cfg_parse_enum(struct cfg_ctx *ctx, const struct cfg_key *k, const co
 static int cfg_parse_key(struct cfg_ctx *ctx, const struct cfg_key *k, const config_setting_t *s, void *base)
 {
         char *field = (char *)base + k->off;
-        const char *v;
+        const char *v = NULL;
         int r;
 
         switch (k->kind) {
@@ -644,7 +644,7 @@ static const int clock_values[] = { false, true };
 
 static int cfg_parse_start(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
 {
-        const char *v;
+        const char *v = NULL;
         bk_time_t t;
         int r = cfg_get_string(ctx, s, &v);
 
@@ -737,7 +737,7 @@ static int cfg_parse_closed(struct cfg_ctx *ctx, const config_setting_t *s, void
                 return cfg_fail(ctx, s, NULL, "must be an array of dates [ \"YYYY-MM-DD\", … ]");
         for (int i = 0; i < config_setting_length(s); i++) {
                 const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-                const char *v;
+                const char *v = NULL;
 
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
                         return cfg_fail(ctx, e, NULL, "must be a date \"YYYY-MM-DD\"");
@@ -853,7 +853,7 @@ static void cfg_print_rules(FILE *f, const void *base, int depth)
 static int cfg_parse_check_date(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
 {
         rules_cfg_t *rules = base;
-        const char *v;
+        const char *v = NULL;
         int r = cfg_get_string(ctx, s, &v), m, d;
 
         if (r)

@@ -7,7 +7,8 @@
  *   rules_tick(cfg, state, day)    -> state', actions   (time-driven transitions)
  * It reads no clock, does no I/O, and allocates only what it returns. The
  * same events always give the same state and the same actions; reminder
- * ids are deterministic from (case, rule, cycle).
+ * ids are deterministic from (case, rule, cycle). docs/rules.md has the
+ * transition tables, the cycles and every decision the domain left open.
  */
 #pragma once
 
@@ -60,7 +61,7 @@ typedef struct rules_cfg {
         int summer_check_month;          /* 5 */
         int summer_check_day;            /* 2 */
         int summer_expire_month;         /* 7 (expires 1 July) */
-        int summer_min_months;           /* 10 granted months */
+        int summer_min_months;           /* 10 granted months in the window before the check month */
         int continuity_changes;          /* 2 changes … */
         int continuity_window_months;    /* … within 12 months */
         int adult_age;                   /* 18 */
@@ -83,14 +84,19 @@ void rules_state_free(case_state_t **st);
 /* Store form: a JSON text. from_json returns 0 or BK_E_INVALID. */
 char *rules_state_to_json(const case_state_t *st);               /* malloc'd */
 int rules_state_from_json(const char *json, case_state_t **out);
+/* Never NULL; "" when not known yet (a case first seen without a caseworker). */
 const char *rules_state_case(const case_state_t *st);
 const char *rules_state_unit(const case_state_t *st);
 const char *rules_state_caseworker(const case_state_t *st);
+/* False for a state no event has been applied to yet. */
 bool rules_state_open(const case_state_t *st);
 /*
  * The API's view of a case (protocol §3 `case`): case, status, unit,
  * caseworker, granted_months, long_term_since, tracks {ib, fia, children,
- * sip} each with at least `state`. New reference.
+ * sip} each with at least `state`. New reference. Also: long_term,
+ * household {adults, single_parent, children (counting ones)}, barrier,
+ * actors, health_flagged, tracks {safety, continuity, work_capacity}.
+ * Dates are "YYYY-MM-DD", months "YYYY-MM", unknown ones null.
  */
 json_t *rules_state_view(const case_state_t *st);
 
@@ -122,6 +128,7 @@ typedef struct rule_action {
         char caseworker[EV_NAME_MAX + 1];
 } rule_action_t;
 
+/* rules_apply and rules_tick reset n; act[] is in the order the store must apply it. */
 typedef struct rules_out {
         int n;
         rule_action_t act[RULES_MAX_ACTIONS];
@@ -132,6 +139,12 @@ typedef struct rules_out {
  * states; st is for ev->case_id). Returns 0, or BK_E_INVALID for an event
  * that cannot apply (the caller records it; state is then unchanged).
  * Time-driven transitions up to the event's local date run first.
+ * Cannot apply: another case's id; case.closed on a closed case;
+ * case.reopened on an open one; a second case.opened on an open case;
+ * data the type needs is missing. EV_UNKNOWN returns 0 and changes nothing.
+ * Events on a closed case update its facts and tracks but schedule nothing;
+ * what is pending is scheduled again when the case reopens. Negative
+ * (-ENOMEM, -ENOBUFS) is fatal, as everywhere.
  */
 int rules_apply(const rules_cfg_t *cfg, case_state_t *st, const event_t *ev, rules_out_t *out);
 
@@ -139,7 +152,8 @@ int rules_apply(const rules_cfg_t *cfg, case_state_t *st, const event_t *ev, rul
  * and expiry, exemption expiry, work-capacity lapse) up to and including `day`. */
 int rules_tick(const rules_cfg_t *cfg, case_state_t *st, cal_day_t day, rules_out_t *out);
 
-/* The next local date on which rules_tick could change something; INT32_MAX for never. */
+/* The next local date on which rules_tick could change something (always after the
+ * last day ticked); INT32_MAX for never. Changes only through rules_apply/rules_tick. */
 cal_day_t rules_next_wake(const rules_cfg_t *cfg, const case_state_t *st);
 
 /* Deterministic reminder id "r-" + 16 hex digits from (case, rule, cycle). */

@@ -79,7 +79,7 @@ int main(void)
         it_stop(&e.feed, SIGTERM);
         it_path(&e, "more.jsonl", path2, sizeof(path2));
         write_history(path2, 5, 2, 100);          /* 15 events: seq 221..235 */
-        it_start_feed(&e, path2, "--skip-seq", "225", NULL);
+        it_start_feed(&e, path2, "--skip-seq", "225", "--wait-subscribers", "1", NULL);
         CHECK_INT(it_wait_stat(&e, "events", "applied", 235, 20000), 235);
         r = it_api(&e, "{\"op\":\"stats\"}");
         CHECK(json_integer_value(json_object_get(r, "gaps")) >= 1);
@@ -97,7 +97,7 @@ int main(void)
                  "\"case\":\"EB-19850312-1231\",\"unit\":\"U\"}\n"
                  "{\"v\":1,\"id\":\"x3\",\"source\":\"paraply-demo\",\"seq\":238,\"type\":\"future.thing\",\"at\":\"2025-03-01T10:00:00Z\","
                  "\"case\":\"EB-1\",\"unit\":\"U\"}\n");
-        it_start_feed(&e, path3, "--raw", NULL);
+        it_start_feed(&e, path3, "--raw", "--wait-subscribers", "1", NULL);
         CHECK_INT(it_wait_stat(&e, "events", "dead_letters", 3, 20000), 3);
         CHECK_INT(it_wait_stat(&e, "events", "ignored", 1, 20000), 1);
         r = it_api(&e, "{\"op\":\"dead_letters\",\"limit\":10}");
