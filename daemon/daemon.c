@@ -48,6 +48,8 @@ static void usage(FILE *f)
                    "                   with relative paths under the current directory)\n"
                    "  --check-config   validate, print the normalised configuration, exit\n"
                    "  --rebuild        rebuild cases and reminders from the stored event log, exit\n"
+                   "  --restore FILE   replace the store (store.path) with the backup FILE, exit;\n"
+                   "                   the daemon must be stopped\n"
                    "  --verbose        log at debug level\n");
 }
 
@@ -78,8 +80,9 @@ static int finish_batch(daemon_t *d, int res)
         if (res >= 0)
                 res = store_commit(d->store);
         if (res < 0) {
-                log_errx("transaction failed (%s); rolled back, will replay from the stored position",
-                         strerror(-res));
+                log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
+                           "transaction failed (%s); rolled back, will replay from the stored position",
+                           strerror(-res));
                 store_rollback(d->store);
                 engine_discard(d->engine);
                 ingest_resume(d->ingest);
@@ -116,12 +119,12 @@ static int drain_feeds(daemon_t *d, int *count)
         return budget == 0;   /* 1: more may be waiting */
 }
 
-static int run_time(daemon_t *d)
+static int run_time(daemon_t *d, bool force)
 {
         int r, n;
         /* Deliver only once caught up, so a replayed history is judged whole (a later event may
          * resolve an earlier reminder first); but never starve deliveries for long. */
-        if (ingest_catching_up(d->ingest) && clock_mono_ms() - d->last_deliver_ms < 5000)
+        if (!force && ingest_catching_up(d->ingest) && clock_mono_ms() - d->last_deliver_ms < 5000)
                 return 0;
         d->last_deliver_ms = clock_mono_ms();
         do {
@@ -165,7 +168,14 @@ static int serve_api(daemon_t *d)
                                                "\"message\":\"store unavailable\"}}");
                         } else {
                                 reply = api_handle(&d->api, &who, m.body, m.len);
-                                if (finish_batch(d, 0) < 0) {
+                                /* A moved manual clock delivers before the reply: when `clock`
+                                 * answers, what the new time made due is committed and published. */
+                                r = 0;
+                                if (d->api.clock_moved) {
+                                        d->api.clock_moved = false;
+                                        r = run_time(d, true);
+                                }
+                                if (finish_batch(d, r) < 0) {
                                         free(reply);
                                         reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":"
                                                        "\"unavailable\",\"message\":\"store write failed\"}}");
@@ -200,14 +210,15 @@ static void reload(daemon_t *d)
         sd_notify(0, "RELOADING=1");
         if (!fresh || !getcwd(cwd, sizeof(cwd)) ||
             config_load(d->config_path, cwd, fresh, err, sizeof(err)) != 0) {
-                log_errx("reload failed, keeping the running configuration: %s", fresh ? err : "out of memory");
+                log_struct(LOG_ERR, LOG_ID_RELOAD_FAILED, LOG_NO_FIELDS,
+                           "reload failed, keeping the running configuration: %s", fresh ? err : "out of memory");
         } else {
                 /* Endpoints and the store need a restart; rules, calendar and log level apply now. */
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
                 log_set_level(fresh->log_level);
-                log_info("configuration reloaded");
+                log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
         free(fresh);
         sd_notify(0, "READY=1");
@@ -258,15 +269,10 @@ static int loop(daemon_t *d)
                 r = drain_feeds(d, &n);
                 more = r == 1;
                 if (r >= 0)
-                        r = run_time(d);
+                        r = run_time(d, false);
                 finish_batch(d, r);
 
                 serve_api(d);
-                if (d->api.clock_moved) {
-                        d->api.clock_moved = false;
-                        d->last_deliver_ms = 0;
-                        more = true;   /* deliver what the new time makes due, at once */
-                }
                 if (d->api.reload_requested) {
                         d->api.reload_requested = false;
                         reload(d);
@@ -337,16 +343,44 @@ static int rebuild(daemon_t *d)
         return r;
 }
 
+/*
+ * --restore: the backup is checked and swapped in by store_restore(); then
+ * the store is opened once as the daemon would, so that migrations run now
+ * and a file this binary cannot use fails here rather than at the next start.
+ */
+static int restore(daemon_t *d, const char *from)
+{
+        store_file_info_t info = { 0 };
+        char err[1024], n[24];
+        int r;
+
+        if ((r = store_restore(from, d->cfg.store_path, &info, err, sizeof(err))) != 0) {
+                log_errx("restore: %s", err);
+                return r;
+        }
+        if ((r = store_open(d->cfg.store_path, d->cfg.store_sync_full, &d->store)) < 0) {
+                log_errx("restore: %s was restored but does not open", d->cfg.store_path);
+                return r;
+        }
+        snprintf(n, sizeof(n), "%lld", (long long)info.events);
+        log_struct(LOG_NOTICE, LOG_ID_RESTORED, LOG_FIELDS({ "BEVAKA_EVENTS", n }),
+                   "restored %s from %s: schema version %d, %lld events, integrity ok", d->cfg.store_path, from,
+                   info.version, (long long)info.events);
+        return 0;
+}
+
 int daemon_main(int argc, char **argv)
 {
         static const struct option longopts[] = {
                 { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, 'C' },
                 { "rebuild", no_argument, NULL, 'R' },      { "version", no_argument, NULL, 'V' },
                 { "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+                { "restore", required_argument, NULL, 'r' },
                 { NULL, 0, NULL, 0 },
         };
         daemon_t *d = calloc(1, sizeof(*d));
         bool check = false, do_rebuild = false, verbose = false;
+        const char *restore_from = NULL;
         char err[1024];
         int opt, r, rc = 1;
 
@@ -358,6 +392,7 @@ int daemon_main(int argc, char **argv)
                 case 'c': d->config_path = optarg; break;
                 case 'C': check = true; break;
                 case 'R': do_rebuild = true; break;
+                case 'r': restore_from = optarg; break;
                 case 'v': verbose = true; break;
                 case 'V': printf("bevakad %s\n", BEVAKA_VERSION); free(d); return 0;
                 case 'h': usage(stdout); free(d); return 0;
@@ -369,7 +404,7 @@ int daemon_main(int argc, char **argv)
                 free(d);
                 return 2;
         }
-        log_init("bevakad", LOG_INFO, getenv("JOURNAL_STREAM") != NULL);
+        log_init("bevakad", LOG_INFO, log_journal_detect());
         if (load_config(d->config_path, &d->cfg) != 0)
                 goto out;
         if (check) {
@@ -378,6 +413,10 @@ int daemon_main(int argc, char **argv)
                 goto out;
         }
         log_set_level(verbose ? LOG_DEBUG : d->cfg.log_level);
+        if (restore_from) {
+                rc = restore(d, restore_from) != 0;
+                goto out;
+        }
         clock_init(&d->clock, d->cfg.clock_manual, d->cfg.clock_start);
         if ((r = store_open(d->cfg.store_path, d->cfg.store_sync_full, &d->store)) < 0) {
                 log_errx("cannot open the store %s", d->cfg.store_path);
@@ -409,14 +448,15 @@ int daemon_main(int argc, char **argv)
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
         ingest_resume(d->ingest);
-        log_info("bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
-                 d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
-                 d->cfg.clock_manual ? "manual" : "system");
+        log_struct(LOG_INFO, LOG_ID_STARTED, LOG_FIELDS({ "BEVAKA_VERSION", BEVAKA_VERSION }),
+                   "bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
+                   d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
+                   d->cfg.clock_manual ? "manual" : "system");
         sd_notify(0, "READY=1");
         notify_status(d);
         r = loop(d);
         sd_notify(0, "STOPPING=1");
-        log_info("stopping");
+        log_struct(LOG_INFO, LOG_ID_STOPPING, LOG_NO_FIELDS, "stopping");
         rc = r < 0;
 out:
         ingest_free(&d->ingest);

@@ -165,9 +165,16 @@ static IT_UNUSED int it_stop(pid_t *pid, int sig)
         return st;
 }
 
+static IT_UNUSED json_t *it_api(it_env_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Connects the API client and the subscriber. Waits until the daemon answers
+ * and the subscriber's handshake has completed (socket monitor), so nothing
+ * published afterwards is lost to a slow joiner.
+ */
 static IT_UNUSED void it_connect(it_env_t *e)
 {
-        char ep[600];
+        char ep[600], mon[640];
         int linger = 0;
         if (e->api) zmq_close(e->api);
         if (e->sub) zmq_close(e->sub);
@@ -177,13 +184,29 @@ static IT_UNUSED void it_connect(it_env_t *e)
         zmq_setsockopt(e->sub, ZMQ_LINGER, &linger, sizeof(linger));
         snprintf(ep, sizeof(ep), "ipc://%s/api.sock", e->dir);
         zmq_connect(e->api, ep);
+        for (int64_t end = it_ms() + 15000; it_ms() < end;) {
+                json_t *r = it_api(e, "{\"op\":\"hello\"}");
+                if (r) { json_decref(r); break; }
+        }
+        snprintf(mon, sizeof(mon), "inproc://it-mon-%p", e->sub);
+        zmq_socket_monitor(e->sub, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+        void *m = zmq_socket(e->ctx, ZMQ_PAIR);
+        zmq_connect(m, mon);
+        zmq_setsockopt(e->sub, ZMQ_SUBSCRIBE, "rem/", 4);
         snprintf(ep, sizeof(ep), "ipc://%s/pub.sock", e->dir);
         zmq_connect(e->sub, ep);
-        zmq_setsockopt(e->sub, ZMQ_SUBSCRIBE, "rem/", 4);
+        zmq_pollitem_t it = { m, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll(&it, 1, 10000) <= 0)
+                fprintf(stderr, "it_connect: subscriber handshake not seen\n");
+        zmq_socket_monitor(e->sub, NULL, 0);
+        zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof(linger));
+        zmq_close(m);
+        /* Two round trips: the subscription travels right behind the handshake. */
+        json_decref(it_api(e, "{\"op\":\"hello\"}"));
+        json_decref(it_api(e, "{\"op\":\"hello\"}"));
 }
 
 /* Sends a request (printf format, JSON) and waits for the reply; NULL on timeout. */
-static IT_UNUSED json_t *it_api(it_env_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static IT_UNUSED json_t *it_api(it_env_t *e, const char *fmt, ...)
 {
         char req[8192], buf[1 << 20];
