@@ -387,6 +387,9 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
                         store_counter_add(e->store, CNT_IGNORED, 1);
                 return res;
         }
+        /* The id is the idempotency key: a duplicate must not touch any case state. */
+        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, clock_now(e->clock))) != 0)
+                return res;
         c = case_get(e, ev->case_id, true, &err);
         if (!c)
                 return err;
@@ -395,16 +398,16 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
                 /* Valid envelope the rules cannot apply: kept in the log, counted as ignored. */
-                res = add_event(e, ev, raw, len, EVS_REJECTED, clock_now(e->clock));
-                if (res == 0 && !e->rebuild)
+                if (!e->rebuild) {
+                        if ((res = store_event_set_status(e->store, ev->id, EVS_REJECTED)) != 0)
+                                return res;
                         store_counter_add(e->store, CNT_IGNORED, 1);
-                return res;
+                }
+                return 0;
         }
         if (res != 0)
                 return res;
         c->dirty = true;
-        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, clock_now(e->clock))) != 0)
-                return res;
         if ((res = apply_actions(e, c->st, &out, ev->id)) != 0)
                 return res;
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
@@ -425,6 +428,9 @@ int engine_deliver_due(engine_t *e, int max)
         bk_time_t now = clock_now(e->clock);
         int n = 0, res;
 
+        /* After downtime, overdue reminders wait for the first working moment too. */
+        if (cal_next_working(&e->cfg->calendar, now) != now)
+                return 0;
         if ((res = store_rem_due(e->store, now, max, &list, &n)) != 0)
                 return res;
         for (int i = 0; i < n; i++) {
@@ -436,6 +442,11 @@ int engine_deliver_due(engine_t *e, int max)
                         free(list);
                         return res;
                 }
+                /* Ids only: the title and body may one day carry more than ids. */
+                log_struct(LOG_INFO, LOG_ID_DELIVERED,
+                           LOG_FIELDS({ "BEVAKA_REMINDER", r->id }, { "BEVAKA_RULE", rules_name(r->rule) },
+                                      { "BEVAKA_CASE", r->case_id }),
+                           "reminder %s delivered: rule %s, case %s", r->id, rules_name(r->rule), r->case_id);
         }
         free(list);
         return n;
@@ -491,6 +502,9 @@ bk_time_t engine_next_deadline(engine_t *e)
         bk_time_t next = store_rem_next_delivery(e->store);
         cal_day_t wake = store_next_wake(e->store);
 
+        /* Deliveries happen only at working moments (a snooze may end at night). */
+        if (next != INT64_MAX)
+                next = cal_next_working(&e->cfg->calendar, BK_MAX(next, clock_now(e->clock)));
         if (wake != INT32_MAX)
                 next = BK_MIN(next, cal_local_to_utc(wake, 0));
         return next;

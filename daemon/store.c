@@ -5,15 +5,19 @@
  * once at open. Counters live in memory and are written back in the same
  * transaction as the work that changed them, so a crash loses neither.
  */
+#include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include "log.h"
 #include "store.h"
 
 enum {
         Q_FEED_GET, Q_FEED_SET, Q_FEEDS_ALL,
-        Q_EVENT_ADD, Q_EVENT_BRIEF,
+        Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
         Q_REM_GET, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINK, Q_REM_EVENTS,
@@ -31,6 +35,7 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
+        [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
         [Q_CASE_GET] = "SELECT state FROM cases WHERE case_id = ?1",
         [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state) "
@@ -99,6 +104,7 @@ struct store {
         int64_t counter[CNT__COUNT];
         bool counter_dirty[CNT__COUNT];
         bool in_tx;
+        int lock_fd;            /* flock(2) held while open: one daemon per store */
 };
 
 static int sql_fail(store_t *s, const char *what)
@@ -131,8 +137,12 @@ static int migrate(store_t *s)
         sqlite3_finalize(st);
 
         if (version > latest) {
-                log_errx("store: database schema version %d is newer than this bevakad (%d); refusing",
-                         version, latest);
+                char v[16];
+                snprintf(v, sizeof(v), "%d", version);
+                log_struct(LOG_ERR, LOG_ID_SCHEMA, LOG_FIELDS({ "BEVAKA_SCHEMA_VERSION", v }),
+                           "store: database schema version %d is newer than this bevakad (%d); refusing "
+                           "(install the newer bevakad again, or restore a backup made by this version)",
+                           version, latest);
                 return -EPROTO;
         }
         for (int v = version; v < latest; v++) {
@@ -175,11 +185,26 @@ int store_open(const char *path, bool sync_full, store_t **out)
 
         if (!s)
                 return -ENOMEM;
+        s->lock_fd = -1;
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
                 log_errx("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
                 r = -EIO;
                 goto fail;
+        }
+        /*
+         * Two daemons on one store would each sequence the same feeds, and
+         * --restore must not swap the file under a running one. flock(2) is
+         * separate from SQLite's fcntl locks; this fd stays open until after
+         * sqlite3_close, since closing any fd of the file would drop those.
+         */
+        if (strcmp(path, ":memory:") != 0 && path[0]) {
+                s->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                        r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+                        log_errx("store: %s is in use by another bevakad", path);
+                        goto fail;
+                }
         }
         sqlite3_busy_timeout(s->db, 5000);
         sqlite3_extended_result_codes(s->db, 1);
@@ -213,6 +238,8 @@ void store_close(store_t **sp)
                 sqlite3_finalize(s->q[i]);
         if (s->db)
                 sqlite3_close(s->db);
+        if (s->lock_fd >= 0)
+                close(s->lock_fd);
         free(s);
         *sp = NULL;
 }
@@ -357,6 +384,14 @@ int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
         sqlite3_bind_int(q, 8, status);
         sqlite3_bind_text(q, 9, raw, (int)len, SQLITE_STATIC);
         return step_done(s, q, "event add");
+}
+
+int store_event_set_status(store_t *s, const char *id, ev_status_t status)
+{
+        sqlite3_stmt *q = s->q[Q_EVENT_STATUS];
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 2, status);
+        return step_done(s, q, "event status");
 }
 
 int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void *ud)
@@ -765,4 +800,253 @@ int store_backup(store_t *s, const char *dest_path)
         }
         sqlite3_close(dst);
         return 0;
+}
+
+/* ---- operator tools: check, online backup, restore ------------------------------- */
+
+static int file_fail(char *err, size_t errn, int r, const char *fmt, ...) BK_PRINTF(4, 5);
+static int file_fail(char *err, size_t errn, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errn, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+static bool query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+        sqlite3_stmt *st;
+        bool ok = false;
+
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+                return false;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+                *out = sqlite3_column_int64(st, 0);
+                ok = true;
+        }
+        sqlite3_finalize(st);
+        return ok;
+}
+
+/* integrity_check, schema version and event count of an open database. */
+static int db_check(sqlite3 *db, const char *path, store_file_info_t *info, char *err, size_t errn)
+{
+        sqlite3_stmt *st;
+        char verdict[256] = "";
+        int64_t v = 0, events = 0;
+
+        if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL) != SQLITE_OK)
+                return file_fail(err, errn, BK_E_INVALID, "%s: not a database: %s", path, sqlite3_errmsg(db));
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+                bk_strlcpy(verdict, (const char *)sqlite3_column_text(st, 0), sizeof(verdict));
+        else
+                bk_strlcpy(verdict, sqlite3_errmsg(db), sizeof(verdict));
+        sqlite3_finalize(st);
+        if (strcmp(verdict, "ok") != 0)
+                return file_fail(err, errn, BK_E_INVALID, "%s: integrity check failed: %s", path, verdict);
+        if (!query_int(db, "PRAGMA user_version", &v))
+                return file_fail(err, errn, BK_E_INVALID, "%s: cannot read the schema version", path);
+        if (v < 1)
+                return file_fail(err, errn, BK_E_INVALID, "%s: not a bevaka store (schema version 0)", path);
+        if (v > STORE_SCHEMA_VERSION)
+                return file_fail(err, errn, BK_E_INVALID,
+                                 "%s: schema version %lld is newer than this bevaka (%d)", path,
+                                 (long long)v, STORE_SCHEMA_VERSION);
+        if (!query_int(db, "SELECT count(*) FROM events", &events))
+                return file_fail(err, errn, BK_E_INVALID, "%s: not a bevaka store: %s", path, sqlite3_errmsg(db));
+        if (info) {
+                info->version = (int)v;
+                info->events = events;
+        }
+        return 0;
+}
+
+static int open_readonly(const char *path, sqlite3 **db, char *err, size_t errn)
+{
+        if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                int r = file_fail(err, errn, BK_E_INVALID, "%s: cannot open: %s", path,
+                                  *db ? sqlite3_errmsg(*db) : "out of memory");
+                sqlite3_close(*db);
+                *db = NULL;
+                return r;
+        }
+        sqlite3_busy_timeout(*db, 5000);
+        return 0;
+}
+
+int store_check_file(const char *path, store_file_info_t *info, char *err, size_t errn)
+{
+        sqlite3 *db = NULL;
+        int r;
+
+        if (access(path, R_OK) < 0)
+                return file_fail(err, errn, -errno, "%s: %s", path, strerror(errno));
+        if ((r = open_readonly(path, &db, err, errn)) != 0)
+                return r;
+        r = db_check(db, path, info, err, errn);
+        sqlite3_close(db);
+        return r;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+        int fd = open(path, flags | O_CLOEXEC), r = 0;
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+static int fsync_dir_of(const char *path)
+{
+        char copy[PATH_MAX];
+        bk_strlcpy(copy, path, sizeof(copy));
+        return fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
+}
+
+/*
+ * Copies the open database src into the new file tmp (the backup API in one
+ * step, so one read transaction: a consistent snapshot even while another
+ * process writes), then checks the copy and makes it a rollback-journal
+ * file so that it stands alone without -wal/-shm companions.
+ */
+static int copy_to(sqlite3 *src, const char *src_path, const char *tmp, store_file_info_t *info,
+                   char *err, size_t errn)
+{
+        sqlite3 *dst = NULL;
+        sqlite3_backup *b;
+        int rc, r;
+
+        if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK) {
+                r = file_fail(err, errn, -EIO, "%s: cannot create: %s", tmp,
+                              dst ? sqlite3_errmsg(dst) : "out of memory");
+                sqlite3_close(dst);
+                return r;
+        }
+        b = sqlite3_backup_init(dst, "main", src, "main");
+        if (!b) {
+                r = file_fail(err, errn, -EIO, "backup of %s: %s", src_path, sqlite3_errmsg(dst));
+                sqlite3_close(dst);
+                return r;
+        }
+        rc = sqlite3_backup_step(b, -1);
+        sqlite3_backup_finish(b);
+        if (rc != SQLITE_DONE) {
+                r = file_fail(err, errn, -EIO, "backup of %s: %s", src_path, sqlite3_errstr(rc));
+                sqlite3_close(dst);
+                return r;
+        }
+        if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+                r = file_fail(err, errn, -EIO, "%s: %s", tmp, sqlite3_errmsg(dst));
+                sqlite3_close(dst);
+                return r;
+        }
+        r = db_check(dst, tmp, info, err, errn);
+        if (sqlite3_close(dst) != SQLITE_OK && r == 0)
+                r = file_fail(err, errn, -EIO, "%s: close failed", tmp);
+        return r;
+}
+
+/* A fresh temporary file beside path, for a rename(2) into place. */
+static int temp_beside(const char *path, char *tmp, size_t n)
+{
+        char copy[PATH_MAX], dir[PATH_MAX];
+        int fd;
+
+        bk_strlcpy(copy, path, sizeof(copy));
+        bk_strlcpy(dir, dirname(copy), sizeof(dir));
+        bk_strlcpy(copy, path, sizeof(copy));
+        if ((size_t)snprintf(tmp, n, "%s/.%s.tmp-XXXXXX", dir, basename(copy)) >= n)
+                return -ENAMETOOLONG;
+        fd = mkstemp(tmp);
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        return 0;
+}
+
+int store_backup_file(const char *src_path, const char *dest_path, store_file_info_t *info,
+                      char *err, size_t errn)
+{
+        char tmp[PATH_MAX];
+        sqlite3 *src = NULL;
+        int r;
+
+        if (access(src_path, R_OK) < 0)
+                return file_fail(err, errn, -errno, "%s: %s", src_path, strerror(errno));
+        if ((r = temp_beside(dest_path, tmp, sizeof(tmp))) < 0)
+                return file_fail(err, errn, r, "%s: cannot create a file beside it: %s", dest_path, strerror(-r));
+        if ((r = open_readonly(src_path, &src, err, errn)) != 0)
+                goto fail;
+        r = copy_to(src, src_path, tmp, info, err, errn);
+        sqlite3_close(src);
+        if (r != 0)
+                goto fail;
+        if ((r = fsync_path(tmp, O_RDONLY)) < 0 || (rename(tmp, dest_path) < 0 && (r = -errno))) {
+                file_fail(err, errn, r, "%s: %s", dest_path, strerror(-r));
+                goto fail;
+        }
+        fsync_dir_of(dest_path);
+        return 0;
+fail:
+        unlink(tmp);
+        return r;
+}
+
+int store_restore(const char *from, const char *path, store_file_info_t *info, char *err, size_t errn)
+{
+        char tmp[PATH_MAX], side[PATH_MAX + 8];
+        _cleanup_close_ int lock = -1;
+        sqlite3 *src = NULL;
+        struct stat old;
+        bool have_old;
+        int r;
+
+        if ((r = store_check_file(from, info, err, errn)) != 0)
+                return r;
+        /* The same lock store_open() holds: a running daemon keeps its store. */
+        lock = open(path, O_RDONLY | O_CLOEXEC);
+        have_old = lock >= 0 && fstat(lock, &old) == 0;
+        if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
+                return file_fail(err, errn, BK_E_CONFLICT, "%s is in use by a running bevakad; stop it first",
+                                 path);
+        if ((r = temp_beside(path, tmp, sizeof(tmp))) < 0)
+                return file_fail(err, errn, r, "%s: cannot create a file beside it: %s", path, strerror(-r));
+        /* The daemon's user must still own its store when root restores it. */
+        if (have_old && (chmod(tmp, old.st_mode & 07777) < 0 ||
+                         (geteuid() == 0 && chown(tmp, old.st_uid, old.st_gid) < 0))) {
+                r = file_fail(err, errn, -errno, "%s: %s", tmp, strerror(errno));
+                goto fail;
+        }
+        if ((r = open_readonly(from, &src, err, errn)) != 0)
+                goto fail;
+        r = copy_to(src, from, tmp, info, err, errn);
+        sqlite3_close(src);
+        if (r != 0)
+                goto fail;
+        if ((r = fsync_path(tmp, O_RDONLY)) < 0) {
+                file_fail(err, errn, r, "%s: %s", tmp, strerror(-r));
+                goto fail;
+        }
+        /* A stale WAL would be replayed into the new file: it goes before the rename. */
+        for (int i = 0; i < 2; i++) {
+                snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
+                if (unlink(side) < 0 && errno != ENOENT) {
+                        r = file_fail(err, errn, -errno, "%s: %s", side, strerror(errno));
+                        goto fail;
+                }
+        }
+        if (rename(tmp, path) < 0) {
+                r = file_fail(err, errn, -errno, "%s: %s", path, strerror(errno));
+                goto fail;
+        }
+        fsync_dir_of(path);
+        return 0;
+fail:
+        unlink(tmp);
+        return r;
 }

@@ -45,6 +45,7 @@ int store_feeds_each(store_t *s, void (*fn)(void *ud, const char *source, int64_
 /* events: BK_E_DUPLICATE when the id is already stored */
 int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
                     ev_status_t status, bk_time_t received_at);
+int store_event_set_status(store_t *s, const char *id, ev_status_t status);
 /* Calls fn(raw, len) for every stored event in arrival order (rebuild). */
 int store_events_each(store_t *s, int (*fn)(void *ud, const char *raw, size_t len), void *ud);
 /* The id, type and at of one event (why); BK_E_NOT_FOUND. */
@@ -93,3 +94,36 @@ int store_outbox_each(store_t *s, int64_t since, int (*fn)(void *ud, int64_t rse
 
 /* Consistent online copy with the SQLite backup API. */
 int store_backup(store_t *s, const char *dest_path);
+
+/*
+ * Offline tools for operators (bevakactl backup, bevakad --restore). None of
+ * them needs a store_t: they work on files, beside a running daemon or not.
+ */
+typedef struct store_file_info {
+        int version;                     /* PRAGMA user_version */
+        int64_t events;                  /* rows in the event log */
+} store_file_info_t;
+
+/*
+ * Checks a database file without changing it: it opens read-only, PRAGMA
+ * integrity_check says "ok", and its schema version is one this binary
+ * knows (1..STORE_SCHEMA_VERSION). 0, or BK_E_INVALID with the reason in err.
+ */
+int store_check_file(const char *path, store_file_info_t *info, char *err, size_t errn);
+/*
+ * Online backup of the database at src_path, which a daemon may be writing
+ * (WAL gives this reader one consistent snapshot): copied with the backup
+ * API in one step into a temporary file beside dest_path, checked, made a
+ * self-contained rollback-journal file, fsynced and renamed into place.
+ */
+int store_backup_file(const char *src_path, const char *dest_path, store_file_info_t *info,
+                      char *err, size_t errn);
+/*
+ * Replaces the store at path with the backup `from`, for a stopped daemon:
+ * checks `from` first (store_check_file), refuses while a bevakad holds the
+ * store, writes a copy beside path with the old file's owner and mode,
+ * fsyncs it, removes the old -wal/-shm (they would replay into the new
+ * file) and renames it into place. 0, BK_E_INVALID, BK_E_CONFLICT (in use)
+ * or -errno, with the reason in err.
+ */
+int store_restore(const char *from, const char *path, store_file_info_t *info, char *err, size_t errn);
