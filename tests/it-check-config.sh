@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Golden tests for `bevakad --check-config` (OpenBSD style: bgpd -nv -f conf | diff):
+# every tests/config/good/*.conf prints exactly its .out (the config's directory
+# written as @DIR@) and exits 0; every tests/config/bad/*.conf prints exactly
+# its .err line on stderr and exits 1.
+set -u
+bin=${BEVAKA_BIN:?}/bevakad
+src=${BEVAKA_SRC:?}
+pass=0 fail=0
+
+for conf in "$src"/tests/config/good/*.conf; do
+        dir=$(dirname "$conf") name=$(basename "$conf" .conf)
+        out=$(cd "$dir" && "$bin" --check-config --config "$name.conf" 2>&1)
+        rc=$?
+        if [ $rc -eq 0 ] && diff -u "$dir/$name.out" <(printf '%s\n' "$out" | sed "s|$dir|@DIR@|g"); then
+                pass=$((pass + 1))
+        else
+                echo "FAIL good/$name (exit $rc)"; fail=$((fail + 1))
+        fi
+done
+for conf in "$src"/tests/config/bad/*.conf; do
+        dir=$(dirname "$conf") name=$(basename "$conf" .conf)
+        err=$(cd "$dir" && "$bin" --check-config --config "$name.conf" 2>&1 >/dev/null)
+        rc=$?
+        if [ $rc -eq 1 ] && [ "$err" = "$(cat "$dir/$name.err")" ]; then
+                pass=$((pass + 1))
+        else
+                echo "FAIL bad/$name (exit $rc): got '$err', want '$(cat "$dir/$name.err")'"; fail=$((fail + 1))
+        fi
+done
+# The embedded default configuration is valid too.
+if (cd "$(mktemp -d)" && "$bin" --check-config | grep -q '^store'); then pass=$((pass + 1)); else echo "FAIL embedded"; fail=$((fail + 1)); fi
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
