@@ -39,6 +39,8 @@ typedef struct daemon {
         bool stop;
         uint64_t watchdog_usec;
         int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
+        int64_t backoff_until_ms;      /* after a failed transaction (disk full): let it breathe */
+        int failures;
 } daemon_t;
 
 static void usage(FILE *f)
@@ -266,7 +268,8 @@ static int loop(daemon_t *d)
                         more = false;
                         continue;
                 }
-                r = drain_feeds(d, &n);
+                n = 0;
+                r = clock_mono_ms() < d->backoff_until_ms ? 0 : drain_feeds(d, &n);
                 more = r == 1;
                 if (r >= 0)
                         r = run_time(d, false);
