@@ -7,8 +7,11 @@
  * [feed.heartbeat] with each source's last seq. It is what bevakad's tests
  * and demos talk to, so it also has knobs to misbehave on purpose: withhold
  * events from the live feed (--skip-seq), publish raw bytes (--raw), stay
- * silent (--heartbeat-ms 0). One thread, one zmq_poll loop, a signalfd for
- * SIGINT/SIGTERM; see docs/feed.md.
+ * silent (--heartbeat-ms 0). With --curve-secret-key both sockets are CURVE
+ * servers, and with --keys only the listed client keys (bevakad's) pass the
+ * handshake, checked by the daemon's own ZAP logic (zap.c) from this loop.
+ * One thread, one zmq_poll loop, a signalfd for SIGINT/SIGTERM; see
+ * docs/feed.md and docs/security.md.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -24,8 +27,11 @@
 #include <zmq.h>
 #include <fcntl.h>
 
+#include "config.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
+#include "zap.h"
 
 #define FEED_BATCH          1000        /* lines per loop turn and per transaction */
 #define FEED_MSG_MAX        65536       /* protocol.md: ZMQ_MAXMSGSIZE default */
@@ -66,6 +72,8 @@ typedef struct feed_opts {
         int heartbeat_ms;               /* 0 = no heartbeats */
         int wait_subscribers;
         int wait_timeout_ms;
+        const char *curve_secret_key;   /* file: CURVE server with this secret key */
+        const char *keys_file;          /* key list: the client keys allowed (any listed key, any role) */
 } feed_opts_t;
 
 typedef enum input_status {
@@ -110,6 +118,8 @@ typedef struct feed {
         void *ctx;
         void *pub;
         void *router;
+        void *zap;                      /* REP at ZAP_ENDPOINT with --keys */
+        keys_t keys;
         int sigfd;
         sqlite3 *db;
         sqlite3_stmt *st_insert;
@@ -166,6 +176,10 @@ static void feed_usage(FILE *out)
               "  --db FILE               event log (default bevaka-feed.db)\n"
               "  --source S              source of events that name none (default paraply-demo)\n"
               "  --heartbeat-ms N        heartbeat interval, 0 = none (default 500)\n"
+              "  --curve-secret-key F    CURVE server with the secret key in F (Z85 or czmq certificate)\n"
+              "  --keys F                with CURVE: accept only the client keys in the key list F\n"
+              "                          (bevakad's key-list format; role ignored); without it any\n"
+              "                          client key passes the handshake\n"
               "  -q, --quiet             only warnings and errors\n"
               "  -h, --help\n"
               "publish only:\n"
@@ -197,6 +211,7 @@ static int feed_parse_int(const char *opt, const char *s, long long min, long lo
 enum {
         OPT_ENDPOINT = 256, OPT_REPLAY_ENDPOINT, OPT_DB, OPT_SOURCE, OPT_RATE, OPT_SKIP_SEQ,
         OPT_RAW, OPT_EXIT_AFTER, OPT_HEARTBEAT_MS, OPT_WAIT_SUBSCRIBERS, OPT_WAIT_TIMEOUT_MS,
+        OPT_CURVE_SECRET_KEY, OPT_KEYS,
 };
 
 /* Returns 0, or an exit status: 2 for a usage error, -1 for --help. */
@@ -214,6 +229,8 @@ static int feed_opts_parse(feed_opts_t *o, int argc, char **argv)
                 { "heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS },
                 { "wait-subscribers", required_argument, NULL, OPT_WAIT_SUBSCRIBERS },
                 { "wait-timeout-ms", required_argument, NULL, OPT_WAIT_TIMEOUT_MS },
+                { "curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY },
+                { "keys", required_argument, NULL, OPT_KEYS },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
@@ -304,10 +321,16 @@ static int feed_opts_parse(feed_opts_t *o, int argc, char **argv)
                                 return 2;
                         o->wait_timeout_ms = (int)v;
                         break;
+                case OPT_CURVE_SECRET_KEY: o->curve_secret_key = optarg; break;
+                case OPT_KEYS: o->keys_file = optarg; break;
                 case 'q': o->quiet = true; break;
                 case 'h': feed_usage(stdout); return -1;
                 default: feed_usage(stderr); return 2;
                 }
+        }
+        if (o->keys_file && !o->curve_secret_key) {
+                fprintf(stderr, "bevaka-feed: --keys needs --curve-secret-key\n");
+                return 2;
         }
         if (o->publish) {
                 if (optind != argc - 1) {
@@ -1205,9 +1228,105 @@ static int feed_setsockopt_int(void *s, int opt, int v, const char *what)
         return 0;
 }
 
+/*
+ * CURVE server side: both sockets serve with our secret key. With --keys a
+ * ZAP handler is bound first (libzmq lets handshakes through unchecked
+ * while none is) and answers from the loop.
+ */
+static int feed_curve(feed_t *f)
+{
+        uint8_t secret[KEYS_KEY_SIZE];
+        char err[1024];
+        int one = 1, r;
+
+        if (!f->opts->curve_secret_key)
+                return 0;
+        if (!zmq_has("curve")) {
+                log_errx("--curve-secret-key: this libzmq has no CURVE support");
+                return -ENOTSUP;
+        }
+        if (keys_read_file(f->opts->curve_secret_key, "secret-key", true, secret, err, sizeof(err)) != 0) {
+                log_errx("--curve-secret-key: %s", err);
+                return -EINVAL;
+        }
+        if (f->opts->keys_file) {
+                if ((r = config_load_keys(f->opts->keys_file, &f->keys, err, sizeof(err))) != 0) {
+                        log_errx("--keys: %s", err);
+                        explicit_bzero(secret, sizeof(secret));
+                        return r < 0 ? r : -EINVAL;
+                }
+                f->zap = zmq_socket(f->ctx, ZMQ_REP);
+                if (!f->zap || feed_setsockopt_int(f->zap, ZMQ_LINGER, 0, "LINGER") < 0 ||
+                    zmq_bind(f->zap, ZAP_ENDPOINT) < 0) {
+                        log_errno(LOG_ERR, zmq_errno(), "bind %s", ZAP_ENDPOINT);
+                        explicit_bzero(secret, sizeof(secret));
+                        return -EIO;
+                }
+        }
+        r = 0;
+        for (int i = 0; i < 2; i++) {
+                void *s = i ? f->router : f->pub;
+                if (zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof(one)) < 0 ||
+                    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, secret, sizeof(secret)) < 0 ||
+                    zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) < 0)
+                        r = -EINVAL;
+        }
+        explicit_bzero(secret, sizeof(secret));
+        if (r == 0)
+                log_info("CURVE on: %s", f->zap ? "only the keys in --keys pass the handshake"
+                                                 : "any client key passes the handshake (no --keys)");
+        return r;
+}
+
+/* Answers pending ZAP requests with the daemon's logic: a listed key passes, whatever its role. */
+static void feed_zap(feed_t *f)
+{
+        for (int served = 0; served < 100; served++) {
+                zmq_msg_t parts[8];
+                zap_frame_t req[8];
+                zap_reply_t rep;
+                size_t n = 0;
+                int more = 1;
+
+                while (more) {
+                        zmq_msg_t m;
+                        zmq_msg_init(&m);
+                        if (zmq_msg_recv(&m, f->zap, n ? 0 : ZMQ_DONTWAIT) < 0) {
+                                zmq_msg_close(&m);
+                                for (size_t i = 0; i < BK_MIN(n, 8); i++)
+                                        zmq_msg_close(&parts[i]);
+                                return;
+                        }
+                        more = zmq_msg_more(&m);
+                        if (n < 8)
+                                parts[n] = m;
+                        else
+                                zmq_msg_close(&m);
+                        n++;
+                }
+                for (size_t i = 0; i < BK_MIN(n, 8); i++)
+                        req[i] = (zap_frame_t){ zmq_msg_data(&parts[i]), zmq_msg_size(&parts[i]) };
+                zap_handle(&f->keys, req, BK_MIN(n, 8), &rep);
+                for (int i = 0; i < ZAP_REPLY_FRAMES; i++)
+                        zmq_send(f->zap, rep.frames[i].data, rep.frames[i].size,
+                                 i + 1 < ZAP_REPLY_FRAMES ? ZMQ_SNDMORE : 0);
+                for (size_t i = 0; i < BK_MIN(n, 8); i++)
+                        zmq_msg_close(&parts[i]);
+                if (rep.status != ZAP_OK) {
+                        char rl[128];
+                        snprintf(rl, sizeof(rl), "zap %s %s", rep.fingerprint, rep.address);
+                        if (log_ratelimit(rl, feed_now() / NS_PER_S, 60))
+                                log_warnx("refused a handshake (%s %s): key %s from %s", rep.code, rep.reason,
+                                          rep.fingerprint[0] ? rep.fingerprint : "(none)",
+                                          rep.address[0] ? rep.address : "local");
+                }
+        }
+}
+
 static int feed_sockets(feed_t *f)
 {
         int64_t maxmsg = FEED_MSG_MAX;
+        int r;
 
         f->ctx = zmq_ctx_new();
         if (!f->ctx)
@@ -1230,6 +1349,8 @@ static int feed_sockets(feed_t *f)
             feed_setsockopt_int(f->router, ZMQ_ROUTER_MANDATORY, 1, "ROUTER_MANDATORY") < 0 ||
             zmq_setsockopt(f->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0)
                 return -EINVAL;
+        if ((r = feed_curve(f)) < 0)
+                return r;
         if (zmq_bind(f->pub, f->opts->endpoint) < 0) {
                 log_errno(LOG_ERR, zmq_errno(), "bind %s", f->opts->endpoint);
                 return -EADDRINUSE;
@@ -1260,8 +1381,11 @@ static void feed_free(feed_t **fp)
                 zmq_close(f->pub);
         if (f->router)
                 zmq_close(f->router);
+        if (f->zap)
+                zmq_close(f->zap);
         if (f->ctx)
                 zmq_ctx_term(f->ctx);
+        keys_clear(&f->keys);
         sqlite3_finalize(f->st_insert);
         sqlite3_finalize(f->st_replay);
         sqlite3_close(f->db);
@@ -1354,7 +1478,7 @@ static int feed_run(feed_t *f)
                  f->opts->db_path, f->opts->raw ? ", raw" : "");
 
         while (!f->stop) {
-                zmq_pollitem_t items[4];
+                zmq_pollitem_t items[5];
                 int64_t next = INT64_MAX;
                 bool busy = false;
                 size_t n = 0;
@@ -1405,6 +1529,9 @@ static int feed_run(feed_t *f)
                 items[n++] = (zmq_pollitem_t){ .socket = f->router, .events = ZMQ_POLLIN };
                 if (f->need_input)
                         items[n++] = (zmq_pollitem_t){ .fd = f->in.fd, .events = ZMQ_POLLIN };
+                size_t zap = n;
+                if (f->zap)
+                        items[n++] = (zmq_pollitem_t){ .socket = f->zap, .events = ZMQ_POLLIN };
                 if (zmq_poll(items, (int)n, timeout) < 0) {
                         if (zmq_errno() == EINTR)
                                 continue;
@@ -1417,9 +1544,14 @@ static int feed_run(feed_t *f)
                         pub_recv_subscriptions(f);
                 if (items[2].revents & ZMQ_POLLIN)
                         replay_recv(f);
+                if (f->zap && (items[zap].revents & ZMQ_POLLIN))
+                        feed_zap(f);
         }
         return 0;
 }
+
+/* `bevaka-feed synth` (synthetic histories) lives in client/feed-synth.c. */
+#include "feed-synth.h"
 
 int main(int argc, char **argv)
 {
@@ -1427,6 +1559,8 @@ int main(int argc, char **argv)
         feed_t *f = NULL;
         int r;
 
+        if (argc >= 2 && strcmp(argv[1], "synth") == 0)
+                return synth_main(argc - 1, argv + 1);
         r = feed_opts_parse(&opts, argc, argv);
         if (r != 0) {
                 free(opts.skip);

@@ -4,7 +4,10 @@
  * client library, its reply printed as aligned tables (or raw with --json),
  * plus `watch`, a live view of one topic through bk_client_follow(), and
  * `metrics`, the daemon's stats in Prometheus text format for
- * node_exporter's textfile collector. Exit codes are a contract for
+ * node_exporter's textfile collector; and `backup`, the one command that
+ * does not talk to the daemon: it copies the SQLite store itself, online,
+ * through the store module (store_backup_file); and `keygen`, which writes
+ * a CURVE keypair (docs/security.md). Exit codes are a contract for
  * scripts: 0 ok, 1 the daemon answered with an error, 2 usage, 3 no answer
  * (timeout, daemon unreachable). See docs/clients.md.
  */
@@ -18,15 +21,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "bevaka/client.h"
+#include "store.h"
 
 #define CTL_DEFAULT_API     "ipc://bevaka-api.sock"
 #define CTL_DEFAULT_PUB     "ipc://bevaka-pub.sock"
 #define CTL_DEFAULT_TIMEOUT 5000
 #define CTL_RAW_MAX         60          /* dead-letter bytes shown in a table */
+#define CTL_DEFAULT_DB      "/var/lib/bevaka/bevaka.db"
 
 enum { EXIT_OK = 0, EXIT_REPLY = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -35,6 +42,7 @@ typedef struct ctl {
         bk_client_opts_t opts;
         bool json;
         int timeout_ms;
+        const char *db_path;            /* backup's source: --db, $BEVAKA_DB or CTL_DEFAULT_DB */
 } ctl_t;
 
 typedef struct ctl_cmd {
@@ -864,6 +872,170 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
         return EXIT_OK;
 }
 
+/* ---- backup --------------------------------------------------------------------------- */
+
+static int cmd_backup(ctl_t *ctl, int argc, char **argv)
+{
+        store_file_info_t info = { 0 };
+        char err[1024];
+        int r;
+
+        if (argc != 2)
+                return ctl_usage_error("backup: FILE is required (and nothing else)");
+        r = store_backup_file(ctl->db_path, argv[1], &info, err, sizeof(err));
+        if (r != 0) {
+                fprintf(stderr, "bevakactl: backup: %s\n", err);
+                return EXIT_REPLY;
+        }
+        if (ctl->json) {
+                json_t *o = json_pack("{s:b, s:s, s:s, s:i, s:I}", "ok", 1, "db", ctl->db_path, "file", argv[1],
+                                      "schema_version", info.version, "events", (json_int_t)info.events);
+                json_dumpf(o, stdout, JSON_COMPACT);
+                putchar('\n');
+                json_decref(o);
+        } else
+                printf("backup of %s written to %s: schema version %d, %" PRId64 " events, integrity ok\n",
+                       ctl->db_path, argv[1], info.version, info.events);
+        return EXIT_OK;
+}
+
+/* ---- keygen ---------------------------------------------------------------------------- */
+
+/*
+ * Creates `path` exclusively with `mode` and writes text: never over an
+ * existing file (a key someone already handed out), never through a symlink.
+ */
+static int ctl_write_new(const char *path, mode_t mode, const char *text)
+{
+        size_t len = strlen(text), off = 0;
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+
+        if (fd < 0)
+                return -errno;
+        /* Exactly this mode, whatever the umask: a secret key must not end up group-readable. */
+        if (fchmod(fd, mode) < 0)
+                goto fail;
+        while (off < len) {
+                ssize_t n = write(fd, text + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        goto fail;
+                }
+                off += (size_t)n;
+        }
+        if (fsync(fd) < 0 || close(fd) < 0) {
+                fd = -1;
+                goto fail;
+        }
+        return 0;
+fail:;
+        int e = errno;
+        if (fd >= 0)
+                close(fd);
+        unlink(path);
+        return -e;
+}
+
+static int cmd_keygen(ctl_t *ctl, int argc, char **argv)
+{
+        const char *file = NULL, *user = NULL, *role = NULL, *units = NULL;
+        ctl_opt_t o[] = { { "user", &user }, { "role", &role }, { "units", &units } };
+        char pub[41], sec[41], pub_path[PATH_MAX], text[1024], unit_list[512] = "";
+        struct stat st;
+        int r;
+
+        if (ctl_args(argc, argv, o, 3, &file, 1) < 0)
+                return EXIT_USAGE;
+        if (role && strcmp(role, "caseworker") != 0 && strcmp(role, "lead") != 0 &&
+            strcmp(role, "admin") != 0 && strcmp(role, "feed") != 0)
+                return ctl_usage_error("keygen: --role must be caseworker, lead, admin or feed");
+        if ((size_t)snprintf(pub_path, sizeof(pub_path), "%s.pub", file) >= sizeof(pub_path))
+                return ctl_usage_error("keygen: FILE name too long");
+        /* Refuse before creating anything, so a refusal leaves no half pair behind. */
+        if (lstat(file, &st) == 0 || lstat(pub_path, &st) == 0) {
+                fprintf(stderr, "bevakactl: keygen: %s exists; refusing to overwrite a key\n",
+                        lstat(file, &st) == 0 ? file : pub_path);
+                return EXIT_REPLY;
+        }
+        if (zmq_curve_keypair(pub, sec) != 0) {
+                fprintf(stderr, "bevakactl: keygen: %s\n", zmq_strerror(zmq_errno()));
+                return EXIT_REPLY;
+        }
+        snprintf(text, sizeof(text),
+                 "#   ****  Generated by bevakactl keygen  ****\n"
+                 "#   ZeroMQ CURVE **Secret** Certificate\n"
+                 "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
+                 "metadata\ncurve\n    public-key = \"%s\"\n    secret-key = \"%s\"\n", pub, sec);
+        explicit_bzero(sec, sizeof(sec));
+        r = ctl_write_new(file, 0600, text);
+        explicit_bzero(text, sizeof(text));
+        if (r < 0) {
+                fprintf(stderr, "bevakactl: keygen: %s: %s\n", file, strerror(-r));
+                return EXIT_REPLY;
+        }
+        snprintf(text, sizeof(text),
+                 "#   ****  Generated by bevakactl keygen  ****\n"
+                 "#   ZeroMQ CURVE Public Certificate\n"
+                 "#   Give this file to whoever must know the key: bevakad's key list, or clients.\n\n"
+                 "metadata\ncurve\n    public-key = \"%s\"\n", pub);
+        if ((r = ctl_write_new(pub_path, 0644, text)) < 0) {
+                fprintf(stderr, "bevakactl: keygen: %s: %s\n", pub_path, strerror(-r));
+                unlink(file);
+                return EXIT_REPLY;
+        }
+        for (const char *u = units; u && *u;) {
+                size_t n = strcspn(u, ",");
+                size_t len = strlen(unit_list);
+                snprintf(unit_list + len, sizeof(unit_list) - len, "%s\"%.*s\"", len ? ", " : "", (int)n, u);
+                u += n + (u[n] == ',');
+        }
+        if (ctl->json) {
+                json_t *out = json_pack("{s:s, s:s, s:s}", "public_key", pub, "secret_file", file,
+                                        "public_file", pub_path);
+                json_dumpf(out, stdout, JSON_COMPACT);
+                putchar('\n');
+                json_decref(out);
+                return EXIT_OK;
+        }
+        fprintf(stderr, "bevakactl: secret key written to %s (mode 0600), public key to %s.\n"
+                        "Add this entry to bevakad's key list (security.keys), then `bevakactl reload`:\n",
+                file, pub_path);
+        /* libconfig lists take no trailing comma: entries are separated by the operator. */
+        role = role ? role : "caseworker";
+        if (!unit_list[0] && (strcmp(role, "admin") == 0 || strcmp(role, "feed") == 0))
+                printf("{ key = \"%s\"; user = \"%s\"; role = \"%s\"; }\n", pub, user ? user : "USER", role);
+        else
+                printf("{ key = \"%s\"; user = \"%s\"; role = \"%s\"; units = [ %s ]; }\n", pub,
+                       user ? user : "USER", role, unit_list[0] ? unit_list : "\"UNIT\"");
+        return EXIT_OK;
+}
+
+/*
+ * Without keys from options or the environment, a user's own keys are
+ * looked for where `bevakactl keygen ~/.config/bevaka/client.key` and the
+ * administrator's server.pub put them.
+ */
+static void ctl_default_keys(bk_client_opts_t *o, char *server, char *secret, size_t n)
+{
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        char dir[PATH_MAX];
+
+        if (o->server_key || o->secret_key || o->public_key)
+                return;
+        if (xdg && xdg[0] == '/')
+                snprintf(dir, sizeof(dir), "%s/bevaka", xdg);
+        else if (home && home[0])
+                snprintf(dir, sizeof(dir), "%s/.config/bevaka", home);
+        else
+                return;
+        if ((size_t)snprintf(server, n, "%.*s/server.pub", (int)(n - 16), dir) >= n ||
+            (size_t)snprintf(secret, n, "%.*s/client.key", (int)(n - 16), dir) >= n || access(server, R_OK) != 0)
+                return;
+        o->server_key = server;
+        o->secret_key = secret;
+}
+
 static const ctl_cmd_t ctl_cmds[] = {
         { "hello", cmd_hello, "", "who the daemon thinks you are" },
         { "stats", cmd_stats, "", "counters (admin)" },
@@ -880,6 +1052,9 @@ static const ctl_cmd_t ctl_cmds[] = {
         { "clock", cmd_clock, "[--set RFC3339]", "show or set the manual clock" },
         { "watch", cmd_watch, "TOPIC", "live view of a topic (Ctrl-C ends)" },
         { "metrics", cmd_metrics, "", "stats in Prometheus text format" },
+        { "backup", cmd_backup, "FILE", "online copy of the store (--db) to FILE; needs no daemon" },
+        { "keygen", cmd_keygen, "FILE [--user U] [--role R] [--units U1,U2]",
+          "new CURVE keypair: FILE (secret, 0600) and FILE.pub; prints the key-list entry" },
         { NULL, NULL, NULL, NULL },
 };
 
@@ -887,18 +1062,21 @@ static void ctl_usage(FILE *out)
 {
         fprintf(out, "Usage: bevakactl [--api EP] [--pub EP] [--json] [--timeout MS]\n"
                      "                 [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
+                     "                 [--db PATH]\n"
                      "                 COMMAND [ARGS]\n\nCommands:\n");
         for (const ctl_cmd_t *c = ctl_cmds; c->name; c++)
                 fprintf(out, "  %s%s%s\n        %s\n", c->name, c->args[0] ? " " : "", c->args, c->help);
         fprintf(out, "\nEndpoints default to $BEVAKA_API / $BEVAKA_PUB, else %s / %s.\n"
-                     "CURVE keys default to $BEVAKA_SERVER_KEY, $BEVAKA_SECRET_KEY, $BEVAKA_PUBLIC_KEY.\n"
+                     "CURVE keys default to $BEVAKA_SERVER_KEY, $BEVAKA_SECRET_KEY, $BEVAKA_PUBLIC_KEY,\n"
+                     "else to $XDG_CONFIG_HOME/bevaka/server.pub and client.key when server.pub exists.\n"
+                     "backup reads the store at --db, else $BEVAKA_DB, else %s.\n"
                      "Exit: 0 ok, 1 the daemon answered with an error, 2 usage, 3 no answer.\n",
-                CTL_DEFAULT_API, CTL_DEFAULT_PUB);
+                CTL_DEFAULT_API, CTL_DEFAULT_PUB, CTL_DEFAULT_DB);
 }
 
 int main(int argc, char **argv)
 {
-        enum { O_API = 1, O_PUB, O_JSON, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY, O_SECRET_KEY, O_HELP };
+        enum { O_API = 1, O_PUB, O_JSON, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY, O_SECRET_KEY, O_HELP, O_DB };
         static const struct option lo[] = {
                 { "api", required_argument, NULL, O_API },
                 { "pub", required_argument, NULL, O_PUB },
@@ -908,6 +1086,7 @@ int main(int argc, char **argv)
                 { "public-key", required_argument, NULL, O_PUBLIC_KEY },
                 { "secret-key", required_argument, NULL, O_SECRET_KEY },
                 { "help", no_argument, NULL, O_HELP },
+                { "db", required_argument, NULL, O_DB },
                 { 0 },
         };
         ctl_t ctl = { .timeout_ms = CTL_DEFAULT_TIMEOUT };
@@ -920,6 +1099,7 @@ int main(int argc, char **argv)
         ctl.opts.server_key = getenv("BEVAKA_SERVER_KEY");
         ctl.opts.public_key = getenv("BEVAKA_PUBLIC_KEY");
         ctl.opts.secret_key = getenv("BEVAKA_SECRET_KEY");
+        ctl.db_path = getenv("BEVAKA_DB") ? getenv("BEVAKA_DB") : CTL_DEFAULT_DB;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
                 switch (c) {
@@ -934,6 +1114,7 @@ int main(int argc, char **argv)
                 case O_SERVER_KEY: ctl.opts.server_key = optarg; break;
                 case O_PUBLIC_KEY: ctl.opts.public_key = optarg; break;
                 case O_SECRET_KEY: ctl.opts.secret_key = optarg; break;
+                case O_DB: ctl.db_path = optarg; break;
                 case 'h':
                 case O_HELP:
                         ctl_usage(stdout);
@@ -949,6 +1130,12 @@ int main(int argc, char **argv)
                         break;
         if (!cmd->name)
                 return ctl_usage_error("unknown command: %s", argv[optind]);
+        if (cmd->fn == cmd_backup)
+                return cmd_backup(&ctl, argc - optind, argv + optind);    /* no daemon, no keys */
+        if (cmd->fn == cmd_keygen)
+                return cmd_keygen(&ctl, argc - optind, argv + optind);    /* no daemon */
+        char server_path[PATH_MAX], secret_path[PATH_MAX];
+        ctl_default_keys(&ctl.opts, server_path, secret_path, sizeof(server_path));
         ctl.opts.request_timeout_ms = ctl.timeout_ms;
         /* Only watch reads the stream: the one-shot commands open no SUB connection. */
         bk_client_opts_t o = ctl.opts;

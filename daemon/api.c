@@ -231,6 +231,7 @@ static int lifecycle(api_req_t *q, int which)
         res = which == 0 ? engine_ack(q->ctx->engine, id, &r)
             : which == 1 ? engine_snooze(q->ctx->engine, id, until, &r)
                          : engine_dismiss(q->ctx->engine, id, reason, &r);
+        q->ctx->wrote = true;
         if (res == BK_E_CONFLICT)
                 return fail(q, "conflict", "reminder %s is %s", id, reminder_state_name(r.state));
         if (res != 0)
@@ -368,6 +369,17 @@ static int op_stats(api_req_t *q)
                            "next_delivery", next == INT64_MAX ? json_null() : json_string(when),
                            "feed_status", status);
         json_object_set_new(q->out, "rseq", json_integer(store_counter(s, CNT_RSEQ)));
+        if (q->ctx->security) {
+                const bus_stats_t *sec = q->ctx->security;
+                json_object_set_new(q->out, "security",
+                                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+                                              "handshakes_allowed", (json_int_t)sec->handshakes_allowed,
+                                              "handshakes_refused", (json_int_t)sec->handshakes_refused,
+                                              "subscriptions_granted", (json_int_t)sec->subscriptions_granted,
+                                              "subscriptions_refused", (json_int_t)sec->subscriptions_refused,
+                                              "protocol_violations", (json_int_t)sec->protocol_violations,
+                                              "resets", (json_int_t)sec->resets));
+        }
         return 0;
 }
 
@@ -405,6 +417,7 @@ static int op_clock(api_req_t *q)
                 if (clock_set(q->ctx->clock, t) != 0)
                         return fail(q, "conflict", "set: the clock never moves backwards");
                 q->ctx->clock_moved = true;
+                q->ctx->wrote = true;
         }
         cal_format_rfc3339(clock_now(q->ctx->clock), now, sizeof(now));
         q->out = json_pack("{s:s, s:s}", "now", now, "mode", q->ctx->clock->manual ? "manual" : "system");

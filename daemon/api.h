@@ -30,6 +30,8 @@ typedef struct api_ctx {
         /* set by ops, read and cleared by the daemon */
         bool reload_requested;
         bool clock_moved;
+        bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
+        const bus_stats_t *security;      /* handshake and subscription counters for stats; NULL: none */
 } api_ctx_t;
 
 const char *api_role_name(api_role_t r);

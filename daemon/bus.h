@@ -2,15 +2,20 @@
  * bus.h owns the daemon's ZeroMQ sockets and is the only daemon file that
  * includes zmq.h: per configured feed a SUB (live events and heartbeats)
  * and a DEALER (replay requests to the adapter's ROUTER), the XPUB that
- * publishes reminders, and the ROUTER that serves the API. Every socket gets
- * ZMQ_MAXMSGSIZE, finite HWMs and linger. Without CURVE, binding anything
- * but ipc://, inproc:// or a loopback tcp:// address is refused.
+ * publishes reminders, the ROUTER that serves the API, and with CURVE the
+ * ZAP handler (a REP socket at inproc://zeromq.zap.01 served from the
+ * loop's own poll) and the key list it answers from. Every socket gets
+ * ZMQ_MAXMSGSIZE, finite HWMs, heartbeats and linger. Without CURVE,
+ * binding anything but ipc://, inproc:// or a loopback tcp:// address is
+ * refused. docs/security.md explains the mechanisms.
  */
 #pragma once
 
 #include "config.h"
+#include "keys.h"
 
 typedef struct bus bus_t;
+struct api_identity;
 
 typedef enum bus_kind {
         BUS_NONE = 0,
@@ -35,9 +40,23 @@ typedef struct bus_peer {
         size_t rid_len;
         bool req_envelope;              /* a REQ peer: reply with an empty delimiter */
         char user[EV_NAME_MAX + 1];     /* ZAP user id; "" without CURVE */
+        char key[KEYS_Z85_LEN + 1];     /* the peer's public key (ZAP metadata); "" without CURVE */
 } bus_peer_t;
 
-/* err gets a one-line reason on failure (bad endpoint, bind refused). */
+/* Security counters since start, for the stats op. */
+typedef struct bus_stats {
+        uint64_t handshakes_allowed;
+        uint64_t handshakes_refused;
+        uint64_t subscriptions_granted;
+        uint64_t subscriptions_refused;
+        uint64_t protocol_violations;   /* non-subscription messages on the XPUB */
+        uint64_t resets;                /* bound sockets recreated: revocation or violation */
+} bus_stats_t;
+
+/*
+ * err gets a one-line reason on failure (bad endpoint, bind refused, a key
+ * file or the key list unreadable). With CURVE the key list is loaded here.
+ */
 int bus_open(const config_t *cfg, bus_t **out, char *err, size_t err_size);
 void bus_close(bus_t **b);
 
@@ -54,8 +73,22 @@ int bus_recv_replay(bus_t *b, int feed, bus_msg_t *m);
 /* API request: body/len in *m (kind BUS_EVENT), peer identity in *peer. */
 int bus_recv_api(bus_t *b, bus_msg_t *m, bus_peer_t *peer);
 int bus_reply(bus_t *b, const bus_peer_t *peer, const char *payload, size_t len);
-/* Drains subscription messages on the XPUB (counted); returns how many. */
+/*
+ * Drains subscription messages on the XPUB; returns how many. With CURVE
+ * each is authorized (zap_subscription) against the sender's key and
+ * granted with ZMQ_SUBSCRIBE or refused, logged and counted.
+ */
 int bus_drain_subscriptions(bus_t *b);
+/* The identity of an API peer from the key list as it is now (CURVE only: role none otherwise). */
+void bus_identity(const bus_t *b, const bus_peer_t *peer, struct api_identity *who);
+/*
+ * Reloads the key list (CURVE only; 0 without). A list that fails to load
+ * leaves the running one in place (BK_E_INVALID, logged). When the new
+ * list takes anything away, every API and subscriber connection is
+ * dropped so that each peer passes the handshake again.
+ */
+int bus_reload_keys(bus_t *b);
+const bus_stats_t *bus_stats(const bus_t *b);
 
 int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq);
 /* Closes and recreates a feed's SUB and DEALER (libzmq won't after a protocol error). */

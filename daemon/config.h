@@ -4,6 +4,7 @@
  * plain, validated struct. Every error names the file, line and setting
  * ("FILE:LINE: setting: problem"). config_print() writes the normalised
  * form that `bevakad --check-config` prints and golden tests compare.
+ * config_load_keys() reads the other libconfig file, the key list.
  */
 #pragma once
 
@@ -69,3 +70,13 @@ void config_defaults(config_t *cfg);
 int config_load(const char *path, const char *base_dir, config_t *cfg, char *err, size_t err_size);
 /* Prints the normalised configuration as libconfig text, every setting explicit. */
 void config_print(const config_t *cfg, FILE *f);
+
+struct keys;
+/*
+ * Loads a key list (docs/security.md): a libconfig file whose one setting
+ * is `keys = ( { key = "<Z85>"; user = "…"; role = "caseworker" | "lead" |
+ * "admin" | "feed"; units = [ "…", … ]; comment = "…"; }, … );`. Fills
+ * *out (sorted, to be keys_clear()ed) or returns BK_E_INVALID with
+ * "FILE:LINE: setting: problem" in err and *out untouched.
+ */
+int config_load_keys(const char *path, struct keys *out, char *err, size_t err_size);

@@ -142,10 +142,15 @@ static int run_time(daemon_t *d, bool force)
 
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
 {
+        /* With CURVE: the key list's grant for the peer's key, as the list is now (a revoked key: none). */
+        if (d->cfg.curve) {
+                bus_identity(d->bus, peer, who);
+                return;
+        }
         memset(who, 0, sizeof(*who));
         bk_strlcpy(who->user, peer->user[0] ? peer->user : "local", sizeof(who->user));
         /* Without CURVE every peer is local and counts as admin (protocol §4). */
-        who->role = d->cfg.curve ? ROLE_NONE : ROLE_ADMIN;
+        who->role = ROLE_ADMIN;
 }
 
 static int serve_api(daemon_t *d)
@@ -169,6 +174,7 @@ static int serve_api(daemon_t *d)
                                 reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":\"unavailable\","
                                                "\"message\":\"store unavailable\"}}");
                         } else {
+                                d->api.wrote = false;
                                 reply = api_handle(&d->api, &who, m.body, m.len);
                                 /* A moved manual clock delivers before the reply: when `clock`
                                  * answers, what the new time made due is committed and published. */
@@ -177,7 +183,9 @@ static int serve_api(daemon_t *d)
                                         d->api.clock_moved = false;
                                         r = run_time(d, true);
                                 }
-                                if (finish_batch(d, r) < 0) {
+                                /* A read answered from a consistent snapshot stays a good answer even
+                                 * when the commit (say, of a counter) fails on a full disk. */
+                                if (finish_batch(d, r) < 0 && d->api.wrote) {
                                         free(reply);
                                         reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":"
                                                        "\"unavailable\",\"message\":\"store write failed\"}}");
@@ -223,6 +231,7 @@ static void reload(daemon_t *d)
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
         free(fresh);
+        bus_reload_keys(d->bus);   /* independent of the configuration: logs its own outcome */
         sd_notify(0, "READY=1");
 }
 
@@ -447,7 +456,8 @@ int daemon_main(int argc, char **argv)
         if ((r = ingest_new(&d->cfg, d->store, d->engine, d->bus, &d->clock, &d->ingest)) < 0)
                 goto out;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
-                              .ingest = d->ingest, .clock = &d->clock };
+                              .ingest = d->ingest, .clock = &d->clock,
+                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
         ingest_resume(d->ingest);

@@ -69,7 +69,10 @@ static void request_replay(ingest_t *in, struct source *s)
         s->replay_pending = true;
         s->replay_since_ms = clock_mono_ms();
         store_counter_add(in->store, CNT_REPLAYS, 1);
-        log_info("ingest: source %s: asking for replay from seq %lld", s->name, (long long)s->last_seq + 1);
+        char from[24];
+        snprintf(from, sizeof(from), "%lld", (long long)s->last_seq + 1);
+        log_struct(LOG_INFO, LOG_ID_REPLAY, LOG_FIELDS({ "BEVAKA_SOURCE", s->name }, { "BEVAKA_SEQ", from }),
+                   "ingest: source %s: asking for replay from seq %s", s->name, from);
 }
 
 static void load_source(void *ud, const char *name, int64_t last)
@@ -96,7 +99,8 @@ static int dead_letter(ingest_t *in, const char *reason, const char *raw, size_t
                 return r;
         store_counter_add(in->store, CNT_DEAD_LETTERS, 1);
         if (log_ratelimit(reason, now, 60))
-                log_warnx("ingest: dead letter: %s", reason);
+                log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER, LOG_FIELDS({ "BEVAKA_REASON", reason }),
+                           "ingest: dead letter: %s", reason);
         return 0;
 }
 
@@ -114,10 +118,14 @@ static enum verdict sequence(ingest_t *in, struct source *s, int64_t seq, bool r
         s->known_seq = BK_MAX(s->known_seq, seq);
         if (!s->replay_pending) {
                 store_counter_add(in->store, CNT_GAPS, 1);
-                log_notice("ingest: source %s: gap after seq %lld (got %lld)", s->name,
-                           (long long)s->last_seq, (long long)seq);
+                char last[24], got[24];
+                snprintf(last, sizeof(last), "%lld", (long long)s->last_seq);
+                snprintf(got, sizeof(got), "%lld", (long long)seq);
+                log_struct(LOG_NOTICE, LOG_ID_FEED_GAP,
+                           LOG_FIELDS({ "BEVAKA_SOURCE", s->name }, { "BEVAKA_SEQ", last }, { "BEVAKA_GOT_SEQ", got }),
+                           "ingest: source %s: gap after seq %s (got %s)", s->name, last, got);
                 request_replay(in, s);
-        } else if (replay) {
+        } else if (replay && log_ratelimit("replay skipped", clock_now(in->clock), 60)) {
                 log_warnx("ingest: source %s: replay skipped from %lld to %lld", s->name,
                           (long long)s->last_seq, (long long)seq);
         }

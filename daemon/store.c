@@ -109,17 +109,19 @@ struct store {
 
 static int sql_fail(store_t *s, const char *what)
 {
+        int code = sqlite3_errcode(s->db) & 0xff;
         log_errx("store: %s: %s", what, sqlite3_errmsg(s->db));
-        return -EIO;
+        return code == SQLITE_FULL ? -ENOSPC : code == SQLITE_BUSY ? -EBUSY : -EIO;
 }
 
 static int exec(store_t *s, const char *sql)
 {
         char *msg = NULL;
-        if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
                 log_errx("store: %s", msg ? msg : "exec failed");
                 sqlite3_free(msg);
-                return -EIO;
+                return (rc & 0xff) == SQLITE_FULL ? -ENOSPC : (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
         }
         return 0;
 }
@@ -303,7 +305,9 @@ int store_rollback(store_t *s)
         if (!s->in_tx)
                 return 0;
         s->in_tx = false;
-        exec(s, "ROLLBACK");
+        /* After SQLITE_FULL and the like SQLite has already rolled back by itself. */
+        if (!sqlite3_get_autocommit(s->db))
+                exec(s, "ROLLBACK");
         /* In-memory counters may now be ahead of the database: reload them. */
         memset(s->counter_dirty, 0, sizeof(s->counter_dirty));
         return load_counters(s);
@@ -980,8 +984,20 @@ int store_backup_file(const char *src_path, const char *dest_path, store_file_in
                 return file_fail(err, errn, -errno, "%s: %s", src_path, strerror(errno));
         if ((r = temp_beside(dest_path, tmp, sizeof(tmp))) < 0)
                 return file_fail(err, errn, r, "%s: cannot create a file beside it: %s", dest_path, strerror(-r));
-        if ((r = open_readonly(src_path, &src, err, errn)) != 0)
-                goto fail;
+        /*
+         * Read-write when allowed, though nothing is written: with no daemon
+         * running, the -wal/-shm this connection creates are removed again
+         * at close only by a writer; a reader would leave them behind, owned
+         * by whoever ran the backup, and the daemon could not open them.
+         */
+        if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
+                sqlite3_busy_timeout(src, 5000);
+        } else {
+                sqlite3_close(src);
+                src = NULL;
+                if ((r = open_readonly(src_path, &src, err, errn)) != 0)
+                        goto fail;
+        }
         r = copy_to(src, src_path, tmp, info, err, errn);
         sqlite3_close(src);
         if (r != 0)

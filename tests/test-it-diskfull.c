@@ -45,14 +45,14 @@ int main(void)
         it_init(&e);
         it_path(&e, "store", store, sizeof(store));
         mkdir(store, 0700);
-        if (mount("tmpfs", store, "tmpfs", 0, "size=2m") != 0) {
+        if (mount("tmpfs", store, "tmpfs", 0, "size=4m") != 0) {
                 printf("skip: cannot mount a small tmpfs for the store (%s); needs root\n", strerror(errno));
                 it_cleanup(&e);
                 return 77;
         }
         it_path(&e, "bevakad.conf", conf, sizeof(conf));
         snprintf(text, sizeof(text),
-                 "store: { path = \"store/bevaka.db\"; synchronous = \"full\"; batch = 500; };\n"
+                 "store: { path = \"store/bevaka.db\"; synchronous = \"full\"; batch = 100; };\n"
                  "feed: { endpoint = \"ipc://%s/feed.sock\"; replay_endpoint = \"ipc://%s/replay.sock\"; };\n"
                  "publish: { endpoint = \"ipc://%s/pub.sock\"; };\napi: { endpoint = \"ipc://%s/api.sock\"; };\n"
                  "clock: { mode = \"manual\"; start = \"2025-01-01T07:00:00+01:00\"; };\n",
@@ -80,6 +80,11 @@ int main(void)
         /* Still alive and answering, and what it committed is there. */
         json_t *r = it_api(&e, "{\"op\":\"hello\"}");
         CHECK(r && json_is_true(json_object_get(r, "ok")));
+        if (!r || !json_is_true(json_object_get(r, "ok"))) {
+                char *t = r ? json_dumps(r, 0) : NULL;
+                fprintf(stderr, "diskfull: hello answered %s\n", t ? t : "nothing");
+                free(t);
+        }
         json_decref(r);
         CHECK(kill(e.daemon, 0) == 0);
 

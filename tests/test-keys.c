@@ -1,0 +1,465 @@
+/*
+ * test-keys.c checks the security layer's pure parts: the Z85 codec
+ * (against RFC 32's vector and libzmq's own codec), key files in both
+ * formats, config_load_keys() with the exact message of each kind of
+ * error, lookups and revocation, the ZAP handler's decision for every kind
+ * of request (RFC 27), the identity behind message metadata, and the
+ * subscription authorizer for each role against the prefixes a caseworker
+ * might try to read someone else's reminders with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <zmq.h>
+#include "api.h"
+#include "config.h"
+#include "keys.h"
+#include "tap.h"
+#include "zap.h"
+
+static char tmp[256];
+
+static void write_file(const char *name, const char *text, mode_t mode, char *path, size_t n)
+{
+        FILE *f;
+
+        snprintf(path, n, "%s/%s", tmp, name);
+        f = fopen(path, "w");
+        if (!f) {
+                perror(path);
+                exit(2);
+        }
+        fputs(text, f);
+        fclose(f);
+        chmod(path, mode);
+}
+
+/* A distinct, valid key per seed, and its Z85 text. */
+static void make_key(int seed, uint8_t key[KEYS_KEY_SIZE], char z85[KEYS_Z85_LEN + 1])
+{
+        for (int i = 0; i < KEYS_KEY_SIZE; i++)
+                key[i] = (uint8_t)(seed * 37 + i * 11);
+        keys_z85_encode(key, z85);
+}
+
+static void test_z85(void)
+{
+        /* RFC 32's test vector is 8 bytes; our codec is for whole keys, so check it through a key. */
+        static const uint8_t hello[8] = { 0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B };
+        uint8_t key[32] = { 0 }, back[32], zkey[32];
+        char z[41], zz[41];
+
+        memcpy(key, hello, 8);
+        keys_z85_encode(key, z);
+        CHECK(strncmp(z, "HelloWorld", 10) == 0);
+        CHECK(keys_z85_decode(z, 40, back));
+        CHECK(memcmp(key, back, 32) == 0);
+
+        /* Same as libzmq's codec, both ways, for many keys. */
+        for (int seed = 0; seed < 200; seed++) {
+                for (int i = 0; i < 32; i++)
+                        key[i] = (uint8_t)(rand() & 0xff);
+                keys_z85_encode(key, z);
+                zmq_z85_encode(zz, key, 32);
+                CHECK_STR(z, zz);
+                CHECK(keys_z85_decode(zz, 40, back) && memcmp(back, key, 32) == 0);
+                CHECK(zmq_z85_decode(zkey, z) && memcmp(zkey, key, 32) == 0);
+        }
+        /* Wrong length, a character outside the alphabet, a group above 2^32 - 1. */
+        CHECK(!keys_z85_decode(z, 39, back));
+        CHECK(!keys_z85_decode("HelloWorldHelloWorldHelloWorldHelloWorl~", 40, back));
+        CHECK(!keys_z85_decode("HelloWorldHelloWorldHelloWorldHelloWorl\"", 40, back));
+        CHECK(!keys_z85_decode("#####HelloWorldHelloWorldHelloWorldHello", 40, back));
+        CHECK(keys_z85_decode("%nSc0HelloWorldHelloWorldHelloWorldHello", 40, back));   /* 2^32 - 1 */
+        CHECK(back[0] == 0xff && back[1] == 0xff && back[2] == 0xff && back[3] == 0xff);
+
+        make_key(1, key, z);
+        keys_fingerprint(key, zz);
+        CHECK_INT(strlen(zz), 8);
+        CHECK(strncmp(z, zz, 8) == 0);
+}
+
+static void test_key_files(void)
+{
+        uint8_t key[32], got[32];
+        char z[41], text[512], path[512], err[512];
+
+        make_key(2, key, z);
+        /* A bare key, with whitespace around it. */
+        snprintf(text, sizeof(text), "\n  %s\n", z);
+        write_file("bare.pub", text, 0644, path, sizeof(path));
+        CHECK_INT(keys_read_file(path, "public-key", false, got, err, sizeof(err)), 0);
+        CHECK(memcmp(got, key, 32) == 0);
+        /* A czmq certificate: the labelled key is taken, not the first one in the file. */
+        uint8_t other[32];
+        char zo[41];
+        make_key(3, other, zo);
+        snprintf(text, sizeof(text), "#   ZeroMQ CURVE **Secret** Certificate\n\nmetadata\ncurve\n"
+                                     "    public-key = \"%s\"\n    secret-key = \"%s\"\n", zo, z);
+        write_file("cert.key", text, 0600, path, sizeof(path));
+        CHECK_INT(keys_read_file(path, "secret-key", true, got, err, sizeof(err)), 0);
+        CHECK(memcmp(got, key, 32) == 0);
+        CHECK_INT(keys_read_file(path, "public-key", false, got, err, sizeof(err)), 0);
+        CHECK(memcmp(got, other, 32) == 0);
+        /* A secret others may read is refused; group-readable is the packaging's choice. */
+        chmod(path, 0644);
+        CHECK_INT(keys_read_file(path, "secret-key", true, got, err, sizeof(err)), BK_E_INVALID);
+        CHECK(strstr(err, "must not be accessible to others") != NULL);
+        chmod(path, 0640);
+        CHECK_INT(keys_read_file(path, "secret-key", true, got, err, sizeof(err)), 0);
+        /* Nothing usable; missing. */
+        write_file("junk.pub", "public-key = \"short\"\nnot a key\n", 0644, path, sizeof(path));
+        CHECK_INT(keys_read_file(path, "public-key", false, got, err, sizeof(err)), BK_E_INVALID);
+        CHECK(strstr(err, "no public-key") != NULL);
+        snprintf(path, sizeof(path), "%s/missing.pub", tmp);
+        CHECK_INT(keys_read_file(path, "public-key", false, got, err, sizeof(err)), BK_E_INVALID);
+        CHECK(strstr(err, "cannot read") != NULL);
+}
+
+/* Loads `text` as a key list; on failure err holds the message with tmp's path cut off. */
+static int load_list(const char *text, keys_t *k, char *err, size_t n)
+{
+        char path[512], full[1024];
+        int r;
+
+        write_file("keys.list", text, 0644, path, sizeof(path));
+        r = config_load_keys(path, k, full, sizeof(full));
+        snprintf(err, n, "%s", strncmp(full, tmp, strlen(tmp)) == 0 ? full + strlen(tmp) + 1 : full);
+        return r;
+}
+
+static void expect_list_error(int line, const char *text, const char *want)
+{
+        keys_t k = { 0 };
+        char err[1024];
+
+        if (load_list(text, &k, err, sizeof(err)) != BK_E_INVALID || strcmp(err, want) != 0) {
+                tap_fail++;
+                fprintf(stderr, "FAIL %s:%d: want \"%s\", got \"%s\"\n", __FILE__, line, want, err);
+        } else {
+                tap_pass++;
+        }
+        CHECK(k.n == 0 && k.v == NULL);
+}
+#define EXPECT_LIST_ERROR(text, want) expect_list_error(__LINE__, text, want)
+
+static void test_key_list(void)
+{
+        char za[41], zb[41], zc[41], zd[41], text[4096], err[1024];
+        uint8_t a[32], b[32], c[32], d[32];
+        keys_t k = { 0 }, k2 = { 0 };
+        const keys_entry_t *e;
+
+        make_key(10, a, za);
+        make_key(11, b, zb);
+        make_key(12, c, zc);
+        make_key(13, d, zd);
+        snprintf(text, sizeof(text),
+                 "# the key list\n"
+                 "keys = (\n"
+                 "  { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [ \"HV-EB-1\" ];\n"
+                 "    comment = \"laptop\"; },\n"
+                 "  { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [ \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"lead1\"; role = \"lead\"; units = [ \"HV-EB-1\", \"HV-EB-2\" ]; },\n"
+                 "  { key = \"%s\"; user = \"ops\"; role = \"admin\"; }\n"
+                 ");\n", za, zb, zc, zd);
+        CHECK_INT(load_list(text, &k, err, sizeof(err)), 0);
+        CHECK_STR(err, "");
+        CHECK_INT(k.n, 4);
+        e = keys_find(&k, c);
+        CHECK(e && strcmp(e->user, "lead1") == 0 && e->role == ROLE_LEAD && e->n_units == 2);
+        CHECK(e && e->line == 6);
+        CHECK(keys_find_z85(&k, za) && strcmp(keys_find_z85(&k, za)->user, "hk1") == 0);
+        CHECK(keys_find_z85(&k, "nonsense") == NULL);
+        CHECK(keys_find_z85(&k, NULL) == NULL);
+        e = keys_find(&k, d);
+        CHECK(e && e->role == ROLE_ADMIN && e->n_units == 0);
+        CHECK_STR(e ? e->z85 : NULL, zd);
+
+        api_identity_t who;
+        keys_identity(keys_find(&k, c), &who);
+        CHECK_STR(who.user, "lead1");
+        CHECK(who.role == ROLE_LEAD && who.n_units == 2);
+        CHECK_STR(who.units[1], "HV-EB-2");
+
+        /* Revocation: the same list revokes nothing; a removed key or a changed grant does. */
+        CHECK_INT(load_list(text, &k2, err, sizeof(err)), 0);
+        CHECK(!keys_revokes(&k, &k2));
+        keys_clear(&k2);
+        snprintf(text, sizeof(text),
+                 "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [ \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"lead1\"; role = \"lead\"; units = [ \"HV-EB-2\", \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"ops\"; role = \"admin\"; } );\n", za, zc, zd);
+        CHECK_INT(load_list(text, &k2, err, sizeof(err)), 0);
+        CHECK(keys_revokes(&k, &k2));           /* b is gone */
+        CHECK(!keys_revokes(&k2, &k));          /* adding b back takes nothing away */
+        keys_clear(&k2);
+        snprintf(text, sizeof(text),
+                 "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [ \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [ \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"lead1\"; role = \"lead\"; units = [ \"HV-EB-1\" ]; },\n"
+                 "  { key = \"%s\"; user = \"ops\"; role = \"admin\"; } );\n", za, zb, zc, zd);
+        CHECK_INT(load_list(text, &k2, err, sizeof(err)), 0);
+        CHECK(keys_revokes(&k, &k2));           /* lead1 lost a unit */
+        keys_clear(&k2);
+        CHECK_INT(load_list("keys = ();\n", &k2, err, sizeof(err)), 0);
+        CHECK_INT(k2.n, 0);
+        CHECK(keys_revokes(&k, &k2));
+        CHECK(!keys_revokes(&k2, &k));
+        keys_clear(&k2);
+        keys_clear(&k);
+
+        /* Errors: the first one going down the file, as FILE:LINE: setting: problem. */
+        EXPECT_LIST_ERROR("keys = (\n", "keys.list:2: syntax: syntax error");
+        EXPECT_LIST_ERROR("", "keys.list:1: keys: missing: a list ( { key = \"…\"; user = \"…\"; role = \"…\"; "
+                              "units = [ \"…\" ]; }, … )");
+        EXPECT_LIST_ERROR("keys = ();\nkey = 1;\n", "keys.list:2: key: unknown setting (a key list has only `keys`)");
+        EXPECT_LIST_ERROR("keys = { a = 1; };\n",
+                          "keys.list:1: keys: must be a list of groups ( { key = …; user = …; … }, … )");
+        EXPECT_LIST_ERROR("keys = ( 1 );\n", "keys.list:1: keys[0]: must be a group { … }");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; role = \"admin\"; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].user: missing (required)");
+        EXPECT_LIST_ERROR("keys = ( { key = \"abc\"; user = \"u\"; role = \"admin\"; } );\n",
+                          "keys.list:1: keys[0].key: must be a CURVE public key in Z85 (40 characters), "
+                          "as `bevakactl keygen` prints it");
+        snprintf(text, sizeof(text), "keys = (\n { key = \"%s\"; user = \"u\"; role = \"boss\"; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:2: keys[0].role: must be one of caseworker, lead, admin, feed");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"u\"; role = \"none\"; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].role: must be one of caseworker, lead, admin, feed");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"@leads\"; role = \"lead\"; units = [\"U\"]; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].user: must be 1..64 bytes without '/', spaces, quotes or "
+                                "control characters, not starting with '@'");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"a/b\"; role = \"admin\"; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].user: must be 1..64 bytes without '/', spaces, quotes or "
+                                "control characters, not starting with '@'");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].units: a caseworker needs at least one unit");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"lead\"; units = []; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].units: a lead needs at least one unit");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"lead\";\n"
+                                     "  units = [ \"U/1\" ]; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:2: keys[0].units[0]: must be 1..64 bytes without '/', spaces, quotes "
+                                "or control characters");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"lead\";\n"
+                                     "  units = [ \"U\", \"U\" ]; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:2: keys[0].units[1]: listed twice");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"lead\"; units = [ 1 ]; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].units[0]: must be a string");
+        snprintf(text, sizeof(text), "keys = ( { key = \"%s\"; user = \"hk1\"; role = \"admin\"; colour = 1; } );\n", za);
+        EXPECT_LIST_ERROR(text, "keys.list:1: keys[0].colour: unknown setting");
+        snprintf(text, sizeof(text), "keys = (\n { key = \"%s\"; user = \"a\"; role = \"admin\"; },\n"
+                                     " { key = \"%s\"; user = \"b\"; role = \"admin\"; },\n"
+                                     " { key = \"%s\"; user = \"c\"; role = \"admin\"; } );\n", za, zb, za);
+        EXPECT_LIST_ERROR(text, "keys.list:4: keys: the same key is listed at line 2");
+        snprintf(text, sizeof(text), "keys = (\n { key = \"%s\"; user = \"hk1\"; role = \"caseworker\"; units = [\"U\"]; },\n"
+                                     " { key = \"%s\"; user = \"hk1\"; role = \"lead\"; units = [\"U\"]; } );\n", za, zb);
+        EXPECT_LIST_ERROR(text, "keys.list:3: keys: user hk1 has another role or other units at line 2 "
+                                "(all keys of one user share one grant)");
+        CHECK_INT(config_load_keys("", &k, err, sizeof(err)), BK_E_INVALID);
+        char missing[512];
+        snprintf(missing, sizeof(missing), "%s/none.list", tmp);
+        CHECK_INT(config_load_keys(missing, &k, err, sizeof(err)), BK_E_INVALID);
+        CHECK(strstr(err, "cannot read") != NULL);
+}
+
+/* ---- ZAP ---------------------------------------------------------------------- */
+
+typedef struct zreq {
+        zap_frame_t f[8];
+        size_t n;
+} zreq_t;
+
+static zreq_t curve_request(const uint8_t key[32], const char *domain)
+{
+        zreq_t r = { .n = 7 };
+        const char *s[] = { "1.0", "7", domain, "192.0.2.7", "", "CURVE" };
+        for (int i = 0; i < 6; i++)
+                r.f[i] = (zap_frame_t){ (const uint8_t *)s[i], strlen(s[i]) };
+        r.f[6] = (zap_frame_t){ key, 32 };
+        return r;
+}
+
+static bool frame_eq(const zap_frame_t *f, const char *s)
+{
+        return f->size == strlen(s) && memcmp(f->data, s, f->size) == 0;
+}
+
+static void test_zap(void)
+{
+        char za[41], zb[41], zx[41], text[1024], err[512];
+        uint8_t a[32], b[32], x[32];
+        keys_t k = { 0 };
+        zap_reply_t rep;
+        zreq_t q;
+
+        make_key(20, a, za);
+        make_key(21, b, zb);
+        make_key(22, x, zx);
+        snprintf(text, sizeof(text),
+                 "keys = ( { key = \"%s\"; user = \"hkA\"; role = \"caseworker\"; units = [ \"U\" ]; },\n"
+                 "         { key = \"%s\"; user = \"ops\"; role = \"admin\"; } );\n", za, zb);
+        CHECK_INT(load_list(text, &k, err, sizeof(err)), 0);
+
+        /* A listed key: 200 with its user id and its key in the metadata. */
+        q = curve_request(a, ZAP_DOMAIN);
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_OK);
+        CHECK(frame_eq(&rep.frames[0], "1.0") && frame_eq(&rep.frames[1], "7"));
+        CHECK(frame_eq(&rep.frames[2], "200") && frame_eq(&rep.frames[4], "hkA"));
+        CHECK_INT(rep.frames[5].size, 1 + 12 + 4 + 40);
+        CHECK(rep.frames[5].data[0] == 12 && memcmp(rep.frames[5].data + 1, ZAP_META_KEY, 12) == 0);
+        CHECK(rep.frames[5].data[16] == 40 && memcmp(rep.frames[5].data + 17, za, 40) == 0);
+        CHECK_STR(rep.address, "192.0.2.7");
+        CHECK(strncmp(rep.fingerprint, za, 8) == 0 && strlen(rep.fingerprint) == 8);
+
+        /* Unknown key: 400, no user id; the fingerprint is there for the log. */
+        q = curve_request(x, ZAP_DOMAIN);
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+        CHECK(frame_eq(&rep.frames[2], "400") && frame_eq(&rep.frames[4], "") && rep.frames[5].size == 0);
+        CHECK_STR(rep.reason, "unknown key");
+        CHECK(strncmp(rep.fingerprint, zx, 8) == 0);
+
+        /* Quarantined: refused until the list is reloaded. */
+        ((keys_entry_t *)keys_find(&k, a))->quarantined = true;
+        q = curve_request(a, ZAP_DOMAIN);
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+        api_identity_t who;
+        CHECK(!zap_identity(&k, "hkA", za, &who));
+        CHECK(who.role == ROLE_NONE);
+        ((keys_entry_t *)keys_find(&k, a))->quarantined = false;
+
+        /* Another domain, another mechanism, malformed requests. */
+        q = curve_request(a, "other");
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+        q = curve_request(a, ZAP_DOMAIN);
+        q.f[5] = (zap_frame_t){ (const uint8_t *)"NULL", 4 };
+        q.n = 6;
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+        CHECK_STR(rep.reason, "only CURVE is allowed");
+        q = curve_request(a, ZAP_DOMAIN);
+        q.f[5] = (zap_frame_t){ (const uint8_t *)"PLAIN", 5 };
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+        q = curve_request(a, ZAP_DOMAIN);
+        q.f[6].size = 31;
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_FAILED);
+        q = curve_request(a, ZAP_DOMAIN);
+        q.f[0] = (zap_frame_t){ (const uint8_t *)"2.0", 3 };
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_FAILED);
+        CHECK(frame_eq(&rep.frames[1], "7"));
+        zap_handle(&k, q.f, 1, &rep);
+        CHECK_INT(rep.status, ZAP_FAILED);
+        CHECK(frame_eq(&rep.frames[1], ""));
+        zap_handle(&k, q.f, 0, &rep);
+        CHECK_INT(rep.status, ZAP_FAILED);
+        q = curve_request(a, ZAP_DOMAIN);
+        q.f[7] = q.f[6];
+        q.n = 8;
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_FAILED);
+        /* An address that is not printable is made so before it reaches a log. */
+        q = curve_request(x, ZAP_DOMAIN);
+        q.f[3] = (zap_frame_t){ (const uint8_t *)"1.2\n3\033", 6 };
+        zap_handle(&k, q.f, q.n, &rep);
+        CHECK_STR(rep.address, "1.2?3?");
+        /* No key list at all (not loaded): everyone is unknown. */
+        q = curve_request(a, ZAP_DOMAIN);
+        zap_handle(NULL, q.f, q.n, &rep);
+        CHECK_INT(rep.status, ZAP_DENIED);
+
+        /* Identity from metadata: key and user must still belong together. */
+        CHECK(zap_identity(&k, "hkA", za, &who));
+        CHECK(who.role == ROLE_CASEWORKER && who.n_units == 1);
+        CHECK_STR(who.user, "hkA");
+        CHECK(!zap_identity(&k, "ops", za, &who) && who.role == ROLE_NONE);
+        CHECK(!zap_identity(&k, "hkA", zx, &who) && who.role == ROLE_NONE);
+        CHECK(!zap_identity(&k, NULL, za, &who) && who.role == ROLE_NONE);
+        CHECK(!zap_identity(&k, "hkA", NULL, &who) && who.role == ROLE_NONE);
+        CHECK(!zap_identity(&k, "hkA", "", &who));
+        keys_clear(&k);
+}
+
+static zap_sub_t sub_of(const api_identity_t *who, const char *prefix)
+{
+        uint8_t msg[512];
+        size_t n = strlen(prefix);
+        msg[0] = 1;
+        memcpy(msg + 1, prefix, n);
+        return zap_subscription(who, msg, n + 1);
+}
+
+static void test_subscriptions(void)
+{
+        api_identity_t cw = { .user = "hkA", .role = ROLE_CASEWORKER, .n_units = 1, .units = { "U" } };
+        api_identity_t lead = { .user = "leadU", .role = ROLE_LEAD, .n_units = 2, .units = { "U", "W" } };
+        api_identity_t admin = { .user = "ops", .role = ROLE_ADMIN };
+        api_identity_t feed = { .user = "paraply", .role = ROLE_FEED };
+        api_identity_t none = { .user = "x", .role = ROLE_NONE };
+        /* Prefixes no non-admin may have: each would match someone else's topic too. */
+        static const char *const wide[] = {
+                "", "r", "rem", "rem/", "rem/U", "rem/U/", "rem/U/hk", "rem/U/hkA", "rem/U/@leads",
+                "rem//hkA/", "rem/U//", "rem/U/hkA//", "rem/U/hkA/x", "REM/U/hkA/", "rem/V/",
+        };
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(wide); i++) {
+                CHECK_INT(sub_of(&cw, wide[i]), ZAP_SUB_REFUSE);
+                CHECK_INT(sub_of(&lead, wide[i]), ZAP_SUB_REFUSE);
+                CHECK_INT(sub_of(&admin, wide[i]), ZAP_SUB_GRANT);
+        }
+        CHECK_INT(sub_of(&cw, "rem/U/hkA/"), ZAP_SUB_GRANT);
+        CHECK_INT(sub_of(&cw, "rem/U/hkB/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(&cw, "rem/V/hkA/"), ZAP_SUB_REFUSE);      /* its name, not its unit */
+        CHECK_INT(sub_of(&cw, "rem/U/@leads/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(&lead, "rem/U/hkA/"), ZAP_SUB_GRANT);
+        CHECK_INT(sub_of(&lead, "rem/W/hkZ/"), ZAP_SUB_GRANT);
+        CHECK_INT(sub_of(&lead, "rem/U/@leads/"), ZAP_SUB_GRANT);
+        CHECK_INT(sub_of(&lead, "rem/V/hkA/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(&lead, "rem/V/@leads/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(&feed, "rem/U/hkA/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(&none, "rem/U/hkA/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(NULL, "rem/U/hkA/"), ZAP_SUB_REFUSE);
+        CHECK_INT(sub_of(NULL, ""), ZAP_SUB_REFUSE);
+
+        /* An embedded NUL must not let "rem/U/hkA/" through as a C string. */
+        uint8_t nul[] = { 1, 'r', 'e', 'm', '/', 'U', '/', 'h', 'k', 'A', '/', 0, 'x' };
+        CHECK_INT(zap_subscription(&cw, nul, sizeof(nul)), ZAP_SUB_REFUSE);
+        CHECK_INT(zap_subscription(&admin, nul, sizeof(nul)), ZAP_SUB_GRANT);
+        /* Too long to be any topic. */
+        char longp[300];
+        memset(longp, 'a', sizeof(longp) - 1);
+        longp[sizeof(longp) - 1] = '\0';
+        memcpy(longp, "rem/U/", 6);
+        CHECK_INT(sub_of(&lead, longp), ZAP_SUB_REFUSE);
+
+        /* Cancellations always apply; anything else on an XPUB is not a subscription. */
+        uint8_t cancel[] = { 0, 'r', 'e', 'm', '/' }, empty[1], other[] = { 2, 'x' };
+        CHECK_INT(zap_subscription(&cw, cancel, sizeof(cancel)), ZAP_SUB_CANCEL);
+        CHECK_INT(zap_subscription(NULL, cancel, 1), ZAP_SUB_CANCEL);
+        CHECK_INT(zap_subscription(&admin, empty, 0), ZAP_SUB_IGNORE);
+        CHECK_INT(zap_subscription(&admin, other, sizeof(other)), ZAP_SUB_IGNORE);
+}
+
+int main(void)
+{
+        snprintf(tmp, sizeof(tmp), "/tmp/test-keys-XXXXXX");
+        if (!mkdtemp(tmp)) {
+                perror("mkdtemp");
+                return 2;
+        }
+        test_z85();
+        test_key_files();
+        test_key_list();
+        test_zap();
+        test_subscriptions();
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", tmp);
+        return tap_done();
+}
