@@ -218,7 +218,7 @@ static int lifecycle(api_req_t *q, int which)
                 return -1;
         if (which == 1 && opt_str(q, "until", 64, &until_s) < 0)
                 return -1;
-        if (which == 2 && req_str(q, "reason", 200, &reason) < 0)
+        if (which == 2 && req_str(q, "reason", EV_REASON_MAX, &reason) < 0)
                 return -1;
         if (until_s && cal_parse_rfc3339(until_s, &until) != 0)
                 return fail(q, "bad_request", "until: not RFC 3339 with offset");
@@ -335,6 +335,8 @@ static int op_why(api_req_t *q)
                            "cycle", r.cycle, "events", store_rem_events(q->ctx->store, r.id), "dates", dates,
                            "due_at", due, "deliver_at", deliver, "learned_at", created);
         json_object_set_new(q->out, "state", json_string(reminder_state_name(r.state)));
+        json_object_set_new(q->out, "reminder",
+                            reminder_to_json(&r, "due", store_counter(q->ctx->store, CNT_RSEQ), true));
         return 0;
 }
 

@@ -164,23 +164,30 @@ static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const cha
         return 0;
 }
 
-/* Publishes op on every topic the reminder goes to (protocol §2: once per topic). */
-static int publish(engine_t *e, const reminder_t *r, const char *op)
+enum { TO_CASEWORKER = 1, TO_LEADS = 2, TO_ALL = 3 };
+
+/* Publishes op on the reminder's topics in `which` (protocol §2: once per topic). */
+static int publish_on(engine_t *e, const reminder_t *r, const char *op, int which)
 {
         char cw[REM_TOPIC_MAX], leads[REM_TOPIC_MAX];
         int res = 0;
 
         reminder_topic_leads(r, leads, sizeof(leads));
-        if (r->to_caseworker) {
+        if (r->to_caseworker && (which & TO_CASEWORKER)) {
                 reminder_topic_caseworker(r, cw, sizeof(cw));
                 if ((res = queue_msg(e, r, op, cw)) != 0)
                         return res;
                 if (strcmp(cw, leads) == 0)
                         return 0;    /* no caseworker yet: the leads' copy is this one */
         }
-        if (r->to_leads)
+        if (r->to_leads && (which & TO_LEADS))
                 res = queue_msg(e, r, op, leads);
         return res;
+}
+
+static int publish(engine_t *e, const reminder_t *r, const char *op)
+{
+        return publish_on(e, r, op, TO_ALL);
 }
 
 void engine_flush(engine_t *e, void (*fn)(void *, const char *, const char *), void *ud)
@@ -229,11 +236,13 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
                          const char *event_id)
 {
         bool shown = reminder_was_delivered(r) && r->state != REM_SCHEDULED;
+        /* The leads' copy moves only when the unit does; a caseworker change leaves it be. */
+        int which = strcmp(r->unit, unit) != 0 ? TO_ALL : TO_CASEWORKER;
         int res;
 
         if (strcmp(r->unit, unit) == 0 && strcmp(r->caseworker, caseworker) == 0)
                 return 0;
-        if (shown && (res = publish(e, r, "rerouted")) != 0)
+        if (shown && (res = publish_on(e, r, "rerouted", which)) != 0)
                 return res;
         bk_strlcpy(r->unit, unit, sizeof(r->unit));
         bk_strlcpy(r->caseworker, caseworker, sizeof(r->caseworker));
@@ -243,7 +252,7 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
                 return res;
         /* Snoozed ones reach the new owner when the snooze ends. */
         if (shown && (r->state == REM_DELIVERED || r->state == REM_ACKNOWLEDGED))
-                return publish(e, r, "due");
+                return publish_on(e, r, "due", which);
         return 0;
 }
 
@@ -278,13 +287,20 @@ static int do_move(engine_t *e, reminder_t *r, const void *a)
 
 static int do_list(engine_t *e, reminder_t *r, const void *a)
 {
-        char *buf = (char *)a, due[16];
-        size_t len = strlen(buf);
-        cal_format_date(r->due, due, sizeof(due));
+        char *buf = (char *)a, due[16], line[128];
+        size_t len = strlen(buf), room = sizeof(((reminder_t *)NULL)->body) - len;
+        int n;
+
         if (r->rule == RULE_HANDOVER)
                 return 0;
-        snprintf(buf + len, 2048 - len, "\n- %s (%s %s)", rules_name(r->rule),
-                 strcmp(e->cfg->rules.lang, "en") == 0 ? "due" : "förfaller", due);
+        cal_format_date(r->due, due, sizeof(due));
+        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", rules_name(r->rule),
+                     strcmp(e->cfg->rules.lang, "en") == 0 ? "due" : "förfaller", due);
+        /* Whole lines only: a cut would split a UTF-8 character. */
+        if (n > 0 && (size_t)n < room - 8)
+                memcpy(buf + len, line, (size_t)n + 1);
+        else if (room > 8 && !strstr(buf, "\n- …"))
+                memcpy(buf + len, "\n- …", sizeof("\n- …"));
         return 0;
 }
 

@@ -56,6 +56,16 @@ void reminder_topic_leads(const reminder_t *r, char *buf, size_t n)
         snprintf(buf, n, "rem/%s/@leads/", r->unit);
 }
 
+/* A JSON string of s; invalid UTF-8 (a cut multibyte character) is trimmed, not fatal. */
+static json_t *text_json(const char *s)
+{
+        json_t *j = json_string(s);
+        size_t n = strlen(s);
+        while (!j && n > 0)
+                j = json_stringn(s, --n);
+        return j ? j : json_string("");
+}
+
 json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool with_state)
 {
         char due[16], deliver[32];
@@ -63,11 +73,19 @@ json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool
 
         cal_format_date(r->due, due, sizeof(due));
         cal_format_rfc3339(r->deliver_at, deliver, sizeof(deliver));
-        o = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                      "v", 1, "rseq", (json_int_t)rseq, "op", op, "id", r->id,
-                      "rule", rules_name(r->rule), "case", r->case_id, "unit", r->unit,
-                      "caseworker", r->caseworker, "severity", reminder_severity_name(r->severity),
-                      "due_at", due, "deliver_at", deliver, "title", r->title, "body", r->body);
+        o = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:s}", "v", 1, "rseq", (json_int_t)rseq, "op", op,
+                      "id", r->id, "rule", rules_name(r->rule), "case", r->case_id, "unit", r->unit);
+        if (!o)
+                return NULL;
+        /* Protocol §2: a reminder with no caseworker yet has no caseworker member. */
+        if (r->caseworker[0])
+                json_object_set_new(o, "caseworker", json_string(r->caseworker));
+        json_object_set_new(o, "severity", json_string(reminder_severity_name(r->severity)));
+        json_object_set_new(o, "due_at", json_string(due));
+        json_object_set_new(o, "deliver_at", json_string(deliver));
+        /* Texts are UTF-8 by construction; a malformed one must not lose the whole message. */
+        json_object_set_new(o, "title", text_json(r->title));
+        json_object_set_new(o, "body", text_json(r->body));
         if (o && with_state)
                 json_object_set_new(o, "state", json_string(reminder_state_name(r->state)));
         return o;

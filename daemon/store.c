@@ -104,12 +104,14 @@ struct store {
         int64_t counter[CNT__COUNT];
         bool counter_dirty[CNT__COUNT];
         bool in_tx;
+        bool failed;            /* a statement failed in this transaction: it must not commit */
         int lock_fd;            /* flock(2) held while open: one daemon per store */
 };
 
 static int sql_fail(store_t *s, const char *what)
 {
         int code = sqlite3_errcode(s->db) & 0xff;
+        s->failed = true;
         log_errx("store: %s: %s", what, sqlite3_errmsg(s->db));
         return code == SQLITE_FULL ? -ENOSPC : code == SQLITE_BUSY ? -EBUSY : -EIO;
 }
@@ -168,6 +170,8 @@ static int migrate(store_t *s)
 static int load_counters(store_t *s)
 {
         sqlite3_stmt *st;
+        /* A counter with no row yet is 0: a rolled-back first batch must not leave its value. */
+        memset(s->counter, 0, sizeof(s->counter));
         if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
                 return sql_fail(s, "meta");
         while (sqlite3_step(st) == SQLITE_ROW) {
@@ -267,6 +271,7 @@ int store_begin(store_t *s)
         if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
                 return r;
         s->in_tx = true;
+        s->failed = false;
         return 0;
 }
 
@@ -292,6 +297,12 @@ int store_commit(store_t *s)
         int r;
         if (!s->in_tx)
                 return 0;
+        /* After SQLITE_FULL SQLite may have ended the transaction itself: committing what is
+         * left (say, the counters, in autocommit mode) would store half a batch. */
+        if (s->failed || sqlite3_get_autocommit(s->db)) {
+                store_rollback(s);
+                return -EIO;
+        }
         if ((r = flush_counters(s)) < 0 || (r = exec(s, "COMMIT")) < 0) {
                 store_rollback(s);
                 return r;
