@@ -279,7 +279,7 @@ static void wait_closed(void *mon, int timeout_ms)
                 if (zmq_msg_recv(&ev, mon, 0) >= 0 && zmq_msg_size(&ev) >= 2)
                         memcpy(&event, zmq_msg_data(&ev), 2);
                 zmq_msg_close(&ev);
-                /* The second frame (the endpoint) */
+                /* Then the event's endpoint frame, which says nothing we need. */
                 zmq_msg_init(&ev);
                 zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT);
                 zmq_msg_close(&ev);
@@ -290,7 +290,6 @@ static void wait_closed(void *mon, int timeout_ms)
 
 static int bound_rebind(bus_t *b, struct bound *bd)
 {
-        char err[512];
         void *s = bound_socket(b, bd->type);
 
         if (!s)
@@ -299,9 +298,9 @@ static int bound_rebind(bus_t *b, struct bound *bd)
                 int e = zmq_errno();
                 set_int(s, ZMQ_LINGER, 0);
                 zmq_close(s);
-                snprintf(err, sizeof(err), "%s", zmq_strerror(e));
                 if (log_ratelimit(bd->what, clock_mono_ms() / 1000, 60))
-                        log_errx("bus: %s: cannot bind %s again yet: %s; retrying", bd->what, bd->ep, err);
+                        log_errx("bus: %s: cannot bind %s again yet: %s; retrying", bd->what, bd->ep,
+                                 zmq_strerror(e));
                 return -e;
         }
         bd->s = s;
@@ -337,7 +336,7 @@ static void bound_reset(bus_t *b, struct bound *bd, const char *why)
                 zmq_socket_monitor(bd->s, NULL, 0);
                 if (mon)
                         zmq_close(mon);
-                set_int(bd->s, ZMQ_LINGER, 0);
+                /* Linger kept: a reply already queued (the `reload` op's own) still goes out. */
                 zmq_close(bd->s);
                 bd->s = NULL;
         }
@@ -749,13 +748,6 @@ static void grants_add(struct grants *g, const uint8_t *p, size_t n)
         g->len[g->n++] = n;
 }
 
-static void quarantine(bus_t *b, const char *key_z85)
-{
-        const keys_entry_t *e = keys_find_z85(b->keys, key_z85);
-        if (e)
-                ((keys_entry_t *)e)->quarantined = true;
-}
-
 static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
 {
         const uint8_t *d = zmq_msg_data(m);
@@ -774,7 +766,7 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
                 /* libzmq 4.3.4 queues no pipe for such a message, so the next grants would go astray. */
                 g->violation = true;
                 b->stats.protocol_violations++;
-                quarantine(b, key);
+                keys_quarantine(b->keys, key);
                 log_warnx("bus: %s (key %s) sent the publisher a message that is no subscription; "
                           "the key is refused until the key list is reloaded", who.user, fp[0] ? fp : "(none)");
                 return;

@@ -160,6 +160,19 @@ const keys_entry_t *keys_find_z85(const keys_t *k, const char *z85)
         return keys_find(k, key);
 }
 
+bool keys_quarantine(keys_t *k, const char *z85)
+{
+        uint8_t key[KEYS_KEY_SIZE];
+        keys_entry_t *e;
+
+        if (!k || !z85 || !keys_z85_decode(z85, strlen(z85), key) || k->n == 0)
+                return false;
+        e = bsearch(key, k->v, k->n, sizeof(k->v[0]), key_cmp);
+        if (e)
+                e->quarantined = true;
+        return e != NULL;
+}
+
 static bool has_unit(const keys_entry_t *e, const char *unit)
 {
         for (int i = 0; i < e->n_units; i++)

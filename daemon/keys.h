@@ -66,6 +66,8 @@ void keys_free(keys_t **k);
 const keys_entry_t *keys_find(const keys_t *k, const uint8_t key[KEYS_KEY_SIZE]);
 /* By the Z85 text a ZAP reply put in a peer's metadata; NULL if not 40 valid characters. */
 const keys_entry_t *keys_find_z85(const keys_t *k, const char *z85);
+/* Marks a key quarantined (see keys_entry_t); false if it is not listed. */
+bool keys_quarantine(keys_t *k, const char *z85);
 /* Same user, role and units (units in any order). */
 bool keys_same_grant(const keys_entry_t *a, const keys_entry_t *b);
 /* Whether going from `old` to `fresh` takes anything away: a key removed or its grant changed. */

@@ -321,7 +321,9 @@ static void test_zap(void)
         CHECK(strncmp(rep.fingerprint, zx, 8) == 0);
 
         /* Quarantined: refused until the list is reloaded. */
-        ((keys_entry_t *)keys_find(&k, a))->quarantined = true;
+        CHECK(!keys_quarantine(&k, zx));
+        CHECK(!keys_quarantine(&k, "short"));
+        CHECK(keys_quarantine(&k, za));
         q = curve_request(a, ZAP_DOMAIN);
         zap_handle(&k, q.f, q.n, &rep);
         CHECK_INT(rep.status, ZAP_DENIED);
