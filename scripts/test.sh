@@ -21,3 +21,7 @@ if [ "${1:-}" != "--quick" ]; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
                 run_suite build-asan -DBEVAKA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
+if [ "${1:-}" != "--quick" ]; then
+        echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
+        FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
+fi
