@@ -25,6 +25,7 @@
 #define HOUSEKEEPING_MS 1000
 #define DELIVER_BATCH 1000
 #define WAKE_BATCH 1000
+#define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 
 typedef struct daemon {
         config_t cfg;
@@ -121,12 +122,14 @@ static int drain_feeds(daemon_t *d, int *count)
         return budget == 0;   /* 1: more may be waiting */
 }
 
-static int run_time(daemon_t *d, bool force)
+static int run_time(daemon_t *d, bool force, bool idle)
 {
         int r, n;
-        /* Deliver only once caught up, so a replayed history is judged whole (a later event may
-         * resolve an earlier reminder first); but never starve deliveries for long. */
-        if (!force && ingest_catching_up(d->ingest) && clock_mono_ms() - d->last_deliver_ms < 5000)
+        /* Wake cases and deliver only once caught up and idle, so a replayed history is judged
+         * whole (a later event may resolve an earlier reminder first, and a case must not be
+         * ticked past events still on their way); but never starve deliveries for long. */
+        if (!force && (!idle || ingest_catching_up(d->ingest)) &&
+            clock_mono_ms() - d->last_deliver_ms < CATCH_UP_MAX_MS)
                 return 0;
         d->last_deliver_ms = clock_mono_ms();
         do {
@@ -181,7 +184,7 @@ static int serve_api(daemon_t *d)
                                 r = 0;
                                 if (d->api.clock_moved) {
                                         d->api.clock_moved = false;
-                                        r = run_time(d, true);
+                                        r = run_time(d, true, true);
                                 }
                                 /* A read answered from a consistent snapshot stays a good answer even
                                  * when the commit (say, of a counter) fails on a full disk. */
@@ -281,7 +284,7 @@ static int loop(daemon_t *d)
                 r = clock_mono_ms() < d->backoff_until_ms ? 0 : drain_feeds(d, &n);
                 more = r == 1;
                 if (r >= 0)
-                        r = run_time(d, false);
+                        r = run_time(d, false, n == 0);
                 finish_batch(d, r);
 
                 serve_api(d);

@@ -269,8 +269,10 @@ void ingest_tick(ingest_t *in)
 
 bool ingest_catching_up(const ingest_t *in)
 {
+        /* Behind what the adapter told us it has (heartbeat, replay end) counts as catching up:
+         * time-driven rules must not run ahead of a history that is still arriving. */
         for (int i = 0; i < in->n_src; i++)
-                if (in->src[i].replay_pending)
+                if (in->src[i].replay_pending || in->src[i].last_seq < in->src[i].known_seq)
                         return true;
         return false;
 }

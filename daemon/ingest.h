@@ -21,7 +21,8 @@ void ingest_resume(ingest_t *in);
 int ingest_handle(ingest_t *in, const bus_msg_t *m);
 /* Silence checks, replay timeouts; call once per loop turn. */
 void ingest_tick(ingest_t *in);
-/* True while a replay is outstanding (delivery waits until caught up). */
+/* True while a replay is outstanding or the adapter has events we have not applied yet
+ * (time-driven rules and deliveries wait until caught up). */
 bool ingest_catching_up(const ingest_t *in);
 /* {source, last_seq} per known source, plus counters, for stats. */
 json_t *ingest_feeds_json(const ingest_t *in);
