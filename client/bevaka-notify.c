@@ -8,8 +8,13 @@
  * calls (ack, snooze to the next working day, why). What has been shown is
  * kept in a small JSON state file keyed by (id, deliver_at): the same
  * delivery is never shown twice, also across restarts, while a re-delivery
- * after a snooze has a new deliver_at and is shown again. One thread, one
- * zmq_poll loop over the client's sockets, the D-Bus fd and a signalfd.
+ * after a snooze has a new deliver_at and is shown again. Notification ids
+ * belong to the server that issued them, so each is kept with that server's
+ * unique bus name: signals count only from the current owner of
+ * org.freedesktop.Notifications, and when the owner changes (the server
+ * restarted) the old ids are forgotten and the reminders that were on the
+ * desktop are shown again. One thread, one zmq_poll loop over the client's
+ * sockets, the D-Bus fd and a signalfd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,12 +36,28 @@
 #define NOTIFY_DEFAULT_API      "ipc://bevaka-api.sock"
 #define NOTIFY_DEFAULT_PUB      "ipc://bevaka-pub.sock"
 #define NOTIFY_DBUS_TIMEOUT_US  (5ULL * 1000 * 1000)
-#define NOTIFY_BODY_MAX         4096
 #define NOTIFY_RETRY_MS         5000    /* a notification server that was not there yet */
+/*
+ * How long after an action that did not handle the reminder ("why") a close
+ * of its notification counts as the server's doing rather than the user's:
+ * servers that ignore "resident" close on every action, some only after a
+ * fade-out.
+ */
+#define NOTIFY_ACTION_CLOSE_MS  5000
+#define NOTIFY_NAME_MAX         256     /* D-Bus names are at most 255 characters */
 
 #define FDN_NAME  "org.freedesktop.Notifications"
 #define FDN_PATH  "/org/freedesktop/Notifications"
 #define FDN_IFACE "org.freedesktop.Notifications"
+
+#define DBUS_NAME  "org.freedesktop.DBus"
+#define DBUS_PATH  "/org/freedesktop/DBus"
+
+/* A notification as its server knows it: ids are per server, so an id is kept with the server's unique name. */
+typedef struct notify_ref {
+        uint32_t nid;                   /* 0: none */
+        char server[NOTIFY_NAME_MAX];   /* unique bus name of the server that issued nid */
+} notify_ref_t;
 
 typedef struct notify {
         const char *topic;
@@ -49,12 +70,21 @@ typedef struct notify {
         json_t *seen;           /* ids in the first snapshot, to forget what closed while we were off */
         bool started;           /* the first snapshot is done */
         sd_bus *bus;
-        json_t *displayed;      /* id → desktop notification id, this session */
-        uint32_t why_nid;       /* the "why" notification, replaced by the next one */
-        json_t *actions;        /* [[nid, action], …] from signals, handled outside sd_bus_process */
-        json_t *closed;         /* [nid, …] the server closed */
-        json_t *unshown;        /* id → reminder whose Notify failed: retried, never dropped */
-        int64_t retry_at;       /* monotonic ms of the next retry */
+        char owner[NOTIFY_NAME_MAX];    /* unique name owning org.freedesktop.Notifications; "" for none */
+        bool owner_changed;             /* set by the NameOwnerChanged callback, handled outside it */
+        char caps_server[NOTIFY_NAME_MAX];      /* the server body_markup was asked of */
+        bool body_markup;
+        /*
+         * Reminders of this session that belong on the desktop, id →
+         * {"reminder", "nid", "server", "closed", "acted_at"}: nid 0 is one
+         * waiting for a notification server; "closed" one the user (or the
+         * server's timeout) closed, kept so a late action still finds it;
+         * "acted_at" when an action that did not handle it was invoked.
+         */
+        json_t *desk;
+        notify_ref_t why;       /* the "why" notification, replaced by the next one */
+        json_t *signals;        /* [["action", nid, action, sender] | ["closed", nid, reason, sender], …] in order */
+        int64_t retry_at;       /* monotonic ms of the next try to show what waits; 0: none */
 } notify_t;
 
 static int64_t notify_now_ms(void)
@@ -189,40 +219,146 @@ static uint8_t notify_urgency(const json_t *r)
         return 1;               /* normal */
 }
 
-static int notify_dbus_notify(notify_t *n, uint32_t replaces, const char *summary, const char *body,
-                              uint8_t urgency, bool actions, uint32_t *nid)
+/*
+ * Whether the notification server parses markup in the body (capability
+ * "body-markup"). Only then is the body escaped: the spec says markup sent to
+ * a server without the capability shows through as text, "&amp;" included.
+ * The summary is plain text by the spec and is never escaped (dunst and
+ * xfce4-notifyd show it as given). Asked once per server; when the question
+ * fails the answer is yes, what common servers say, and it is asked again
+ * next time.
+ */
+static bool notify_markup(notify_t *n)
+{
+        sd_bus_message *reply = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        char **caps = NULL;
+        const char *sender;
+        bool markup = false;
+
+        if (n->caps_server[0] && strcmp(n->caps_server, n->owner) == 0)
+                return n->body_markup;
+        if (sd_bus_call_method(n->bus, FDN_NAME, FDN_PATH, FDN_IFACE, "GetCapabilities", &err, &reply, "") < 0 ||
+            sd_bus_message_read_strv(reply, &caps) < 0) {
+                sd_bus_error_free(&err);
+                sd_bus_message_unref(reply);
+                return true;
+        }
+        for (char **c = caps; c && *c; c++) {
+                markup = markup || strcmp(*c, "body-markup") == 0;
+                free(*c);
+        }
+        free(caps);
+        sender = sd_bus_message_get_sender(reply);
+        snprintf(n->caps_server, sizeof(n->caps_server), "%s", sender ? sender : "");
+        n->body_markup = markup;
+        sd_bus_message_unref(reply);
+        return markup;
+}
+
+/* `s` as body text: &, < and > are the characters the spec's markup gives a meaning. NULL when out of memory. */
+static char *notify_escape(const char *s, bool markup)
+{
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        if (!f)
+                return NULL;
+        for (; *s; s++) {
+                if (markup && *s == '&')
+                        fputs("&amp;", f);
+                else if (markup && *s == '<')
+                        fputs("&lt;", f);
+                else if (markup && *s == '>')
+                        fputs("&gt;", f);
+                else
+                        fputc(*s, f);
+        }
+        if (fclose(f) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
+
+/*
+ * One Notify call to `dest`. Reminders never expire (expire_timeout 0: they
+ * stay until handled) and ask to stay after an action ("resident"); the
+ * "why" explanation is left to the server's defaults.
+ */
+static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, const char *summary, const char *body,
+                            uint8_t urgency, bool reminder, bool quiet, notify_ref_t *ref)
 {
         sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error err = SD_BUS_ERROR_NULL;
+        const char *sender;
+        uint32_t nid = 0;
         int r;
 
-        r = sd_bus_message_new_method_call(n->bus, &m, FDN_NAME, FDN_PATH, FDN_IFACE, "Notify");
+        r = sd_bus_message_new_method_call(n->bus, &m, dest, FDN_PATH, FDN_IFACE, "Notify");
         if (r >= 0)
                 r = sd_bus_message_append(m, "susss", "bevaka", replaces, "", summary, body);
-        if (r >= 0 && actions)
+        if (r >= 0 && reminder)
                 r = sd_bus_message_append(m, "as", 6, "ack", "Kvittera", "snooze", "Påminn i morgon", "why",
                                           "Varför?");
         else if (r >= 0)
                 r = sd_bus_message_append(m, "as", 0);
-        if (r >= 0)
+        if (r >= 0 && reminder)
+                r = sd_bus_message_append(m, "a{sv}i", 2, "urgency", "y", urgency, "resident", "b", 1, (int32_t)0);
+        else if (r >= 0)
                 r = sd_bus_message_append(m, "a{sv}i", 1, "urgency", "y", urgency, (int32_t)-1);
         if (r >= 0)
                 r = sd_bus_call(n->bus, m, NOTIFY_DBUS_TIMEOUT_US, &err, &reply);
         if (r >= 0)
-                r = sd_bus_message_read(reply, "u", nid);
-        if (r < 0)
+                r = sd_bus_message_read(reply, "u", &nid);
+        if (r >= 0) {
+                sender = sd_bus_message_get_sender(reply);
+                ref->nid = nid;
+                snprintf(ref->server, sizeof(ref->server), "%s", sender ? sender : dest);
+        } else if (!quiet) {
                 fprintf(stderr, "bevaka-notify: Notify: %s\n", err.message ? err.message : strerror(-r));
+        }
         sd_bus_error_free(&err);
         sd_bus_message_unref(m);
         sd_bus_message_unref(reply);
         return r < 0 ? r : 0;
 }
 
-static void notify_dbus_close(notify_t *n, uint32_t nid)
+/*
+ * Shows a notification, replacing *ref when it has one. The replacement is
+ * addressed to the unique name that issued the id, never to the well-known
+ * name: a new owner of the name (the server restarted, and we may not have
+ * seen NameOwnerChanged yet) would replace another application's
+ * notification with that id. If the issuing server is gone, a new
+ * notification goes to whoever owns the name. On failure *ref is cleared.
+ */
+static int notify_dbus_notify(notify_t *n, notify_ref_t *ref, const char *summary, const char *body, uint8_t urgency,
+                              bool reminder)
+{
+        char server[NOTIFY_NAME_MAX];
+        int r;
+
+        if (ref->nid && ref->server[0]) {
+                snprintf(server, sizeof(server), "%s", ref->server);
+                if (notify_dbus_call(n, server, ref->nid, summary, body, urgency, reminder, true, ref) == 0)
+                        return 0;
+        }
+        *ref = (notify_ref_t){ 0 };
+        if ((r = notify_dbus_call(n, FDN_NAME, 0, summary, body, urgency, reminder, false, ref)) < 0)
+                *ref = (notify_ref_t){ 0 };
+        return r;
+}
+
+/* Addressed to the server that issued the id, for the reason above; if it is gone, so is the notification. */
+static void notify_dbus_close(notify_t *n, const notify_ref_t *ref)
 {
         sd_bus_error err = SD_BUS_ERROR_NULL;
+
+        if (!ref->nid || !ref->server[0])
+                return;
         /* The server may have closed it already; then there is nothing to report. */
-        sd_bus_call_method(n->bus, FDN_NAME, FDN_PATH, FDN_IFACE, "CloseNotification", &err, NULL, "u", nid);
+        sd_bus_call_method(n->bus, ref->server, FDN_PATH, FDN_IFACE, "CloseNotification", &err, NULL, "u", ref->nid);
         sd_bus_error_free(&err);
 }
 
@@ -244,62 +380,99 @@ static void notify_line(const char *tag, const json_t *r)
         fflush(stdout);
 }
 
+static notify_ref_t notify_ref_of(const json_t *e)
+{
+        notify_ref_t ref = { .nid = (uint32_t)json_integer_value(json_object_get(e, "nid")) };
+        snprintf(ref.server, sizeof(ref.server), "%s", notify_str(e, "server"));
+        return ref;
+}
+
+static void notify_set_ref(json_t *e, const notify_ref_t *ref)
+{
+        json_object_set_new(e, "nid", json_integer(ref->nid));
+        json_object_set_new(e, "server", json_string(ref->server));
+}
+
+static bool notify_waiting(const json_t *e)
+{
+        return json_integer_value(json_object_get(e, "nid")) == 0 && !json_is_true(json_object_get(e, "closed"));
+}
+
 /*
- * Shows a reminder. A failed Notify (no notification server yet, at login)
- * keeps it in `unshown` to be retried: the client library reports each
- * delivery once, so dropping it here would lose it.
+ * Puts a desk entry's reminder on the desktop, replacing its notification
+ * if it has one there. A Notify that fails (no notification server yet, at
+ * login, or between a server's exit and its successor) leaves the entry
+ * waiting for notify_retry(): the client library reports each delivery
+ * once, so dropping it here would lose it.
  */
+static void notify_display(notify_t *n, json_t *e)
+{
+        const json_t *r = json_object_get(e, "reminder");
+        notify_ref_t ref = notify_ref_of(e);
+        char *plain = NULL, *body = NULL;
+
+        if (asprintf(&plain, "%s \u00b7 %s \u00b7 förfaller %s\n%s", notify_str(r, "case"), notify_str(r, "rule"),
+                     notify_str(r, "due_at"), notify_str(r, "body")) < 0)
+                plain = NULL;
+        if (plain)
+                body = notify_escape(plain, notify_markup(n));
+        if (!body || notify_dbus_notify(n, &ref, notify_str(r, "title"), body, notify_urgency(r), true) < 0) {
+                ref = (notify_ref_t){ 0 };
+                if (!n->retry_at)
+                        n->retry_at = notify_now_ms() + NOTIFY_RETRY_MS;
+        }
+        notify_set_ref(e, &ref);
+        json_object_del(e, "closed");
+        json_object_del(e, "acted_at");
+        free(plain);
+        free(body);
+}
+
+/* Shows a delivery: on stdout, or on the desktop in place of its earlier notification. */
 static void notify_show(notify_t *n, const json_t *r)
 {
         const char *id = notify_str(r, "id");
-        char body[NOTIFY_BODY_MAX];
-        uint32_t nid = 0, replaces;
+        json_t *e = json_object_get(n->desk, id);
 
         if (n->terminal) {
                 notify_line("due", r);
                 return;
         }
-        replaces = (uint32_t)json_integer_value(json_object_get(n->displayed, id));
-        snprintf(body, sizeof(body), "%s \u00b7 %s \u00b7 förfaller %s\n%s", notify_str(r, "case"),
-                 notify_str(r, "rule"), notify_str(r, "due_at"), notify_str(r, "body"));
-        if (notify_dbus_notify(n, replaces, notify_str(r, "title"), body, notify_urgency(r), true, &nid) == 0) {
-                json_object_set_new(n->displayed, id, json_integer(nid));
-                json_object_del(n->unshown, id);
-                return;
+        if (!e) {
+                e = json_object();
+                json_object_set_new(n->desk, id, e);
         }
-        if (json_object_size(n->unshown) == 0)
-                n->retry_at = notify_now_ms() + NOTIFY_RETRY_MS;
-        json_object_set_new(n->unshown, id, json_deep_copy(r));
+        if (json_is_true(json_object_get(e, "closed")))
+                notify_set_ref(e, &(notify_ref_t){ 0 });      /* gone from the desktop: nothing to replace */
+        json_object_set_new(e, "reminder", json_deep_copy(r));
+        notify_display(n, e);
 }
 
 static void notify_retry(notify_t *n)
 {
         const char *id;
-        json_t *r, *list;
-        size_t i;
+        json_t *e;
 
-        if (json_object_size(n->unshown) == 0 || notify_now_ms() < n->retry_at)
+        if (!n->retry_at || notify_now_ms() < n->retry_at)
                 return;
-        /* A copy: notify_show() edits `unshown`. */
-        list = json_array();
-        json_object_foreach(n->unshown, id, r)
-                json_array_append(list, r);
-        json_object_clear(n->unshown);
-        json_array_foreach(list, i, r)
-                notify_show(n, r);
-        json_decref(list);
+        n->retry_at = 0;
+        json_object_foreach(n->desk, id, e)
+                if (notify_waiting(e))
+                        notify_display(n, e);
 }
 
 /* The reminder is gone from the desktop: closed by us, or handled from the notification. */
 static void notify_hide(notify_t *n, const char *id)
 {
-        json_t *nid = json_object_get(n->displayed, id);
-        json_object_del(n->unshown, id);
-        if (!nid)
+        json_t *e = json_object_get(n->desk, id);
+
+        if (!e)
                 return;
-        if (n->bus)
-                notify_dbus_close(n, (uint32_t)json_integer_value(nid));
-        json_object_del(n->displayed, id);
+        if (n->bus && !json_is_true(json_object_get(e, "closed"))) {
+                notify_ref_t ref = notify_ref_of(e);
+                notify_dbus_close(n, &ref);
+        }
+        json_object_del(n->desk, id);
 }
 
 /* ---- reminder events ---------------------------------------------------------------------- */
@@ -391,12 +564,15 @@ static void notify_event(notify_t *n, const bk_event_t *ev)
 
 /* ---- actions from the desktop ------------------------------------------------------------ */
 
-static const char *notify_id_of(notify_t *n, uint32_t nid)
+/* The reminder a server's notification id stands for, or NULL: the same id from another server is another one. */
+static const char *notify_id_of(notify_t *n, uint32_t nid, const char *server)
 {
         const char *id;
-        json_t *v;
-        json_object_foreach(n->displayed, id, v)
-                if ((uint32_t)json_integer_value(v) == nid)
+        json_t *e;
+
+        json_object_foreach(n->desk, id, e)
+                if ((uint32_t)json_integer_value(json_object_get(e, "nid")) == nid &&
+                    strcmp(notify_str(e, "server"), server) == 0)
                         return id;
         return NULL;
 }
@@ -404,9 +580,10 @@ static const char *notify_id_of(notify_t *n, uint32_t nid)
 static void notify_why(notify_t *n, const char *id)
 {
         json_t *rep = NULL, *rem, *v, *e;
-        char body[NOTIFY_BODY_MAX], summary[600];
+        char *plain = NULL, *body = NULL, *summary = NULL;
         const char *k;
         size_t len = 0, i;
+        FILE *f;
         int r = bk_client_why(n->client, id, &rep);
 
         if (r != 0) {
@@ -417,101 +594,232 @@ static void notify_why(notify_t *n, const char *id)
         }
         /* The reminder's members are in the reply itself or under "reminder". */
         rem = json_is_object(json_object_get(rep, "reminder")) ? json_object_get(rep, "reminder") : rep;
-        snprintf(summary, sizeof(summary), "Varför: %s", notify_str(rem, "title"));
-        len += (size_t)snprintf(body + len, sizeof(body) - len, "Regel %s, ärende %s, förfaller %s\n",
-                                notify_str(rep, "rule"), notify_str(rem, "case"), notify_str(rem, "due_at"));
-        json_object_foreach(json_object_get(rep, "dates"), k, v) {
-                if (len >= sizeof(body))
-                        break;
-                if (json_is_string(v))
-                        len += (size_t)snprintf(body + len, sizeof(body) - len, "%s: %s\n", k, json_string_value(v));
-                else if (json_is_integer(v))
-                        len += (size_t)snprintf(body + len, sizeof(body) - len, "%s: %" JSON_INTEGER_FORMAT "\n", k,
-                                                json_integer_value(v));
+        f = open_memstream(&plain, &len);
+        if (f) {
+                fprintf(f, "Regel %s, ärende %s, förfaller %s\n", notify_str(rep, "rule"), notify_str(rem, "case"),
+                        notify_str(rem, "due_at"));
+                json_object_foreach(json_object_get(rep, "dates"), k, v) {
+                        if (json_is_string(v))
+                                fprintf(f, "%s: %s\n", k, json_string_value(v));
+                        else if (json_is_integer(v))
+                                fprintf(f, "%s: %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
+                }
+                json_array_foreach(json_object_get(rep, "events"), i, e)
+                        fprintf(f, "%s %s\n", notify_str(e, "at"), notify_str(e, "type"));
+                if (fclose(f) != 0) {
+                        free(plain);
+                        plain = NULL;
+                }
         }
-        json_array_foreach(json_object_get(rep, "events"), i, e)
-                if (len < sizeof(body))
-                        len += (size_t)snprintf(body + len, sizeof(body) - len, "%s %s\n", notify_str(e, "at"),
-                                                notify_str(e, "type"));
-        if (notify_dbus_notify(n, n->why_nid, summary, body, 0, false, &n->why_nid) < 0)
-                n->why_nid = 0;
+        if (plain)
+                body = notify_escape(plain, notify_markup(n));
+        if (asprintf(&summary, "Varför: %s", notify_str(rem, "title")) < 0)
+                summary = NULL;
+        if (!body || !summary || notify_dbus_notify(n, &n->why, summary, body, 0, false) < 0)
+                n->why = (notify_ref_t){ 0 };
+        free(plain);
+        free(body);
+        free(summary);
         json_decref(rep);
 }
 
-static void notify_action(notify_t *n, uint32_t nid, const char *action)
+static void notify_action(notify_t *n, uint32_t nid, const char *action, const char *sender)
 {
-        const char *found = notify_id_of(n, nid);
+        json_t *e, *rep = NULL;
+        const char *found = notify_id_of(n, nid, sender);
         char id[256];
-        json_t *rep = NULL;
-        int r;
+        int r = 0;
 
         if (!found)
                 return;     /* not ours, or the why notification */
         snprintf(id, sizeof(id), "%s", found);
-        if (strcmp(action, "ack") == 0) {
-                r = bk_client_ack(n->client, id, &rep);
-        } else if (strcmp(action, "snooze") == 0) {
-                r = bk_client_snooze(n->client, id, NULL, &rep);     /* the daemon's default: next working day */
-        } else if (strcmp(action, "why") == 0) {
-                notify_why(n, id);
-                return;
-        } else {
-                return;     /* "default" (a click) and unknown actions do nothing */
-        }
-        if (r != 0)
+        if (strcmp(action, "ack") == 0 || strcmp(action, "snooze") == 0) {
+                if (strcmp(action, "ack") == 0)
+                        r = bk_client_ack(n->client, id, &rep);
+                else
+                        r = bk_client_snooze(n->client, id, NULL, &rep);  /* the daemon's default: next working day */
+                if (r == 0) {
+                        json_decref(rep);
+                        notify_hide(n, id);
+                        return;
+                }
                 fprintf(stderr, "bevaka-notify: %s %s: %s\n", action, id,
                         r > 0 ? bk_reply_error_message(rep) : strerror(-r));
+                json_decref(rep);
+        } else if (strcmp(action, "why") == 0) {
+                notify_why(n, id);
+        }
+        /*
+         * Not handled ("why", a click, an unknown action, or an ack the
+         * daemon did not take): the reminder is still delivered, so it stays
+         * on the desktop. A server that ignores "resident" closes the
+         * notification on any action; that close is marked as the action's
+         * doing. A server that closed it before telling us of the action has
+         * already done so: show it again now.
+         */
+        if (!(e = json_object_get(n->desk, id)))
+                return;
+        if (json_is_true(json_object_get(e, "closed"))) {
+                notify_set_ref(e, &(notify_ref_t){ 0 });
+                notify_display(n, e);
+        } else {
+                json_object_set_new(e, "acted_at", json_integer(notify_now_ms()));
+        }
+}
+
+/*
+ * A notification was closed by the server: the user dismissed it, or it
+ * expired (reason 1 or 2; 3 is our own CloseNotification, for an entry that
+ * is already gone). That is the user's choice and it stays closed, unless
+ * an action that did not handle the reminder just came before it: then the
+ * server closed it for the action, and it is shown again with a new id.
+ */
+static void notify_closed(notify_t *n, uint32_t nid, const char *sender)
+{
+        const char *id = notify_id_of(n, nid, sender);
+        json_t *e, *acted;
+
+        if (nid == n->why.nid && strcmp(sender, n->why.server) == 0)
+                n->why = (notify_ref_t){ 0 };
+        if (!id)
+                return;
+        e = json_object_get(n->desk, id);
+        acted = json_object_get(e, "acted_at");
+        if (acted && notify_now_ms() - json_integer_value(acted) <= NOTIFY_ACTION_CLOSE_MS) {
+                notify_set_ref(e, &(notify_ref_t){ 0 });
+                notify_display(n, e);
+                return;
+        }
+        /* The id is kept: a server may still report the action that closed it. */
+        json_object_set_new(e, "closed", json_true());
+        json_object_del(e, "acted_at");
+}
+
+/*
+ * The name has a new owner, or none. Ids of another server mean nothing
+ * to the new one (it counts from 1 again: those ids are other applications'
+ * notifications now), and what that server showed is gone: the reminders on
+ * the desktop are shown again as new notifications. Those the user closed
+ * stay closed; the "why" notification is not repeated. With no owner they
+ * wait for the usual retry, which also starts a D-Bus activatable server.
+ */
+static void notify_owner_change(notify_t *n)
+{
+        const char *id;
+        json_t *e;
+        void *tmp;
+        size_t waiting = 0;
+
+        n->owner_changed = false;
+        if (strcmp(n->why.server, n->owner) != 0)
+                n->why = (notify_ref_t){ 0 };
+        json_object_foreach_safe(n->desk, tmp, id, e) {
+                if (json_integer_value(json_object_get(e, "nid")) && strcmp(notify_str(e, "server"), n->owner) != 0) {
+                        if (json_is_true(json_object_get(e, "closed"))) {
+                                json_object_del(n->desk, id);
+                                continue;
+                        }
+                        notify_set_ref(e, &(notify_ref_t){ 0 });
+                        json_object_del(e, "acted_at");
+                }
+                waiting += notify_waiting(e);
+        }
+        if (n->owner[0])
+                fprintf(stderr, "bevaka-notify: notification server is now %s; %zu reminders to show\n", n->owner,
+                        waiting);
         else
-                notify_hide(n, id);
-        json_decref(rep);
+                fprintf(stderr, "bevaka-notify: no notification server; %zu reminders wait for one\n", waiting);
+        if (waiting && n->owner[0])
+                n->retry_at = notify_now_ms();  /* at once, in notify_retry() */
+        else if (waiting && !n->retry_at)
+                n->retry_at = notify_now_ms() + NOTIFY_RETRY_MS;
+}
+
+/*
+ * Only the current owner of org.freedesktop.Notifications speaks for the
+ * notifications: any connection on the bus can emit a signal with this path
+ * and interface, and an ActionInvoked from it would acknowledge a reminder.
+ */
+static const char *notify_from_server(notify_t *n, sd_bus_message *m)
+{
+        const char *sender = sd_bus_message_get_sender(m);
+
+        if (sender && n->owner[0] && strcmp(sender, n->owner) == 0)
+                return sender;
+        fprintf(stderr, "bevaka-notify: ignoring %s from %s: not the notification server\n",
+                sd_bus_message_get_member(m), sender ? sender : "(unknown)");
+        return NULL;
 }
 
 static int notify_on_action(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 {
         notify_t *n = ud;
+        const char *action, *sender;
         uint32_t nid;
-        const char *action;
 
-        if (sd_bus_message_read(m, "us", &nid, &action) < 0)
+        if (!(sender = notify_from_server(n, m)) || sd_bus_message_read(m, "us", &nid, &action) < 0)
                 return 0;
-        json_array_append_new(n->actions, json_pack("[I, s]", (json_int_t)nid, action));
+        json_array_append_new(n->signals, json_pack("[s, I, s, s]", "action", (json_int_t)nid, action, sender));
         return 0;
 }
 
 static int notify_on_closed(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 {
         notify_t *n = ud;
+        const char *sender;
         uint32_t nid, reason;
 
-        if (sd_bus_message_read(m, "uu", &nid, &reason) < 0)
+        if (!(sender = notify_from_server(n, m)) || sd_bus_message_read(m, "uu", &nid, &reason) < 0)
                 return 0;
-        json_array_append_new(n->closed, json_integer(nid));
+        json_array_append_new(n->signals, json_pack("[s, I, I, s]", "closed", (json_int_t)nid, (json_int_t)reason,
+                                                     sender));
         return 0;
 }
 
-/* Signals are queued by the callbacks and handled here, outside sd_bus_process(). */
+/* Updated at once, so the signals that follow in the same sd_bus_process() run are checked against it. */
+static int notify_on_owner(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
+{
+        notify_t *n = ud;
+        const char *name, *old, *owner;
+
+        if (sd_bus_message_read(m, "sss", &name, &old, &owner) < 0 || strcmp(name, FDN_NAME) != 0 ||
+            strcmp(owner, n->owner) == 0)
+                return 0;
+        snprintf(n->owner, sizeof(n->owner), "%s", owner);
+        n->owner_changed = true;
+        return 0;
+}
+
+/*
+ * Signals are queued by the callbacks and handled here, outside
+ * sd_bus_process(), in the order they came: an action and the close it
+ * caused are seen in that order.
+ */
 static void notify_desktop_work(notify_t *n)
 {
         size_t i;
         json_t *a;
 
-        json_array_foreach(n->actions, i, a)
-                notify_action(n, (uint32_t)json_integer_value(json_array_get(a, 0)),
-                              json_string_value(json_array_get(a, 1)));
-        json_array_clear(n->actions);
-        json_array_foreach(n->closed, i, a) {
-                uint32_t nid = (uint32_t)json_integer_value(a);
-                const char *id = notify_id_of(n, nid);
-                if (id)
-                        json_object_del(n->displayed, id);
-                if (nid == n->why_nid)
-                        n->why_nid = 0;
+        json_array_foreach(n->signals, i, a) {
+                const char *kind = json_string_value(json_array_get(a, 0));
+                uint32_t nid = (uint32_t)json_integer_value(json_array_get(a, 1));
+                const char *sender = json_string_value(json_array_get(a, 3));
+
+                if (strcmp(kind, "action") == 0)
+                        notify_action(n, nid, json_string_value(json_array_get(a, 2)), sender);
+                else
+                        notify_closed(n, nid, sender);
         }
-        json_array_clear(n->closed);
+        json_array_clear(n->signals);
+        if (n->owner_changed)
+                notify_owner_change(n);
 }
 
 static int notify_dbus_open(notify_t *n)
 {
+        sd_bus_message *reply = NULL;
+        sd_bus_error err = SD_BUS_ERROR_NULL;
+        const char *owner;
         int r = sd_bus_open_user(&n->bus);
 
         if (r < 0) {
@@ -522,10 +830,21 @@ static int notify_dbus_open(notify_t *n)
         if ((r = sd_bus_match_signal(n->bus, NULL, NULL, FDN_PATH, FDN_IFACE, "ActionInvoked", notify_on_action,
                                      n)) < 0 ||
             (r = sd_bus_match_signal(n->bus, NULL, NULL, FDN_PATH, FDN_IFACE, "NotificationClosed",
-                                     notify_on_closed, n)) < 0) {
+                                     notify_on_closed, n)) < 0 ||
+            (r = sd_bus_add_match(n->bus, NULL,
+                                  "type='signal',sender='" DBUS_NAME "',path='" DBUS_PATH "',interface='" DBUS_NAME
+                                  "',member='NameOwnerChanged',arg0='" FDN_NAME "'",
+                                  notify_on_owner, n)) < 0) {
                 fprintf(stderr, "bevaka-notify: cannot watch notification signals: %s\n", strerror(-r));
                 return r;
         }
+        /* After the match: a change from here on is also seen as a signal. No owner yet is fine. */
+        if (sd_bus_call_method(n->bus, DBUS_NAME, DBUS_PATH, DBUS_NAME, "GetNameOwner", &err, &reply, "s",
+                               FDN_NAME) >= 0 &&
+            sd_bus_message_read(reply, "s", &owner) >= 0)
+                snprintf(n->owner, sizeof(n->owner), "%s", owner);
+        sd_bus_error_free(&err);
+        sd_bus_message_unref(reply);
         return 0;
 }
 
@@ -572,7 +891,7 @@ static int notify_run(notify_t *n, int sfd)
                                 if (timeout < 0 || bus_ms < timeout)
                                         timeout = bus_ms;
                         }
-                        if (json_object_size(n->unshown)) {
+                        if (n->retry_at) {
                                 int64_t d = n->retry_at - notify_now_ms();
                                 int retry_ms = d < 0 ? 0 : (int)d;
                                 if (timeout < 0 || retry_ms < timeout)
@@ -658,10 +977,8 @@ int main(int argc, char **argv)
                 return 2;
         }
         notify_state_load(&n);
-        n.displayed = json_object();
-        n.actions = json_array();
-        n.closed = json_array();
-        n.unshown = json_object();
+        n.desk = json_object();
+        n.signals = json_array();
         setvbuf(stdout, NULL, _IOLBF, 0);
 
         sigemptyset(&mask);
@@ -701,10 +1018,8 @@ out:
                 sd_bus_flush_close_unref(n.bus);
         json_decref(n.state);
         json_decref(n.seen);
-        json_decref(n.displayed);
-        json_decref(n.actions);
-        json_decref(n.closed);
-        json_decref(n.unshown);
+        json_decref(n.desk);
+        json_decref(n.signals);
         close(sfd);
         return rc;
 }
