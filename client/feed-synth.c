@@ -164,6 +164,12 @@ static const char *const decline_reasons[] = {
 
 /* ---- random numbers ------------------------------------------------------ */
 
+/*
+ * C leaves open the order in which a call's arguments (or the operands of +)
+ * are evaluated, and gcc and clang differ. So no expression in this file
+ * draws twice: each draw is its own statement, or sequenced by ?:, && or ||.
+ */
+
 /* splitmix64: tiny, fast, and specified to the bit. */
 static uint64_t rng_next(rng_t *r)
 {
@@ -268,7 +274,7 @@ static void synth_usage(FILE *out)
               "Writes a synthetic case history (protocol §1 events, JSONL) that `bevaka-feed publish`\n"
               "can publish, and a summary on stderr. Same options, same bytes.\n"
               "\n"
-              "  --cases N          cases started during the history (about 16 000 over 5 years\n"
+              "  --cases N          cases started during the history (about 14 000 over 5 years\n"
               "                     for a city of 1 million, see docs/synth.md)\n"
               "  --years Y          length of the history in years\n"
               "  --seed S           seed (an unsigned 64-bit integer)\n"
@@ -644,8 +650,10 @@ static void gen_ib(gen_t *g, bk_time_t open_at, bool first)
                         gen_emit(g, EV_SAFETY_FOLLOWED_UP, synth_after(s, r, ib3, 5, 45), 0, 0, -1);
         }
         /* Children are mapped at intake; the follow-up is what goes missing. */
-        if (gen_children_at(g, cal_month_of(cal_local_day(ib3))) && rng_chance(r, 6500))
-                gen_emit(g, EV_CHILDREN_MAPPED, synth_after(s, r, ib3, 0, 14), rng_chance(r, 2000), 0, -1);
+        if (gen_children_at(g, cal_month_of(cal_local_day(ib3))) && rng_chance(r, 6500)) {
+                bk_time_t t = synth_after(s, r, ib3, 0, 14);
+                gen_emit(g, EV_CHILDREN_MAPPED, t, rng_chance(r, 2000), 0, -1);
+        }
 
         u = (int)rng_below(r, 10000);
         if (u < 600) {
@@ -733,8 +741,8 @@ static void gen_tracks(gen_t *g, cal_month_t m0, int len)
                         if (gen_emit(g, EV_FIA_STARTED, t, 0, 0, -1) && rng_chance(r, 7500))
                                 gen_emit(g, EV_FIA_COMPLETED, synth_after(s, r, t, 20, 100), 0, 0, -1);
                 } else if (u < 1100) {
-                        gen_emit(g, EV_FIA_DECLINED, gen_in_month(g, m0 + rng_range(r, 10, BK_MIN(len - 1, 12)), 0, 27),
-                                 (int)rng_below(r, BK_ARRAY_SIZE(decline_reasons)), 0, -1);
+                        bk_time_t t = gen_in_month(g, m0 + rng_range(r, 10, BK_MIN(len - 1, 12)), 0, 27);
+                        gen_emit(g, EV_FIA_DECLINED, t, (int)rng_below(r, BK_ARRAY_SIZE(decline_reasons)), 0, -1);
                 }
         }
         /* SIP: started in very few of the cases that would qualify. */
@@ -761,15 +769,17 @@ static void gen_tracks(gen_t *g, cal_month_t m0, int len)
                                 }
                         }
                 } else if (u < 900) {
-                        gen_emit(g, EV_SIP_DECLINED, gen_in_month(g, m0 + rng_range(r, 12, BK_MIN(len - 1, 14)), 0, 27),
-                                 (int)rng_below(r, BK_ARRAY_SIZE(decline_reasons)), 0, -1);
+                        bk_time_t t = gen_in_month(g, m0 + rng_range(r, 12, BK_MIN(len - 1, 14)), 0, 27);
+                        gen_emit(g, EV_SIP_DECLINED, t, (int)rng_below(r, BK_ARRAY_SIZE(decline_reasons)), 0, -1);
                 }
         }
         /* The children's situation is rarely mapped again later. */
         if (len >= 10 && rng_chance(r, 1200)) {
                 cal_month_t m = m0 + rng_range(r, 10, BK_MIN(len - 1, 30));
-                if (gen_children_at(g, m))
-                        gen_emit(g, EV_CHILDREN_MAPPED, gen_in_month(g, m, 0, 27), rng_chance(r, 4000), 0, -1);
+                if (gen_children_at(g, m)) {
+                        bk_time_t t = gen_in_month(g, m, 0, 27);
+                        gen_emit(g, EV_CHILDREN_MAPPED, t, rng_chance(r, 4000), 0, -1);
+                }
         }
         /* Sommarlovspeng: some families with 10 months of assistance apply in May. */
         for (int i = 0; i < len; i++) {
@@ -1062,8 +1072,8 @@ static int synth_generate(synth_t *s)
                         cal_day_t next;
                         if (!close || !rng_chance(&g.rng, len < 16 ? 3000 : 1200))
                                 break;
-                        next = cal_add_months(cal_local_day(close), rng_range(&g.rng, 2, 24)) +
-                               rng_range(&g.rng, 0, 27);
+                        next = cal_add_months(cal_local_day(close), rng_range(&g.rng, 2, 24));
+                        next += rng_range(&g.rng, 0, 27);
                         open_at = synth_time_on(s, &g.rng, next);
                         if (open_at >= s->end_t)
                                 break;
