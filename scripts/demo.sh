@@ -15,6 +15,7 @@ bin="$src/build-demo"
 run=$(mktemp -d /tmp/bevaka-demo.XXXXXX)
 cd "$run"
 pids=()
+notify=()
 cleanup() {
         for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
         for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -31,7 +32,7 @@ wait_stat() {
                 v=$(ctl --json stats 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print(d$key)" 2>/dev/null || echo -1)
                 [ "$v" -ge "$want" ] && return 0
                 tries=$((tries + 1))
-                [ $tries -lt 500 ] || { echo "timed out waiting for $key >= $want" >&2; return 1; }
+                [ $tries -lt 3000 ] || { echo "timed out waiting for $key >= $want" >&2; return 1; }
                 sleep 0.02
         done
 }
@@ -48,6 +49,7 @@ for topic in rem/HV-EB-1/hk1234/ rem/HV-EB-1/hk5678/ rem/HV-EB-1/@leads/; do
         "$bin/bevaka-notify" --terminal --topic "$topic" --state-dir "$run/state" 2>>notify.log \
                 > >(sed -u "s/^/  [$name] /") &
         pids+=($!)
+        notify+=($!)
 done
 
 say "The reference feed publishes Paraply's sample history (5 cases, 42 events)"
@@ -65,7 +67,8 @@ sleep 0.3   # let the terminal clients print (display only)
 say "Thursday 8 January: first visit done (IB3), child-impact analysis documented, FIA started"
 kill -TERM "$feed"; wait "$feed" || true     # the adapter restarts; its log keeps the sequence
 "$bin/bevaka-feed" publish -q --wait-subscribers 1 "$src/client/sample/paraply-demo-later.jsonl" 2>> feed.log &
-pids+=($!)
+feed2=$!
+pids+=($feed2)
 wait_stat "['events']['applied']" 45
 ctl clock --set 2026-01-08T12:00:00+01:00 >/dev/null
 sleep 0.3
@@ -83,6 +86,23 @@ ctl reminders --unit HV-EB-1
 id=$(ctl --json reminders --rule IB4-OVERDUE | python3 -c "import json,sys; print(json.load(sys.stdin)['reminders'][0]['id'])")
 say "Why was $id raised?"
 ctl why "$id"
+
+say "Scale: a synthetic district (bevaka-feed synth: 80 cases started in 2025 plus the earlier ones still open, calibrated on the inspectorate's findings)"
+for p in "${notify[@]}"; do kill -TERM "$p" 2>/dev/null || true; done   # the story's clients are done
+kill -TERM "$feed2" 2>/dev/null || true; wait "$feed2" 2>/dev/null || true
+"$bin/bevaka-feed" synth --cases 80 --years 1 --seed 7 --start 2025-01 -o synth.jsonl 2> synth.log
+tail -n +1 synth.log | sed 's/^/  /'
+before=$(ctl --json stats | python3 -c "import json,sys; print(json.load(sys.stdin)['events']['applied'])")
+lines=$(wc -l < synth.jsonl)
+"$bin/bevaka-feed" publish -q --wait-subscribers 1 --source paraply-synth synth.jsonl 2>> feed.log &
+pids+=($!)
+wait_stat "['events']['applied']" $((before + lines))
+ctl clock --set 2026-03-02T09:00:00+01:00 >/dev/null
+echo "  Open reminders by rule after replaying $lines events (a lead's or operator's view):"
+ctl --json reminders --state open --limit 100000 | python3 -c "
+import json, sys, collections
+c = collections.Counter(r['rule'] for r in json.load(sys.stdin)['reminders'])
+for rule, n in c.most_common(): print('    %-17s %5d' % (rule, n))"
 
 say "Shutting down"
 cleanup
