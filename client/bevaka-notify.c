@@ -104,7 +104,8 @@ static void notify_usage(FILE *out)
                 "Shows the topic's due reminders as desktop notifications (D-Bus), or with\n"
                 "--terminal as one line each on stdout. Endpoints default to $BEVAKA_API /\n"
                 "$BEVAKA_PUB, else %s / %s. What was shown is kept in\n"
-                "$XDG_STATE_HOME/bevaka/notify-<topic>.json (or --state-dir).\n",
+                "$XDG_STATE_HOME/bevaka/notify-<topic>.json (or --state-dir). CURVE keys default to\n"
+                "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n",
                 NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB);
 }
 
@@ -926,6 +927,7 @@ int main(int argc, char **argv)
         };
         notify_t n = { 0 };
         bk_client_opts_t o = { 0 };
+        char key_server[PATH_MAX], key_secret[PATH_MAX];
         const char *state_dir = NULL;
         sigset_t mask;
         int c, r, sfd, rc;
@@ -971,6 +973,7 @@ int main(int argc, char **argv)
                 notify_usage(stderr);
                 return 2;
         }
+        bk_client_opts_default_keys(&o, key_server, key_secret, sizeof(key_server));
         if ((r = notify_state_path(&n, state_dir)) < 0) {
                 fprintf(stderr, "bevaka-notify: no state directory (set XDG_STATE_HOME or --state-dir): %s\n",
                         strerror(-r));

@@ -1011,31 +1011,6 @@ static int cmd_keygen(ctl_t *ctl, int argc, char **argv)
         return EXIT_OK;
 }
 
-/*
- * Without keys from options or the environment, a user's own keys are
- * looked for where `bevakactl keygen ~/.config/bevaka/client.key` and the
- * administrator's server.pub put them.
- */
-static void ctl_default_keys(bk_client_opts_t *o, char *server, char *secret, size_t n)
-{
-        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-        char dir[PATH_MAX];
-
-        if (o->server_key || o->secret_key || o->public_key)
-                return;
-        if (xdg && xdg[0] == '/')
-                snprintf(dir, sizeof(dir), "%s/bevaka", xdg);
-        else if (home && home[0])
-                snprintf(dir, sizeof(dir), "%s/.config/bevaka", home);
-        else
-                return;
-        if ((size_t)snprintf(server, n, "%.*s/server.pub", (int)(n - 16), dir) >= n ||
-            (size_t)snprintf(secret, n, "%.*s/client.key", (int)(n - 16), dir) >= n || access(server, R_OK) != 0)
-                return;
-        o->server_key = server;
-        o->secret_key = secret;
-}
-
 static const ctl_cmd_t ctl_cmds[] = {
         { "hello", cmd_hello, "", "who the daemon thinks you are" },
         { "stats", cmd_stats, "", "counters (admin)" },
@@ -1135,7 +1110,7 @@ int main(int argc, char **argv)
         if (cmd->fn == cmd_keygen)
                 return cmd_keygen(&ctl, argc - optind, argv + optind);    /* no daemon */
         char server_path[PATH_MAX], secret_path[PATH_MAX];
-        ctl_default_keys(&ctl.opts, server_path, secret_path, sizeof(server_path));
+        bk_client_opts_default_keys(&ctl.opts, server_path, secret_path, sizeof(server_path));
         ctl.opts.request_timeout_ms = ctl.timeout_ms;
         /* Only watch reads the stream: the one-shot commands open no SUB connection. */
         bk_client_opts_t o = ctl.opts;

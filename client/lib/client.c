@@ -9,6 +9,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -950,4 +952,29 @@ int bk_client_next(bk_client_t *c, bk_event_t *ev, int timeout_ms)
                 if (zmq_poll(items, n, wait) < 0)
                         return -errno;
         }
+}
+
+/*
+ * Without keys from options or the environment, a user's own keys are
+ * looked for where `bevakactl keygen ~/.config/bevaka/client.key` and the
+ * administrator's server.pub put them.
+ */
+void bk_client_opts_default_keys(bk_client_opts_t *o, char *server, char *secret, size_t n)
+{
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        char dir[PATH_MAX];
+
+        if (o->server_key || o->secret_key || o->public_key)
+                return;
+        if (xdg && xdg[0] == '/')
+                snprintf(dir, sizeof(dir), "%s/bevaka", xdg);
+        else if (home && home[0])
+                snprintf(dir, sizeof(dir), "%s/.config/bevaka", home);
+        else
+                return;
+        if ((size_t)snprintf(server, n, "%.*s/server.pub", (int)(n - 16), dir) >= n ||
+            (size_t)snprintf(secret, n, "%.*s/client.key", (int)(n - 16), dir) >= n || access(server, R_OK) != 0)
+                return;
+        o->server_key = server;
+        o->secret_key = secret;
 }

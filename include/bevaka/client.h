@@ -121,6 +121,13 @@ typedef struct bk_client_opts {
  * endpoint or key, ENOENT for a missing key file, ENOMEM).
  */
 bk_client_t *bk_client_new(const bk_client_opts_t *opts);
+
+/*
+ * When opts names no key at all, points it at the user's own keys:
+ * $XDG_CONFIG_HOME/bevaka/server.pub and client.key (else ~/.config/bevaka/),
+ * if server.pub exists. server and secret are the caller's buffers of n bytes.
+ */
+void bk_client_opts_default_keys(bk_client_opts_t *opts, char *server, char *secret, size_t n);
 void bk_client_destroy(bk_client_t **self_p);
 
 /* ---- API requests (protocol §3) ---------------------------------------------- */
