@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "ingest.h"
+#include "keys.h"
 #include "log.h"
 
 #define HOUSEKEEPING_MS 1000
@@ -423,6 +424,18 @@ int daemon_main(int argc, char **argv)
         if (load_config(d->config_path, &d->cfg) != 0)
                 goto out;
         if (check) {
+                /* The key list is checked too when it is there (a fresh install has none yet). */
+                if (d->cfg.curve && access(d->cfg.keys_file, R_OK) == 0) {
+                        keys_t *k = calloc(1, sizeof(*k));
+                        int kr = k ? config_load_keys(d->cfg.keys_file, k, err, sizeof(err)) : -ENOMEM;
+                        if (k)
+                                keys_clear(k);
+                        free(k);
+                        if (kr != 0) {
+                                fprintf(stderr, "%s\n", kr == -ENOMEM ? "out of memory" : err);
+                                goto out;
+                        }
+                }
                 config_print(&d->cfg, stdout);
                 rc = 0;
                 goto out;

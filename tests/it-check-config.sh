@@ -30,5 +30,22 @@ for conf in "$src"/tests/config/bad/*.conf; do
 done
 # The embedded default configuration is valid too.
 if (cd "$(mktemp -d)" && "$bin" --check-config | grep -q '^store'); then pass=$((pass + 1)); else echo "FAIL embedded"; fail=$((fail + 1)); fi
+# With CURVE, an existing key list is validated too (named file, line and setting).
+tmp=$(mktemp -d)
+cat > "$tmp/b.conf" <<CONF
+store: { path = "b.db"; };
+feed: { endpoint = "ipc://f"; replay_endpoint = "ipc://r"; };
+publish: { endpoint = "ipc://p"; };
+api: { endpoint = "ipc://a"; };
+security: { curve = true; secret_key = "s.key"; public_key = "s.pub"; keys = "clients"; };
+CONF
+printf 'keys = ( { key = "nonsense"; user = "x"; role = "admin"; } );\n' > "$tmp/clients"
+err=$(cd "$tmp" && "$bin" --check-config --config b.conf 2>&1 >/dev/null); rc=$?
+if [ $rc -eq 1 ] && [[ "$err" == "$tmp/clients:1: keys[0].key: must be a CURVE public key"* ]]; then
+        pass=$((pass + 1)); else echo "FAIL bad key list: exit $rc, '$err'"; fail=$((fail + 1)); fi
+rm "$tmp/clients"
+if (cd "$tmp" && "$bin" --check-config --config b.conf >/dev/null 2>&1); then
+        pass=$((pass + 1)); else echo "FAIL key list not there yet must still pass"; fail=$((fail + 1)); fi
+rm -rf "$tmp"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
