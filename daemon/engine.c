@@ -1,8 +1,8 @@
 /*
  * engine.c owns the reminder lifecycle and the glue between events, the
- * rules and the store. Case states are cached for the length of one
- * transaction (a batch touches the same case many times during a replay)
- * and written back by engine_prepare_commit(). Publishing is two-phase:
+ * rules and the store. Decoded case states are cached (bounded) across
+ * transactions, written back by engine_prepare_commit() and dropped by
+ * engine_discard() when a transaction is rolled back. Publishing is two-phase:
  * every message gets its rseq and an outbox row inside the transaction and
  * sits in a queue until the caller has committed.
  */
@@ -12,7 +12,7 @@
 #include "log.h"
 #include "rules.h"
 
-#define CACHE_MAX 4096
+#define CACHE_MAX 32768    /* decoded case states kept (a few KB each) */
 
 struct cached_case {
         char id[EV_NAME_MAX + 1];
@@ -64,7 +64,8 @@ static void cache_clear(engine_t *e)
         e->cache_used = 0;
 }
 
-int engine_prepare_commit(engine_t *e)
+/* Writes every changed state back (same transaction); the decoded states stay cached. */
+static int cache_flush(engine_t *e)
 {
         for (size_t i = 0; i < e->cache_size; i++) {
                 struct cached_case *c = &e->cache[i];
@@ -74,8 +75,14 @@ int engine_prepare_commit(engine_t *e)
                                 return r;
                 }
         }
-        cache_clear(e);
         return 0;
+}
+
+int engine_prepare_commit(engine_t *e)
+{
+        /* States stay decoded across transactions (only the engine writes cases, so they stay
+         * true); engine_discard() drops them when a transaction is rolled back. */
+        return cache_flush(e);
 }
 
 /* Loads (or creates, when create is set) a case's state into the cache. */
@@ -92,8 +99,9 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
                         return &e->cache[i];
         if (e->cache_used >= CACHE_MAX) {
                 /* Bounded memory: write everything back (same transaction) and start over. */
-                if ((*err = engine_prepare_commit(e)) != 0)
+                if ((*err = cache_flush(e)) != 0)
                         return NULL;
+                cache_clear(e);
                 i = hash_str(case_id) & mask;
         }
         r = store_case_get(e->store, case_id, &json);
@@ -505,7 +513,7 @@ int engine_wake_cases(engine_t *e, int max)
         int r;
 
         /* Cached states may be newer than the rows the query looks at. */
-        if ((r = engine_prepare_commit(e)) != 0)
+        if ((r = cache_flush(e)) != 0)
                 return r;
         r = store_cases_waking(e->store, w.day, max, wake_one, &w);
         if (r < 0)
@@ -601,7 +609,13 @@ int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, eng
 }
 
 void engine_set_config(engine_t *e, const config_t *cfg) { e->cfg = cfg; }
-void engine_set_rebuild(engine_t *e, bool on) { e->rebuild = on; }
+void engine_set_rebuild(engine_t *e, bool on)
+{
+        /* A rebuild starts from cleared cases: cached states would be the old, derived ones. */
+        if (on)
+                cache_clear(e);
+        e->rebuild = on;
+}
 
 void engine_free(engine_t **ep)
 {
