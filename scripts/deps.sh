@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages bevaka needs to build, test and run the demo.
 # Only what is missing is installed; run as root (or with sudo available).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config clang
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libsqlite3-dev sqlite3 libconfig-dev libsystemd-dev libjansson-dev
       python3 python3-jsonschema dbus dbus-daemon systemd
       dpkg-dev file man-db groff-base)     # packaging and unit tests: dpkg-shlibdeps, man pages
