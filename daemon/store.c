@@ -20,7 +20,7 @@ enum {
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINK, Q_REM_EVENTS,
+        Q_REM_GET, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINK, Q_REM_EVENTS,
         Q_REM_OPEN_CASE,
         Q_OUTBOX_ADD,
         Q_META_PUT,
@@ -45,6 +45,7 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
+        [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
         [Q_REM_PUT] = "INSERT OR REPLACE INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
                       "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
                       "delivered_at, closed_at, close_reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
@@ -66,6 +67,12 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_APPLIED] = "events.applied", [CNT_DUPLICATES] = "events.duplicates",
         [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
         [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
+        [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
+        [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
+        [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
+        [CNT_REM_FIRST + REM_SNOOZED] = "reminders.snoozed",
+        [CNT_REM_FIRST + REM_RESOLVED] = "reminders.resolved",
+        [CNT_REM_FIRST + REM_CANCELLED] = "reminders.cancelled",
 };
 
 /* Migrations: index i brings user_version i to i + 1. Never edit a shipped one. */
@@ -167,6 +174,8 @@ static int migrate(store_t *s)
         return 0;
 }
 
+static int recount_reminders(store_t *s);
+
 static int load_counters(store_t *s)
 {
         sqlite3_stmt *st;
@@ -229,6 +238,9 @@ int store_open(const char *path, bool sync_full, store_t **out)
                         goto fail;
                 }
         }
+        /* The counts by state are kept incrementally; recount once so they are right for any file. */
+        if ((r = store_begin(s)) < 0 || (r = recount_reminders(s)) < 0 || (r = store_commit(s)) < 0)
+                goto fail;
         *out = s;
         return 0;
 fail:
@@ -569,10 +581,12 @@ int store_clear_derived(store_t *s)
         /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
         if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders; DELETE FROM reminder_events;")) < 0)
                 return r;
-        return 0;
+        return recount_reminders(s);
 }
 
 /* ---- reminders ------------------------------------------------------------ */
+
+static int rem_put(store_t *s, const reminder_t *r);
 
 /* Column order of "SELECT * FROM reminders" is the CREATE TABLE order. */
 static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
@@ -614,6 +628,25 @@ int store_rem_get(store_t *s, const char *id, reminder_t *r)
 }
 
 int store_rem_put(store_t *s, const reminder_t *r)
+{
+        sqlite3_stmt *q = s->q[Q_REM_STATE];
+        int old = -1, res;
+
+        /* Counts by state are kept up to date here, so stats and STATUS= never scan the table. */
+        sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+                old = sqlite3_column_int(q, 0);
+        sqlite3_reset(q);
+        if ((res = rem_put(s, r)) != 0)
+                return res;
+        if (old >= 0 && old < REM__STATE_COUNT)
+                store_counter_add(s, CNT_REM_FIRST + old, -1);
+        if ((unsigned)r->state < REM__STATE_COUNT)
+                store_counter_add(s, CNT_REM_FIRST + r->state, 1);
+        return 0;
+}
+
+static int rem_put(store_t *s, const reminder_t *r)
 {
         sqlite3_stmt *q = s->q[Q_REM_PUT];
         sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
@@ -724,8 +757,16 @@ int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n
 
 int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT])
 {
+        for (int i = 0; i < REM__STATE_COUNT; i++)
+                counts[i] = s->counter[CNT_REM_FIRST + i];
+        return 0;
+}
+
+/* Recounts reminders by state from the table (at open: the counters' source of truth). */
+static int recount_reminders(store_t *s)
+{
         sqlite3_stmt *q;
-        memset(counts, 0, sizeof(int64_t) * REM__STATE_COUNT);
+        int64_t counts[REM__STATE_COUNT] = { 0 };
         if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM reminders GROUP BY state", -1, &q, NULL)
             != SQLITE_OK)
                 return sql_fail(s, "count");
@@ -735,6 +776,9 @@ int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT])
                         counts[st] = sqlite3_column_int64(q, 1);
         }
         sqlite3_finalize(q);
+        for (int i = 0; i < REM__STATE_COUNT; i++)
+                if (s->counter[CNT_REM_FIRST + i] != counts[i])
+                        store_counter_add(s, CNT_REM_FIRST + i, counts[i] - s->counter[CNT_REM_FIRST + i]);
         return 0;
 }
 

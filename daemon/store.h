@@ -21,7 +21,9 @@ typedef enum ev_status { EVS_APPLIED = 0, EVS_IGNORED = 1, EVS_REJECTED = 2 } ev
 /* Counters kept in the meta table (stats). */
 typedef enum store_counter {
         CNT_APPLIED = 0, CNT_DUPLICATES, CNT_DEAD_LETTERS, CNT_IGNORED,
-        CNT_GAPS, CNT_REPLAYS, CNT_RSEQ, CNT__COUNT
+        CNT_GAPS, CNT_REPLAYS, CNT_RSEQ,
+        CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
+        CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;
 
 int store_open(const char *path, bool sync_full, store_t **out);
