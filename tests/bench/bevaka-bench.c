@@ -5,9 +5,11 @@
  *   bevaka-bench gen     [--events N] [--cases C] [--mix]     print the synthetic feed (JSONL) or its type mix
  *   bevaka-bench zmq     [--events N] [--cases C]             raw limit: XPUB -> SUB over tcp loopback
  *   bevaka-bench sqlite  [--events N] [--cases C] --sync full|normal [--batch B] [--dir D]
- *                                                             raw limit: the events rows alone into SQLite
+ *                        [--cache-mb M]                      raw limit: the events rows alone into SQLite
+ *                                                             (M > 0 sets PRAGMA cache_size: an experiment,
+ *                                                             bevakad sets none)
  *   bevaka-bench ingest  --bin DIR --sync full|normal [--events N] [--cases C]
- *                        [--lat-rate R] [--lat-seconds S] [--poll-ms P] [--perf FILE] [--keep]
+ *                        [--lat-rate R] [--lat-seconds S] [--lat-dump FILE] [--poll-ms P] [--perf FILE] [--keep]
  *                                                             the real bevakad over tcp loopback
  *
  * Every mode prints human-readable lines and "RESULT <key> <value>" lines,
@@ -443,6 +445,8 @@ typedef struct opts {
         char perf[512];
         bool keep, mix;
         int timeout_s;
+        int cache_mb;
+        char lat_dump[512];     /* ingest: "send_s latency_ms" per paced event */           /* sqlite: PRAGMA cache_size in MB; 0 = SQLite's default, as bevakad */
 } opts_t;
 
 static void parse_opts(int argc, char **argv, opts_t *o)
@@ -454,7 +458,9 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                 { "lat-rate", required_argument, NULL, 'r' },   { "lat-seconds", required_argument, NULL, 'S' },
                 { "poll-ms", required_argument, NULL, 'p' },    { "perf", required_argument, NULL, 'P' },
                 { "keep", no_argument, NULL, 'k' },             { "mix", no_argument, NULL, 'm' },
-                { "timeout", required_argument, NULL, 't' },    { NULL, 0, NULL, 0 },
+                { "timeout", required_argument, NULL, 't' },    { "cache-mb", required_argument, NULL, 'C' },
+                { "lat-dump", required_argument, NULL, 'L' },
+                { NULL, 0, NULL, 0 },
         };
         int c;
         memset(o, 0, sizeof(*o));
@@ -484,6 +490,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                 case 'k': o->keep = true; break;
                 case 'm': o->mix = true; break;
                 case 't': o->timeout_s = atoi(optarg); break;
+                case 'C': o->cache_mb = atoi(optarg); break;
+                case 'L': snprintf(o->lat_dump, sizeof(o->lat_dump), "%s", optarg); break;
                 default: die("bad option (see the comment at the top of bevaka-bench.c)");
                 }
         }
@@ -713,6 +721,7 @@ static int cmd_zmq(const opts_t *o)
                 die("zmq connect: %s", zmq_strerror(zmq_errno()));
         deadline = now_ns() + (int64_t)o->timeout_s * 1000000000LL;
         set_i(sub, ZMQ_RCVTIMEO, 1000);
+        double m0 = machine_busy_s(), c0 = self_cpu_s(), w0 = (double)now_ns() / 1e9;
         while (got < o->events && now_ns() < deadline) {
                 zmq_msg_t t, b;
                 int more = 0;
@@ -737,6 +746,10 @@ static int cmd_zmq(const opts_t *o)
                 got++;
         }
         int64_t t1 = now_ns();
+        double noise = ((machine_busy_s() - m0) - (self_cpu_s() - c0)) / ((double)t1 / 1e9 - w0) /
+                       (double)sysconf(_SC_NPROCESSORS_ONLN);
+        if (noise < 0)
+                noise = 0;
         pthread_join(th, NULL);
         zmq_close(sub);
         zmq_ctx_term(ctx);
@@ -744,8 +757,9 @@ static int cmd_zmq(const opts_t *o)
         if (got < o->events)
                 die("zmq: received %lld of %lld messages before the timeout", got, o->events);
         double s = (double)(t1 - atomic_load(&z.t0)) / 1e9;
-        printf("zmq raw: %lld two-frame messages (%.0f B payload avg) XPUB->SUB tcp loopback in %.3f s: %.0f msg/s\n",
-               got, (double)bytes / (double)got, s, (double)got / s);
+        printf("zmq raw: %lld two-frame messages (%.0f B payload avg) XPUB->SUB tcp loopback in %.3f s: %.0f msg/s; "
+               "other processes used %.0f%% of the machine\n", got, (double)bytes / (double)got, s, (double)got / s,
+               100 * noise);
         printf("RESULT zmq_rate %.0f\nRESULT zmq_seconds %.3f\nRESULT avg_payload_bytes %.0f\n", (double)got / s, s,
                (double)bytes / (double)got);
         return 0;
@@ -795,6 +809,11 @@ static int cmd_sqlite(const opts_t *o)
         sq_exec(db, "PRAGMA journal_mode = WAL");
         sq_exec(db, o->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
         sq_exec(db, "PRAGMA foreign_keys = ON");
+        if (o->cache_mb > 0) {   /* not what bevakad does: for experiments only */
+                char pragma[64];
+                snprintf(pragma, sizeof(pragma), "PRAGMA cache_size = -%d", o->cache_mb * 1024);
+                sq_exec(db, pragma);
+        }
         sq_exec(db, events_ddl);
         if (sqlite3_prepare_v3(db, events_insert, -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) != SQLITE_OK)
                 die("prepare: %s", sqlite3_errmsg(db));
@@ -804,6 +823,7 @@ static int cmd_sqlite(const opts_t *o)
         gen_ev_t *evs = malloc(sizeof(gen_ev_t) * (size_t)o->batch);
         for (int i = 0; i < o->batch; i++)
                 raw[i] = malloc(EV_BUF);
+        double m0 = machine_busy_s(), c0 = self_cpu_s();
         t_all0 = now_ns();
         for (long long s = 1; s <= o->events;) {
                 int n = 0;
@@ -833,6 +853,9 @@ static int cmd_sqlite(const opts_t *o)
                 s += n;
         }
         double wall = (double)(now_ns() - t_all0) / 1e9, sec = (double)timed / 1e9;
+        double noise = ((machine_busy_s() - m0) - (self_cpu_s() - c0)) / wall / (double)sysconf(_SC_NPROCESSORS_ONLN);
+        if (noise < 0)
+                noise = 0;
         sqlite3_finalize(q);
         sq_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
         long long size = file_size(path) + file_size(wal);
@@ -841,10 +864,13 @@ static int cmd_sqlite(const opts_t *o)
                 free(raw[i]);
         free(raw);
         free(evs);
+        if (o->cache_mb > 0)
+                printf("[cache_size %d MB] ", o->cache_mb);
         printf("sqlite raw (synchronous=%s, WAL, %d rows per transaction, %lld commits): %lld events rows in "
-               "%.3f s inserting (%.3f s with row generation): %.0f rows/s; %.0f bytes/row on disk\n",
+               "%.3f s inserting (%.3f s with row generation): %.0f rows/s; %.0f bytes/row on disk; other "
+               "processes used %.0f%% of the machine\n",
                o->sync_full ? "full" : "normal", o->batch, commits, o->events, sec, wall, (double)o->events / sec,
-               (double)size / (double)o->events);
+               (double)size / (double)o->events, 100 * noise);
         printf("RESULT sqlite_rate %.0f\nRESULT sqlite_seconds %.3f\nRESULT sqlite_bytes_per_row %.0f\n",
                (double)o->events / sec, sec, (double)size / (double)o->events);
         if (!o->keep) {
@@ -1210,7 +1236,10 @@ static int cmd_ingest(const opts_t *o)
                (double)o->events / secs);
         printf("  cross-check: read-only observer saw seq %lld committed after %.3f s: %.0f events/s\n", o->events,
                obs_secs, obs_secs > 0 ? (double)o->events / obs_secs : 0);
+        /* Approximate: tick-based accounting; clamped at 0. */
         double others = (m_cpu1 - m_cpu0) - (d_cpu1 - d_cpu0) - (s_cpu1 - s_cpu0);
+        if (others < 0)
+                others = 0;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         printf("  daemon CPU %.2f s in %.2f s wall (%.0f%% of one core); bench process CPU %.2f s; everything else "
                "on the machine %.2f s (%.0f%% of its %ld CPUs: noise)\n",
@@ -1265,6 +1294,8 @@ static int cmd_ingest(const opts_t *o)
                 double lat_wall = (double)(now_ns() - start) / 1e9, d_cpu3 = proc_cpu_s(daemon);
                 double s_cpu3 = self_cpu_s(), m_cpu3 = machine_busy_s();
                 double lat_others = (m_cpu3 - m_cpu2) - (d_cpu3 - d_cpu2) - (s_cpu3 - s_cpu2);
+                if (lat_others < 0)
+                        lat_others = 0;
                 if (perf > 0)
                         stop_child(&perf, SIGINT, 30000);
                 int64_t *lat = malloc(sizeof(int64_t) * (size_t)lat_n);
@@ -1274,6 +1305,14 @@ static int cmd_ingest(const opts_t *o)
                                 lat[m++] = ob.commit_ns[k] - send_ns[k];
                         else
                                 missing++;
+                }
+                if (o->lat_dump[0]) {
+                        FILE *df = fopen(o->lat_dump, "w");
+                        for (int64_t k = 0; df && k < lat_n; k++)
+                                fprintf(df, "%.4f %.3f\n", (double)(send_ns[k] - start) / 1e9,
+                                        ob.commit_ns[k] ? (double)(ob.commit_ns[k] - send_ns[k]) / 1e6 : -1.0);
+                        if (df)
+                                fclose(df);
                 }
                 qsort(lat, (size_t)m, sizeof(int64_t), cmp_i64);
 #define PCT(p) (m ? (double)lat[(int64_t)((double)(m - 1) * (p))] / 1e6 : -1.0)
@@ -1335,8 +1374,15 @@ static int cmd_ingest(const opts_t *o)
                 }
                 sqlite3_close(sdb);
         }
-        printf("resources: daemon peak RSS (VmHWM) %.1f MB, RSS at end %.1f MB; exit status %d\n", (double)hwm / 1024,
-               (double)rss / 1024, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        char how[48];
+        if (st >= 0 && WIFEXITED(st))
+                snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+        else if (st >= 0 && WIFSIGNALED(st))
+                snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(st));
+        else
+                snprintf(how, sizeof(how), "did not exit");
+        printf("resources: daemon peak RSS (VmHWM) %.1f MB, RSS at end %.1f MB; on SIGTERM: %s\n", (double)hwm / 1024,
+               (double)rss / 1024, how);
         printf("  store: %.1f MB db + %.1f MB WAL while running; after checkpoint %.1f MB db + %.1f MB WAL for %lld "
                "events = %.0f bytes/event (incl. cases, reminders, outbox, indexes)\n",
                (double)live_db / 1e6, (double)live_wal / 1e6, (double)size_db / 1e6, (double)size_wal / 1e6, total,
