@@ -200,6 +200,10 @@ static int feed_open(bus_t *b, int i)
                 return -errno;
         set_common(b, fs->sub);
         set_common(b, fs->dealer);
+        /* No ZMQ heartbeats on the feed: a lagging daemon stops reading, the heartbeat then drops a
+         * healthy connection (libzmq 4.3.4 may abort, #3937). feed.silence_s watches the feed. */
+        set_int(fs->sub, ZMQ_HEARTBEAT_IVL, 0);
+        set_int(fs->dealer, ZMQ_HEARTBEAT_IVL, 0);
         set_int(fs->sub, ZMQ_RECONNECT_IVL, 100);
         set_int(fs->dealer, ZMQ_RECONNECT_IVL, 100);
         set_int(fs->sub, ZMQ_RECONNECT_IVL_MAX, 2000);

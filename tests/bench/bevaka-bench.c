@@ -1174,7 +1174,24 @@ static int cmd_ingest(const opts_t *o)
         next_poll = t0 + poll_ns;
         int64_t deadline = t0 + (int64_t)o->timeout_s * 1000000000LL;
         int64_t seq = 1;
+        int64_t next_alive = t0;
         while (!t_done && now_ns() < deadline) {
+                if (now_ns() >= next_alive) {   /* a daemon that died is reported at once */
+                        int wst;
+                        if (waitpid(daemon, &wst, WNOHANG) == daemon) {
+                                untrack_child(daemon);
+                                daemon = 0;
+                                fprintf(stderr, "bevaka-bench: bevakad died during the load (%s %d) after %.1f s:\n",
+                                        WIFSIGNALED(wst) ? "signal" : "exit status",
+                                        WIFSIGNALED(wst) ? WTERMSIG(wst) : WEXITSTATUS(wst),
+                                        (double)(now_ns() - t0) / 1e9);
+                                print_tail(logp);
+                                atomic_store(&ob.stop, true);
+                                pthread_join(obt, NULL);
+                                die("ingest did not finish (store kept in %s)", dir);
+                        }
+                        next_alive = now_ns() + 500000000LL;
+                }
                 if (seq <= o->events) {
                         int64_t stop = seq + 1000;
                         for (; seq < stop && seq <= o->events; seq++)
@@ -1214,14 +1231,17 @@ static int cmd_ingest(const opts_t *o)
         if (perf > 0)
                 stop_child(&perf, SIGINT, 30000);
         if (!t_done) {
-                fprintf(stderr, "bevaka-bench: timeout after %d s: %lld of %lld events processed\n", o->timeout_s,
-                        last_processed, o->events);
+                fprintf(stderr, "bevaka-bench: timeout after %d s: %lld of %lld events processed (store kept in %s)\n",
+                        o->timeout_s, last_processed, o->events, dir);
                 print_tail(logp);
                 atomic_store(&ob.stop, true);
                 pthread_join(obt, NULL);
                 stop_child(&daemon, SIGTERM, 15000);
                 die("ingest did not finish");
         }
+        /* The observer polls every 2 ms: give it a moment to see the last commit too. */
+        for (int64_t w = now_ns() + 1000000000LL; !atomic_load(&ob.t_target) && now_ns() < w;)
+                sleep_ns(1000000);
         int64_t t_obs = atomic_load(&ob.t_target);
         double secs = (double)(t_done - t0) / 1e9, pub_secs = (double)(t_pub_done - t0) / 1e9;
         double obs_secs = t_obs ? (double)(t_obs - t0) / 1e9 : 0;
