@@ -28,6 +28,7 @@ struct engine {
         /* per-transaction case cache: open addressing, power-of-two size */
         struct cached_case *cache;
         size_t cache_size, cache_used;
+        size_t cache_dirty;     /* changed states not yet written: flush is free when 0 */
         /* publish queue */
         engine_msg_t *queue;
         size_t queue_n, queue_cap;
@@ -43,6 +44,13 @@ static uint64_t hash_str(const char *s)
         return h;
 }
 
+static void mark_dirty(engine_t *e, struct cached_case *c)
+{
+        if (!c->dirty)
+                e->cache_dirty++;
+        c->dirty = true;
+}
+
 static int save_case(engine_t *e, struct cached_case *c)
 {
         _cleanup_free_ char *json = rules_state_to_json(c->st);
@@ -50,8 +58,10 @@ static int save_case(engine_t *e, struct cached_case *c)
                 return -ENOMEM;
         int r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
                                rules_state_open(c->st), rules_next_wake(&e->cfg->rules, c->st), json);
-        if (r == 0)
+        if (r == 0 && c->dirty) {
                 c->dirty = false;
+                e->cache_dirty--;
+        }
         return r;
 }
 
@@ -62,11 +72,14 @@ static void cache_clear(engine_t *e)
                         rules_state_free(&e->cache[i].st);
         memset(e->cache, 0, e->cache_size * sizeof(*e->cache));
         e->cache_used = 0;
+        e->cache_dirty = 0;
 }
 
 /* Writes every changed state back (same transaction); the decoded states stay cached. */
 static int cache_flush(engine_t *e)
 {
+        if (e->cache_dirty == 0)
+                return 0;     /* the common turn: nothing changed, no walk over the table */
         for (size_t i = 0; i < e->cache_size; i++) {
                 struct cached_case *c = &e->cache[i];
                 if (c->st && c->dirty) {
@@ -431,7 +444,7 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         }
         if (res != 0)
                 return res;
-        c->dirty = true;
+        mark_dirty(e, c);
         if ((res = apply_actions(e, c->st, &out, ev->id)) != 0)
                 return res;
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
@@ -496,7 +509,7 @@ static void wake_one(void *ud, const char *case_id)
                 w->err = err;
                 return;
         }
-        c->dirty = true;
+        mark_dirty(w->e, c);
         if ((err = apply_actions(w->e, c->st, &out, NULL)) != 0) {
                 w->err = err;
                 return;
