@@ -29,6 +29,8 @@ struct engine {
         struct cached_case *cache;
         size_t cache_size, cache_used;
         size_t cache_dirty;     /* changed states not yet written: flush is free when 0 */
+        uint8_t *enc;           /* the store form being written (grown as needed) */
+        size_t enc_cap;
         /* publish queue */
         engine_msg_t *queue;
         size_t queue_n, queue_cap;
@@ -53,11 +55,17 @@ static void mark_dirty(engine_t *e, struct cached_case *c)
 
 static int save_case(engine_t *e, struct cached_case *c)
 {
-        _cleanup_free_ char *json = rules_state_to_json(c->st);
-        if (!json)
-                return -ENOMEM;
+        size_t n = rules_state_encode(c->st, e->enc, e->enc_cap);
+        if (n > e->enc_cap) {
+                uint8_t *b = realloc(e->enc, n);
+                if (!b)
+                        return -ENOMEM;
+                e->enc = b;
+                e->enc_cap = n;
+                rules_state_encode(c->st, e->enc, e->enc_cap);
+        }
         int r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                               rules_state_open(c->st), rules_next_wake(&e->cfg->rules, c->st), json);
+                               rules_state_open(c->st), rules_next_wake(&e->cfg->rules, c->st), e->enc, n);
         if (r == 0 && c->dirty) {
                 c->dirty = false;
                 e->cache_dirty--;
@@ -102,7 +110,8 @@ int engine_prepare_commit(engine_t *e)
 static struct cached_case *case_get(engine_t *e, const char *case_id, bool create, int *err)
 {
         size_t mask = e->cache_size - 1, i = hash_str(case_id) & mask;
-        _cleanup_free_ char *json = NULL;
+        _cleanup_free_ void *blob = NULL;
+        size_t len = 0;
         case_state_t *st = NULL;
         int r;
 
@@ -117,9 +126,13 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
                 cache_clear(e);
                 i = hash_str(case_id) & mask;
         }
-        r = store_case_get(e->store, case_id, &json);
+        r = store_case_get(e->store, case_id, &blob, &len);
         if (r == 0) {
-                if (rules_state_from_json(json, &st) != 0) {
+                if ((r = rules_state_decode(blob, len, &st)) == -ENOMEM) {
+                        *err = r;
+                        return NULL;
+                }
+                if (r != 0) {
                         log_errx("engine: stored state of a case is unreadable; starting it afresh");
                         st = NULL;
                 }
@@ -638,6 +651,7 @@ void engine_free(engine_t **ep)
         engine_discard(e);
         free(e->cache);
         free(e->queue);
+        free(e->enc);
         free(e);
         *ep = NULL;
 }

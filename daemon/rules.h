@@ -76,14 +76,22 @@ const char *rules_body(const rules_cfg_t *cfg, rule_id_t r);
 
 /* ---- per-case state -------------------------------------------------------- */
 
-/* Opaque; owned by the rules engine, serialised to JSON by it for the store. */
+/* Opaque; owned by the rules engine, serialised by it for the store. */
 typedef struct case_state case_state_t;
 
 case_state_t *rules_state_new(const char *case_id);
 void rules_state_free(case_state_t **st);
-/* Store form: a JSON text. from_json returns 0 or BK_E_INVALID. */
+/*
+ * Store form: a compact, versioned binary blob. encode writes at most cap
+ * bytes and returns the length the whole form needs (snprintf-like: call
+ * again with a larger buffer when it is more than cap). decode reads that
+ * form and also the JSON form older stores hold; 0, BK_E_INVALID or -ENOMEM.
+ */
+size_t rules_state_encode(const case_state_t *st, uint8_t *buf, size_t cap);
+int rules_state_decode(const void *buf, size_t len, case_state_t **out);
+/* The same fields as JSON, for tests, debugging and stores of schema 1. */
 char *rules_state_to_json(const case_state_t *st);               /* malloc'd */
-int rules_state_from_json(const char *json, case_state_t **out);
+int rules_state_from_json(const char *json, case_state_t **out);  /* 0 or BK_E_INVALID */
 /* Never NULL; "" when not known yet (a case first seen without a caseworker). */
 const char *rules_state_case(const case_state_t *st);
 const char *rules_state_unit(const case_state_t *st);

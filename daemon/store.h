@@ -12,7 +12,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store_t;
 
@@ -55,10 +55,13 @@ int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time
 int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at);
 json_t *store_dead_letters(store_t *s, int limit);
 
-/* cases: json is the rules engine's state text */
-int store_case_get(store_t *s, const char *case_id, char **json);  /* BK_E_NOT_FOUND */
+/*
+ * cases: state is the rules engine's store form (an opaque blob to the store).
+ * get returns a malloc'd copy with a NUL after its len bytes; BK_E_NOT_FOUND.
+ */
+int store_case_get(store_t *s, const char *case_id, void **state, size_t *len);
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const char *json);
+                   bool open, cal_day_t wake, const void *state, size_t len);
 /* Case ids whose wake day is <= day, at most `max`, oldest wake first. */
 int store_cases_waking(store_t *s, cal_day_t day, int max,
                        void (*fn)(void *ud, const char *case_id), void *ud);

@@ -359,14 +359,15 @@ static void test_replay_never_duplicates(void)
 {
         fx_t *f = fx_new("2026-03-02T11:00:00+01:00");
         const char *ib3 = rid("EB-1", RULE_IB3_DUE, "ib1-1");
-        char *state_before = NULL, *state_after = NULL;
+        void *state_before = NULL, *state_after = NULL;
+        size_t len_before = 0, len_after = 0;
 
         if (!f)
                 return;
         CHECK_INT(fx_open_case(f, "d-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
         CHECK_INT(total_reminders(f), 1);
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_before), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_before, &len_before), 0);
 
         /* the same id again (a replay): the store says duplicate, nothing new appears */
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), BK_E_DUPLICATE);
@@ -376,8 +377,9 @@ static void test_replay_never_duplicates(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 2);
         CHECK_INT(f->n, 0);
         /* ... and the case's state is what it was: a duplicate changes no fact */
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_after), 0);
-        CHECK(state_before && state_after && strcmp(state_before, state_after) == 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_after, &len_after), 0);
+        CHECK(state_before && state_after && len_before == len_after &&
+              memcmp(state_before, state_after, len_after) == 0);
         free(state_before);
         free(state_after);
 
@@ -412,7 +414,8 @@ static void test_replay_with_new_ids(void)
 static void test_unknown_and_rejected(void)
 {
         fx_t *f = fx_new("2026-03-02T11:00:00+01:00");
-        char *json = NULL;
+        void *blob = NULL;
+        size_t len = 0;
         char type[EV_TYPE_MAX + 1];
         bk_time_t at;
 
@@ -424,7 +427,7 @@ static void test_unknown_and_rejected(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 0);
         CHECK_INT(store_event_brief(f->store, "u-1", type, sizeof(type), &at), 0);
         CHECK_STR(type, "case.archived");
-        CHECK_INT(store_case_get(f->store, "EB-9", &json), BK_E_NOT_FOUND);
+        CHECK_INT(store_case_get(f->store, "EB-9", &blob, &len), BK_E_NOT_FOUND);
         /* the same unknown id again is a duplicate */
         CHECK_INT(fx_event(f, "u-1", "case.archived", "2026-03-02T09:00:00+01:00", "EB-9", "{}"), BK_E_DUPLICATE);
         CHECK_INT(store_counter(f->store, CNT_IGNORED), 1);
@@ -917,7 +920,9 @@ static void test_handover_body_stays_utf8(void)
 static void test_discard_after_failed_transaction(void)
 {
         fx_t *f = fx_new("2026-04-02T09:30:00+02:00");
-        char reason[EV_PARSE_REASON_SIZE], *json = NULL, type[EV_TYPE_MAX + 1];
+        char reason[EV_PARSE_REASON_SIZE], type[EV_TYPE_MAX + 1];
+        void *blob = NULL;
+        size_t len = 0;
         bk_time_t at;
         event_t ev;
         int64_t rseq;
@@ -946,8 +951,8 @@ static void test_discard_after_failed_transaction(void)
         CHECK_INT(get_rem(f, rid("EB-X", RULE_CHILD_IMPACT, "d-x")).state, REM__STATE_COUNT);
         CHECK_INT(store_event_brief(f->store, "x-dec", type, sizeof(type), &at), BK_E_NOT_FOUND);
         /* the cached case state was dropped too: the case is as the last commit left it */
-        CHECK_INT(store_case_get(f->store, "EB-X", &json), 0);
-        free(json);
+        CHECK_INT(store_case_get(f->store, "EB-X", &blob, &len), 0);
+        free(blob);
 
         /* the same batch again succeeds, with the next rseq: no gap */
         CHECK_INT(store_begin(f->store), 0);
@@ -1113,6 +1118,53 @@ static void test_rebuild_same_reminders(void)
         fx_free(f);
 }
 
+/* A case whose stored state is the JSON form of schema 1 is read as it is, behaves the same,
+ * and is written back in the binary form when it next changes. */
+static void test_json_state_of_schema_1(void)
+{
+        fx_t *f = fx_new("2026-03-02T11:00:00+01:00");
+        case_state_t *st = NULL;
+        json_t *before = NULL, *after = NULL;
+        void *blob = NULL;
+        size_t len = 0;
+        char *text = NULL;
+
+        if (!f)
+                return;
+        CHECK_INT(fx_open_case(f, "j-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
+        CHECK_INT(fx_event(f, "j-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len), 0);
+        CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
+        CHECK_INT(rules_state_decode(blob, len, &st), 0);
+        text = st ? rules_state_to_json(st) : NULL;
+        CHECK(text != NULL);
+        free(blob);
+        blob = NULL;
+        before = engine_case_view(f->engine, "EB-1");
+
+        /* the row as schema 1 left it, and an engine that has not cached it */
+        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(store_case_put(f->store, "EB-1", UNIT, "hk1", true, rules_next_wake(&f->cfg.rules, st),
+                                 text, text ? strlen(text) : 0), 0);
+        CHECK_INT(store_commit(f->store), 0);
+        engine_free(&f->engine);
+        CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);
+        after = engine_case_view(f->engine, "EB-1");
+        CHECK(before && after && json_equal(before, after));
+
+        /* the next event finds the state it left: IB3 done resolves the IB3 reminder */
+        CHECK_INT(fx_event(f, "j-ib3", "ib3.completed", "2026-03-03T10:00:00+01:00", "EB-1", NULL), 0);
+        CHECK_INT(get_rem(f, rid("EB-1", RULE_IB3_DUE, "ib1-1")).state, REM_RESOLVED);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len), 0);
+        CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
+        free(blob);
+        free(text);
+        rules_state_free(&st);
+        json_decref(before);
+        json_decref(after);
+        fx_free(f);
+}
+
 int main(void)
 {
         log_init("test-engine", LOG_WARNING, false);
@@ -1135,5 +1187,6 @@ int main(void)
         test_discard_after_failed_transaction();
         test_wake_cases_summer_allowance();
         test_rebuild_same_reminders();
+        test_json_state_of_schema_1();
         return tap_done();
 }

@@ -1,7 +1,8 @@
 /*
  * Schema upgrades (store.c's migrations): every schema version the project
- * has shipped must open and migrate to the current one. Only version 1 has
- * shipped, so: an empty file goes 0 -> 1; a current file opens unchanged; a
+ * has shipped must open and migrate to the current one: an empty file goes
+ * 0 -> 2; a version 1 file (its schema kept here as shipped) goes 1 -> 2 with
+ * its case states kept byte for byte; a current file opens unchanged; a
  * migration that fails leaves the file at its old version with nothing of
  * the failed step in it (each step is one transaction); a file from a newer
  * bevaka (user_version 99) is refused with a message that says so, and is
@@ -12,6 +13,37 @@
 #include <stdio.h>
 #include "store.h"
 #include "tap.h"
+
+/* Schema version 1 exactly as it shipped (store.c's first migration): the fixture for 1 -> 2. */
+static const char v1_schema[] =
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE feeds(source TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);"
+        "CREATE TABLE events(rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,"
+        "  seq INTEGER NOT NULL, type TEXT NOT NULL, at INTEGER NOT NULL, case_id TEXT NOT NULL,"
+        "  received_at INTEGER NOT NULL, status INTEGER NOT NULL, raw TEXT NOT NULL);"
+        "CREATE INDEX events_case ON events(case_id);"
+        "CREATE TABLE dead_letters(rowid INTEGER PRIMARY KEY, reason TEXT NOT NULL,"
+        "  received_at INTEGER NOT NULL, raw BLOB NOT NULL);"
+        "CREATE TABLE cases(case_id TEXT PRIMARY KEY, unit TEXT NOT NULL, caseworker TEXT NOT NULL,"
+        "  open INTEGER NOT NULL, wake INTEGER NOT NULL, state TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX cases_wake ON cases(wake);"
+        "CREATE TABLE reminders(id TEXT PRIMARY KEY, case_id TEXT NOT NULL, rule INTEGER NOT NULL,"
+        "  cycle TEXT NOT NULL, unit TEXT NOT NULL, caseworker TEXT NOT NULL, to_cw INTEGER NOT NULL,"
+        "  to_leads INTEGER NOT NULL, severity INTEGER NOT NULL, due INTEGER NOT NULL,"
+        "  deliver_at INTEGER NOT NULL, state INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+        "  why TEXT NOT NULL, event_id TEXT NOT NULL, created_at INTEGER NOT NULL,"
+        "  delivered_at INTEGER NOT NULL, closed_at INTEGER NOT NULL, close_reason TEXT NOT NULL)"
+        "  WITHOUT ROWID;"
+        "CREATE INDEX reminders_pending ON reminders(deliver_at) WHERE state IN (0, 3);"
+        "CREATE INDEX reminders_case ON reminders(case_id, rule) WHERE state < 4;"
+        "CREATE INDEX reminders_owner ON reminders(unit, caseworker, state);"
+        "CREATE TABLE reminder_events(rowid INTEGER PRIMARY KEY, reminder_id TEXT NOT NULL,"
+        "  event_id TEXT NOT NULL, role TEXT NOT NULL, UNIQUE(reminder_id, event_id, role));"
+        "CREATE TABLE outbox(rseq INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL,"
+        "  at INTEGER NOT NULL);"
+        "INSERT INTO cases VALUES('EB-1', 'U1', 'hk1', 1, 20000, '{\"v\":1,\"case\":\"EB-1\"}');"
+        "INSERT INTO meta VALUES('events.applied', 7);"
+        "PRAGMA user_version = 1;";
 
 static int user_version(const char *path)
 {
@@ -89,16 +121,17 @@ int main(void)
         if (!mkdtemp(dir))
                 return 2;
 
-        /* 0 -> 1: an empty file. */
+        /* 0 -> 2: an empty file. */
         snprintf(path, sizeof(path), "%s/v0.db", dir);
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, 0);
         CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
         CHECK(strstr(log, "migrated schema to version 1") != NULL);
+        CHECK(strstr(log, "migrated schema to version 2") != NULL);
         store_close(&s);
-        CHECK_INT(user_version(path), 1);
+        CHECK_INT(user_version(path), 2);
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
-        CHECK_INT(info.version, 1);
+        CHECK_INT(info.version, 2);
         CHECK_INT(info.events, 0);
 
         /* Current version: opens without migrating. */
@@ -106,6 +139,28 @@ int main(void)
         CHECK_INT(r, 0);
         CHECK(strstr(log, "migrated") == NULL);
         store_close(&s);
+
+        /* 1 -> 2: a store of the first release keeps its cases (their JSON states byte for byte,
+         * now as blobs, which the engine reads) and its counters. */
+        snprintf(path, sizeof(path), "%s/v1.db", dir);
+        CHECK_INT(exec_sql(path, v1_schema), 0);
+        r = open_captured(path, &s, log, sizeof(log));
+        CHECK_INT(r, 0);
+        CHECK(strstr(log, "migrated schema to version 1") == NULL);
+        CHECK(strstr(log, "migrated schema to version 2") != NULL);
+        if (s) {
+                void *blob = NULL;
+                size_t len = 0;
+                const char *want = "{\"v\":1,\"case\":\"EB-1\"}";
+                CHECK_INT(store_case_get(s, "EB-1", &blob, &len), 0);
+                CHECK(blob && len == strlen(want) && memcmp(blob, want, len) == 0);
+                free(blob);
+                CHECK_INT(store_counter(s, CNT_APPLIED), 7);
+                CHECK_INT(store_next_wake(s), 20000);
+                store_close(&s);
+        }
+        CHECK_INT(user_version(path), 2);
+        CHECK(has_table(path, "cases") && !has_table(path, "cases2"));
 
         /* A step that fails is rolled back whole: no table of it survives, the version stays. */
         snprintf(path, sizeof(path), "%s/broken.db", dir);
@@ -124,7 +179,7 @@ int main(void)
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, -EPROTO);
         CHECK(s == NULL);
-        CHECK(strstr(log, "schema version 99 is newer than this bevakad (1); refusing") != NULL);
+        CHECK(strstr(log, "schema version 99 is newer than this bevakad (2); refusing") != NULL);
         CHECK_INT(user_version(path), 99);
         CHECK(has_table(path, "future"));
         CHECK(!has_table(path, "events"));

@@ -493,6 +493,24 @@ static void test_dead_letters(void)
 
 /* ---- cases -------------------------------------------------------------------------- */
 
+/* The store keeps a case's state as an opaque blob; these tests use text blobs. */
+static int put_case(store_t *s, const char *id, const char *unit, const char *cw, bool open, cal_day_t wake,
+                    const char *text)
+{
+        return store_case_put(s, id, unit, cw, open, wake, text, strlen(text));
+}
+
+static int get_case(store_t *s, const char *id, char **text)
+{
+        void *blob = NULL;
+        size_t len = 0;
+        int r = store_case_get(s, id, &blob, &len);
+        *text = blob;
+        if (r == 0 && strlen(*text) != len)
+                return -1;
+        return r;
+}
+
 struct woken { int n; char id[8][EV_NAME_MAX + 1]; store_t *s; };
 
 static void each_woken(void *ud, const char *case_id)
@@ -503,7 +521,7 @@ static void each_woken(void *ud, const char *case_id)
         w->n++;
         /* The callback may write the same table (the engine saves the case it woke). */
         if (w->s)
-                CHECK_INT(store_case_put(w->s, case_id, "U", "cw", true, INT32_MAX, "{\"woken\":true}"), 0);
+                CHECK_INT(put_case(w->s, case_id, "U", "cw", true, INT32_MAX, "{\"woken\":true}"), 0);
 }
 
 static void test_cases(void)
@@ -516,18 +534,18 @@ static void test_cases(void)
         CHECK_INT(store_open(":memory:", true, &s), 0);
         if (!s)
                 return;
-        CHECK_INT(store_case_get(s, "EB-1", &json), BK_E_NOT_FOUND);
+        CHECK_INT(get_case(s, "EB-1", &json), BK_E_NOT_FOUND);
         CHECK(json == NULL);
         CHECK_INT(store_begin(s), 0);
-        CHECK_INT(store_case_put(s, "EB-1", "HV-EB-1", "hk1", true, d2, "{\"a\":1}"), 0);
-        CHECK_INT(store_case_put(s, "EB-2", "HV-EB-1", NULL, true, d1, "{\"b\":2}"), 0);
-        CHECK_INT(store_case_put(s, "EB-3", "HV-EB-2", "hk3", false, d1, "{}"), 0);
-        CHECK_INT(store_case_put(s, "EB-4", "HV-EB-2", "hk4", true, INT32_MAX, "{}"), 0);
-        CHECK_INT(store_case_put(s, "EB-5", "HV-EB-2", "hk4", true, d3, "{}"), 0);
-        CHECK_INT(store_case_put(s, "EB-1", "HV-EB-1", "hk2", true, d2, "{\"a\":2}"), 0);   /* upsert */
+        CHECK_INT(put_case(s, "EB-1", "HV-EB-1", "hk1", true, d2, "{\"a\":1}"), 0);
+        CHECK_INT(put_case(s, "EB-2", "HV-EB-1", NULL, true, d1, "{\"b\":2}"), 0);
+        CHECK_INT(put_case(s, "EB-3", "HV-EB-2", "hk3", false, d1, "{}"), 0);
+        CHECK_INT(put_case(s, "EB-4", "HV-EB-2", "hk4", true, INT32_MAX, "{}"), 0);
+        CHECK_INT(put_case(s, "EB-5", "HV-EB-2", "hk4", true, d3, "{}"), 0);
+        CHECK_INT(put_case(s, "EB-1", "HV-EB-1", "hk2", true, d2, "{\"a\":2}"), 0);   /* upsert */
         CHECK_INT(store_commit(s), 0);
 
-        CHECK_INT(store_case_get(s, "EB-1", &json), 0);
+        CHECK_INT(get_case(s, "EB-1", &json), 0);
         CHECK_STR(json, "{\"a\":2}");
         free(json);
         json = NULL;
@@ -554,7 +572,7 @@ static void test_cases(void)
         memset(&w, 0, sizeof(w));
         CHECK_INT(store_cases_waking(s, d3, 10, each_woken, &w), 1);
         CHECK_STR(w.id[0], "EB-5");
-        CHECK_INT(store_case_get(s, "EB-2", &json), 0);
+        CHECK_INT(get_case(s, "EB-2", &json), 0);
         CHECK_STR(json, "{\"woken\":true}");
         free(json);
         store_close(&s);
@@ -706,7 +724,7 @@ static void test_reminders_open_due_next(void)
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_feed_set(s, "src", 8), 0);
         CHECK_INT(store_outbox_add(s, 1, "rem/U1/hk1/", "{}", 1), 0);
-        CHECK_INT(store_case_put(s, "EB-1", "U1", "hk1", true, 1, "{}"), 0);
+        CHECK_INT(put_case(s, "EB-1", "U1", "hk1", true, 1, "{}"), 0);
         CHECK_INT(store_clear_derived(s), 0);
         CHECK_INT(store_commit(s), 0);
         CHECK(store_rem_next_delivery(s) == INT64_MAX);
@@ -1019,7 +1037,7 @@ static void test_backup(void)
         CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
         CHECK_INT(store_rem_put(s, &r), 0);
         CHECK_INT(store_rem_link_event(s, r.id, ev.id, "trigger"), 0);
-        CHECK_INT(store_case_put(s, "EB-1", "U1", "hk1", true, 20000, "{\"x\":1}"), 0);
+        CHECK_INT(put_case(s, "EB-1", "U1", "hk1", true, 20000, "{\"x\":1}"), 0);
         CHECK_INT(store_feed_set(s, "paraply-hv", 1), 0);
         CHECK_INT(store_dead_letter_add(s, "bad", bad, sizeof(bad), 6), 0);
         CHECK_INT(store_outbox_add(s, 1, "rem/U1/hk1/", "{}", 7), 0);
