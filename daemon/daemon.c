@@ -465,6 +465,10 @@ int daemon_main(int argc, char **argv)
                 log_errx("signals: %s", strerror(-r));
                 goto out;
         }
+        if ((r = store_checkpointer_start(d->store)) < 0) {
+                log_errx("store: cannot start the checkpoint thread: %s", strerror(-r));
+                goto out;
+        }
         if ((r = bus_open(&d->cfg, &d->bus, err, sizeof(err))) < 0) {
                 log_errx("%s", err);
                 goto out;

@@ -8,7 +8,10 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -114,8 +117,32 @@ static const char *const migrations[] = {
         "CREATE INDEX cases_wake ON cases(wake);",
 };
 
+/*
+ * WAL checkpoints run in a thread of their own with its own connection, so that copying the WAL
+ * into the database file and its fsync never stall the loop (docs/performance.md, finding 3a).
+ * The writer's WAL hook wakes the thread once CKPT_WAKE_FRAMES are in the WAL. A writer that
+ * never pauses (a long catch-up) keeps those checkpoints from completing, and then the WAL would
+ * never start over: at CKPT_BOUND_FRAMES the writer finishes the checkpoint itself, which is
+ * short because the thread has copied most frames already.
+ */
+#define CKPT_WAKE_FRAMES 256       /* about 1 MB with 4 KB pages */
+#define CKPT_BOUND_FRAMES 16384    /* about 64 MB */
+
+struct checkpointer {
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        bool pending, stop, busy;  /* busy: a checkpoint is running */
+        sqlite3 *db;               /* used by the thread only */
+        atomic_long runs;          /* checkpoints that ran to the end of the WAL as it was then */
+        atomic_int failures;       /* checkpoints that failed (not "busy"); reported by the writer */
+        atomic_int last_rc;
+        int failures_logged;
+};
+
 struct store {
         sqlite3 *db;
+        struct checkpointer *ckpt;
         sqlite3_stmt *q[Q__COUNT];
         int64_t counter[CNT__COUNT];
         bool counter_dirty[CNT__COUNT];
@@ -202,6 +229,137 @@ static int load_counters(store_t *s)
         return 0;
 }
 
+/* ---- background checkpoints ---------------------------------------------- */
+
+static void *checkpointer_main(void *ud)
+{
+        struct checkpointer *c = ud;
+
+        pthread_mutex_lock(&c->mu);
+        while (!c->stop) {
+                if (!c->pending) {
+                        pthread_cond_wait(&c->cv, &c->mu);
+                        continue;
+                }
+                c->pending = false;
+                c->busy = true;
+                pthread_mutex_unlock(&c->mu);
+                int log_frames = -1, done_frames = -1;
+                int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                                   &done_frames);
+                if (rc == SQLITE_OK && done_frames == log_frames)
+                        atomic_fetch_add(&c->runs, 1);
+                else if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+                        atomic_store(&c->last_rc, rc);
+                        atomic_fetch_add(&c->failures, 1);
+                }
+                pthread_mutex_lock(&c->mu);
+                c->busy = false;
+        }
+        pthread_mutex_unlock(&c->mu);
+        return NULL;
+}
+
+/* Runs in the writer's thread after each commit; frames is the WAL's length in pages. */
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+        store_t *s = ud;
+        struct checkpointer *c = s->ckpt;
+        int failures = atomic_load(&c->failures);
+
+        if (failures != c->failures_logged) {
+                log_warnx("store: background checkpoint failed (%s); the WAL keeps the data and grows "
+                          "until a checkpoint succeeds", sqlite3_errstr(atomic_load(&c->last_rc)));
+                c->failures_logged = failures;
+        }
+        if (frames >= CKPT_BOUND_FRAMES) {
+                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        } else if (frames >= CKPT_WAKE_FRAMES) {
+                pthread_mutex_lock(&c->mu);
+                c->pending = true;
+                pthread_cond_signal(&c->cv);
+                pthread_mutex_unlock(&c->mu);
+        }
+        return SQLITE_OK;
+}
+
+int store_checkpointer_start(store_t *s)
+{
+        const char *path = sqlite3_db_filename(s->db, "main");
+        struct checkpointer *c;
+        sigset_t all, old;
+        int r;
+
+        if (s->ckpt || !path || !path[0])
+                return 0;   /* running already, or an in-memory store: nothing to checkpoint */
+        if (!(c = calloc(1, sizeof(*c))))
+                return -ENOMEM;
+        /* A connection sees the WAL only once it has read the file: until then a checkpoint on it
+         * does nothing. The journal_mode query is that read. */
+        if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+            sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+                log_errx("store: checkpoint connection: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
+                sqlite3_close(c->db);
+                free(c);
+                return -EIO;
+        }
+        pthread_mutex_init(&c->mu, NULL);
+        pthread_cond_init(&c->cv, NULL);
+        /* Signals belong to the loop's signalfd: the thread starts with all of them blocked. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = pthread_create(&c->thread, NULL, checkpointer_main, c);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r != 0) {
+                pthread_mutex_destroy(&c->mu);
+                pthread_cond_destroy(&c->cv);
+                sqlite3_close(c->db);
+                free(c);
+                return -r;
+        }
+        s->ckpt = c;
+        sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoints */
+        return 0;
+}
+
+int64_t store_checkpoint_runs(store_t *s)
+{
+        return s->ckpt ? atomic_load(&s->ckpt->runs) : -1;
+}
+
+bool store_checkpointer_idle(store_t *s)
+{
+        struct checkpointer *c = s->ckpt;
+        bool idle;
+
+        if (!c)
+                return true;
+        pthread_mutex_lock(&c->mu);
+        idle = !c->pending && !c->busy;
+        pthread_mutex_unlock(&c->mu);
+        return idle;
+}
+
+static void checkpointer_stop(store_t *s)
+{
+        struct checkpointer *c = s->ckpt;
+
+        if (!c)
+                return;
+        sqlite3_wal_hook(s->db, NULL, NULL);
+        sqlite3_wal_autocheckpoint(s->db, 1000);
+        pthread_mutex_lock(&c->mu);
+        c->stop = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        sqlite3_close(c->db);
+        free(c);
+        s->ckpt = NULL;
+}
+
 int store_open(const char *path, bool sync_full, store_t **out)
 {
         store_t *s = calloc(1, sizeof(*s));
@@ -264,6 +422,7 @@ void store_close(store_t **sp)
                 return;
         if (s->in_tx)
                 store_rollback(s);
+        checkpointer_stop(s);
         for (int i = 0; i < Q__COUNT; i++)
                 sqlite3_finalize(s->q[i]);
         if (s->db)

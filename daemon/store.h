@@ -28,6 +28,16 @@ typedef enum store_counter {
 
 int store_open(const char *path, bool sync_full, store_t **out);
 void store_close(store_t **s);
+/*
+ * WAL checkpoints in a background thread with its own connection instead of
+ * inside the writer's commits (the daemon's loop must not stall on them).
+ * Stopped by store_close. 0 or -errno; a no-op for an in-memory store.
+ */
+int store_checkpointer_start(store_t *s);
+/* Background checkpoints that copied the whole WAL as it was when they began; -1 when not running. */
+int64_t store_checkpoint_runs(store_t *s);
+/* No checkpoint running or asked for: the last one began after the last commit that asked. */
+bool store_checkpointer_idle(store_t *s);
 int store_schema_version(store_t *s);
 
 int store_begin(store_t *s);

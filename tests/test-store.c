@@ -18,7 +18,10 @@
  */
 #include <dirent.h>
 #include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "log.h"
@@ -1210,6 +1213,139 @@ static void test_disk_full(void)
         free(blob);
 }
 
+/* ---- background checkpoints ------------------------------------------------------ */
+
+static off_t file_size(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Polls (1 ms steps, at most 10 s) until the checkpoint thread has finished more than `after`
+ * runs and has nothing left to do: the WAL is copied up to the last commit. */
+static bool wait_checkpoint(store_t *s, int64_t after)
+{
+        for (int i = 0; i < 10000; i++) {
+                if (store_checkpoint_runs(s) > after && store_checkpointer_idle(s))
+                        return true;
+                nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+        }
+        return false;
+}
+
+/* Writes `rows` case rows of 3 KB each (about a WAL frame each), ten per transaction. */
+static int write_rows(store_t *s, int first, int rows)
+{
+        static char blob[3000];
+        char id[32];
+
+        memset(blob, 'x', sizeof(blob));
+        for (int i = 0; i < rows; i += 10) {
+                if (store_begin(s) < 0)
+                        return -1;
+                for (int k = i; k < i + 10 && k < rows; k++) {
+                        snprintf(id, sizeof(id), "EB-%06d", first + k);
+                        if (store_case_put(s, id, "U1", "hk1", true, 1, blob, sizeof(blob)) < 0)
+                                return -1;
+                }
+                if (store_commit(s) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* The signals SIGHUP, SIGINT and SIGTERM blocked in every thread but the main one. */
+static int other_threads_blocking_signals(int *threads)
+{
+        DIR *dir = opendir("/proc/self/task");
+        struct dirent *de;
+        int bad = 0;
+
+        *threads = 0;
+        while (dir && (de = readdir(dir))) {
+                char path[300], line[256];
+                FILE *f;
+                if (de->d_name[0] == '.' || atoi(de->d_name) == getpid())
+                        continue;
+                (*threads)++;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+                if (!(f = fopen(path, "r")))
+                        continue;
+                while (fgets(line, sizeof(line), f))
+                        if (strncmp(line, "SigBlk:", 7) == 0) {
+                                unsigned long long m = strtoull(line + 7, NULL, 16);
+                                if (!(m >> (SIGHUP - 1) & 1) || !(m >> (SIGINT - 1) & 1) || !(m >> (SIGTERM - 1) & 1))
+                                        bad++;
+                        }
+                fclose(f);
+        }
+        if (dir)
+                closedir(dir);
+        return bad;
+}
+
+static void test_checkpointer(void)
+{
+        const char *db = path_in_tmp("ckpt.db");
+        char wal[PATH_MAX];
+        store_t *s = NULL;
+        off_t db0, wal1, wal_max = 0;
+        int64_t runs;
+        int threads = 0, rows = 0;
+
+        snprintf(wal, sizeof(wal), "%s-wal", db);
+        CHECK_INT(store_open(db, false, &s), 0);
+        if (!s)
+                return;
+        CHECK_INT(store_checkpoint_runs(s), -1);
+        CHECK_INT(store_checkpointer_start(s), 0);
+        CHECK_INT(store_checkpointer_start(s), 0);      /* a second start is a no-op */
+        CHECK_INT(other_threads_blocking_signals(&threads), 0);
+        CHECK_INT(threads, 1);
+        runs = store_checkpoint_runs(s);
+        CHECK_INT(runs, 0);
+
+        /* About 2 MB of WAL: the thread copies it into the database file while the writer waits. */
+        db0 = file_size(db);
+        CHECK_INT(write_rows(s, rows, 600), 0);
+        rows += 600;
+        CHECK(file_size(wal) > 2 * 1000 * 1000);
+        CHECK(wait_checkpoint(s, runs));
+        CHECK(file_size(db) > db0 + 1000 * 1000);
+        wal1 = file_size(wal);
+
+        /* Forty rounds of half as much, 100 MB in all: each starts the WAL over from its beginning,
+         * so the file never grows past what the first round left. */
+        for (int round = 0; round < 40; round++) {
+                runs = store_checkpoint_runs(s);
+                CHECK_INT(write_rows(s, rows, 300), 0);
+                rows += 300;
+                wal_max = BK_MAX(wal_max, file_size(wal));
+                if (!wait_checkpoint(s, runs)) {
+                        CHECK(!"checkpoint thread did not run");
+                        break;
+                }
+        }
+        CHECK(wal_max > 0 && wal_max <= wal1);
+
+        /* Closing stops the thread; every row is there, and the WAL is gone. */
+        store_close(&s);
+        CHECK_INT(other_threads_blocking_signals(&threads), 0);
+        CHECK_INT(threads, 0);
+        CHECK(file_size(wal) <= 0);
+        CHECK_INT(store_open(db, false, &s), 0);
+        if (s) {
+                char id[32];
+                void *blob = NULL;
+                size_t len = 0;
+                snprintf(id, sizeof(id), "EB-%06d", rows - 1);
+                CHECK_INT(store_case_get(s, id, &blob, &len), 0);
+                CHECK_INT((int)len, 3000);
+                free(blob);
+                store_close(&s);
+        }
+}
+
 int main(void)
 {
         char tmpl[] = "/tmp/test-store-XXXXXX";
@@ -1238,6 +1374,7 @@ int main(void)
         test_outbox();
         test_backup();
         test_disk_full();
+        test_checkpointer();
 
         sqlite3_reset_auto_extension();
         rm_tmpdir();
