@@ -815,7 +815,7 @@ int bus_drain_subscriptions(bus_t *b)
                 return 0;
         for (;;) {
                 zmq_msg_t m[1];
-                int frames;
+                int frames = 0;
 
                 if (recv_parts(b, b->pub.s, m, 1, &frames) != 0)
                         break;

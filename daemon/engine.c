@@ -249,12 +249,12 @@ void engine_discard(engine_t *e)
 static int close_reminder(engine_t *e, reminder_t *r, rem_state_t to, const char *reason, const char *event_id)
 {
         bool was_delivered = reminder_was_delivered(r);
-        int res;
+        int res, old = r->state;
 
         r->state = to;
         r->closed_at = clock_now(e->clock);
         bk_strlcpy(r->close_reason, reason, sizeof(r->close_reason));
-        if ((res = store_rem_put(e->store, r)) != 0)
+        if ((res = store_rem_put_from(e->store, r, old)) != 0)
                 return res;
         if (event_id && event_id[0] &&
             (res = store_rem_link_event(e->store, r->id, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
@@ -280,7 +280,7 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
                 return res;
         bk_strlcpy(r->unit, unit, sizeof(r->unit));
         bk_strlcpy(r->caseworker, caseworker, sizeof(r->caseworker));
-        if ((res = store_rem_put(e->store, r)) != 0)
+        if ((res = store_rem_put_from(e->store, r, r->state)) != 0)
                 return res;
         if (event_id && event_id[0] && (res = store_rem_link_event(e->store, r->id, event_id, "reroute")) != 0)
                 return res;
@@ -376,7 +376,7 @@ static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a,
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
         r.created_at = clock_now(e->clock);
-        if ((res = store_rem_put(e->store, &r)) != 0)
+        if ((res = store_rem_put_from(e->store, &r, -1)) != 0)   /* not found above */
                 return res;
         if (event_id && event_id[0])
                 return store_rem_link_event(e->store, r.id, event_id, "trigger");
@@ -485,10 +485,11 @@ int engine_deliver_due(engine_t *e, int max)
                 return res;
         for (int i = 0; i < n; i++) {
                 reminder_t *r = &list[i];
+                int old = r->state;
                 r->state = REM_DELIVERED;
                 if (!r->delivered_at)
                         r->delivered_at = now;
-                if ((res = store_rem_put(e->store, r)) != 0 || (res = publish(e, r, "due")) != 0) {
+                if ((res = store_rem_put_from(e->store, r, old)) != 0 || (res = publish(e, r, "due")) != 0) {
                         free(list);
                         return res;
                 }

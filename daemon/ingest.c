@@ -20,7 +20,7 @@ struct source {
         int64_t last_seq;         /* applied (in the current transaction) */
         int64_t known_seq;        /* highest seq the adapter told us of */
         bool replay_pending;
-        int64_t replay_since_ms;
+        int64_t replay_since_ms;     /* when it was asked for, or its last message came */
 };
 
 struct feed_state {
@@ -156,6 +156,10 @@ static int handle_event(ingest_t *in, const bus_msg_t *m)
         s = source_get(in, ev.source, m->feed);
         if (!s)
                 return dead_letter(in, "envelope.source: too many sources", m->body, m->len);
+        /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
+         * time: a long one (a big backlog) is still streaming. */
+        if (m->replay && s->replay_pending)
+                s->replay_since_ms = clock_mono_ms();
         if (sequence(in, s, ev.seq, m->replay) != V_APPLY)
                 return 0;
         if (r != 0) {

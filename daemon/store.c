@@ -49,10 +49,15 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
-        [Q_REM_PUT] = "INSERT OR REPLACE INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
+        /* What a reminder is never changes; its owner and lifecycle do, updated in place. */
+        [Q_REM_PUT] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
                       "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
                       "delivered_at, closed_at, close_reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT(id) DO UPDATE SET "
+                      "unit = excluded.unit, caseworker = excluded.caseworker, "
+                      "deliver_at = excluded.deliver_at, state = excluded.state, "
+                      "delivered_at = excluded.delivered_at, closed_at = excluded.closed_at, "
+                      "close_reason = excluded.close_reason",
         [Q_REM_DUE] = "SELECT * FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
                       "ORDER BY deliver_at, id LIMIT ?2",
         [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
@@ -120,13 +125,18 @@ static const char *const migrations[] = {
 /*
  * WAL checkpoints run in a thread of their own with its own connection, so that copying the WAL
  * into the database file and its fsync never stall the loop (docs/performance.md, finding 3a).
- * The writer's WAL hook wakes the thread once CKPT_WAKE_FRAMES are in the WAL. A writer that
- * never pauses (a long catch-up) keeps those checkpoints from completing, and then the WAL would
- * never start over: at CKPT_BOUND_FRAMES the writer finishes the checkpoint itself, which is
- * short because the thread has copied most frames already.
+ * The writer's WAL hook wakes the thread once CKPT_WAKE_FRAMES are in the WAL.
+ *
+ * SQLite starts the WAL over only when a write transaction begins after a checkpoint that copied
+ * every frame, and a writer that never pauses (a catch-up, or a steady feed) rarely leaves such a
+ * moment. So once the WAL is past CKPT_SOFT_FRAMES the writer finishes the checkpoint itself, but
+ * only when the thread has copied everything before the last commit: then the writer copies just
+ * that commit's frames, a short stall. A thread that is behind is left to catch up, up to
+ * CKPT_HARD_FRAMES, where the writer checkpoints whatever is left: the WAL stays bounded.
  */
 #define CKPT_WAKE_FRAMES 256       /* about 1 MB with 4 KB pages */
-#define CKPT_BOUND_FRAMES 16384    /* about 64 MB */
+#define CKPT_SOFT_FRAMES 16384     /* about 64 MB */
+#define CKPT_HARD_FRAMES 131072    /* about 512 MB */
 
 struct checkpointer {
         pthread_t thread;
@@ -135,6 +145,8 @@ struct checkpointer {
         bool pending, stop, busy;  /* busy: a checkpoint is running */
         sqlite3 *db;               /* used by the thread only */
         atomic_long runs;          /* checkpoints that ran to the end of the WAL as it was then */
+        atomic_int backfilled;     /* frames the thread's last checkpoint had copied */
+        int last_frames;           /* the WAL's length after the previous commit (writer only) */
         atomic_int failures;       /* checkpoints that failed (not "busy"); reported by the writer */
         atomic_int last_rc;
         int failures_logged;
@@ -247,6 +259,8 @@ static void *checkpointer_main(void *ud)
                 int log_frames = -1, done_frames = -1;
                 int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                                    &done_frames);
+                if (rc == SQLITE_OK)
+                        atomic_store(&c->backfilled, done_frames);
                 if (rc == SQLITE_OK && done_frames == log_frames)
                         atomic_fetch_add(&c->runs, 1);
                 else if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
@@ -272,8 +286,17 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
                           "until a checkpoint succeeds", sqlite3_errstr(atomic_load(&c->last_rc)));
                 c->failures_logged = failures;
         }
-        if (frames >= CKPT_BOUND_FRAMES) {
-                sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int prev = c->last_frames;
+        bool restarted = frames < prev;     /* the WAL started over with this commit */
+        c->last_frames = frames;
+        if (restarted)
+                atomic_store(&c->backfilled, 0);
+        if (frames >= CKPT_HARD_FRAMES ||
+            (frames >= CKPT_SOFT_FRAMES && !restarted && atomic_load(&c->backfilled) >= prev)) {
+                int log_frames = -1, done_frames = -1;
+                if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames) ==
+                    SQLITE_OK)
+                        atomic_store(&c->backfilled, done_frames);
         } else if (frames >= CKPT_WAKE_FRAMES) {
                 pthread_mutex_lock(&c->mu);
                 c->pending = true;
@@ -806,15 +829,22 @@ int store_rem_get(store_t *s, const char *id, reminder_t *r)
 int store_rem_put(store_t *s, const reminder_t *r)
 {
         sqlite3_stmt *q = s->q[Q_REM_STATE];
-        int old = -1, res;
+        int old = -1;
 
-        /* Counts by state are kept up to date here, so stats and STATUS= never scan the table. */
         sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW)
                 old = sqlite3_column_int(q, 0);
         sqlite3_reset(q);
+        return store_rem_put_from(s, r, old);
+}
+
+int store_rem_put_from(store_t *s, const reminder_t *r, int old)
+{
+        int res;
+
         if ((res = rem_put(s, r)) != 0)
                 return res;
+        /* Counts by state are kept up to date here, so stats and STATUS= never scan the table. */
         if (old >= 0 && old < REM__STATE_COUNT)
                 store_counter_add(s, CNT_REM_FIRST + old, -1);
         if ((unsigned)r->state < REM__STATE_COUNT)

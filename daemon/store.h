@@ -81,7 +81,11 @@ int store_clear_derived(store_t *s);
 
 /* reminders */
 int store_rem_get(store_t *s, const char *id, reminder_t *r);       /* BK_E_NOT_FOUND */
-int store_rem_put(store_t *s, const reminder_t *r);                  /* insert or replace */
+/* Inserts a reminder, or updates its owner (unit, caseworker) and lifecycle (deliver_at, state,
+ * delivered_at, closed_at, close_reason): the rest of a reminder never changes. */
+int store_rem_put(store_t *s, const reminder_t *r);
+/* The same, for a caller that knows the stored state (-1: no such reminder yet); saves a lookup. */
+int store_rem_put_from(store_t *s, const reminder_t *r, int old_state);
 /* Open reminders of a case, optionally of one rule (-1 = any) and cycle (NULL/"" = any). */
 int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
                            reminder_t **list, int *n);

@@ -87,10 +87,28 @@ static fx_t *fx_new(const char *now)
         return f;
 }
 
+/* The counts by state the store keeps as it goes agree with the reminders it holds. */
+static void check_counts(fx_t *f)
+{
+        rem_filter_t all = { .state = -2, .limit = 1000000 };
+        int64_t kept[REM__STATE_COUNT], real[REM__STATE_COUNT] = { 0 };
+        reminder_t *list = NULL;
+        int n = 0;
+
+        CHECK_INT(store_rem_count_by_state(f->store, kept), 0);
+        CHECK_INT(store_rem_query(f->store, &all, &list, &n), 0);
+        for (int i = 0; i < n; i++)
+                real[list[i].state]++;
+        for (int st = 0; st < REM__STATE_COUNT; st++)
+                CHECK_INT(kept[st], real[st]);
+        free(list);
+}
+
 static void fx_free(fx_t *f)
 {
         if (!f)
                 return;
+        check_counts(f);
         fx_clear(f);
         engine_free(&f->engine);
         CHECK(f->engine == NULL);

@@ -170,8 +170,12 @@ static char *dump(it_env_t *e)
 {
         static const char *const q[] = {
                 "SELECT id, source, seq, type, at, case_id, received_at, status FROM events ORDER BY source, seq",
-                "SELECT * FROM cases ORDER BY case_id",
+                "SELECT case_id, unit, caseworker, open, wake, hex(state) FROM cases ORDER BY case_id",
                 "SELECT * FROM reminders ORDER BY id",
+                /* the counts by state the store keeps as it goes, and the real ones: a split run
+                 * recounts at every start, the whole run never does, so any drift shows */
+                "SELECT key, value FROM meta WHERE key LIKE 'reminders.%' ORDER BY key",
+                "SELECT state, count(*) FROM reminders GROUP BY state ORDER BY state",
                 "SELECT reminder_id, event_id, role FROM reminder_events ORDER BY reminder_id, event_id, role",
                 "SELECT rseq, topic, payload, at FROM outbox ORDER BY rseq",
                 "SELECT * FROM dead_letters ORDER BY rowid",
