@@ -655,7 +655,7 @@ static void zap_serve(bus_t *b)
                 zmq_msg_t parts[8];
                 zap_frame_t req[8];
                 zap_reply_t rep;
-                int n;
+                int n = 0;
 
                 if (recv_parts(b, b->zap, parts, 8, &n) != 0)
                         return;
