@@ -27,6 +27,7 @@
 #define DELIVER_BATCH 1000
 #define WAKE_BATCH 1000
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
+#define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
 
 typedef struct daemon {
         config_t cfg;
@@ -96,14 +97,21 @@ static int finish_batch(daemon_t *d, int res)
         return 0;
 }
 
-/* Drains up to a batch of feed messages, round-robin over feeds and replay sockets. */
+/*
+ * Drains up to a batch of feed messages, round-robin over feeds and replay sockets. A batch is
+ * store.batch messages or BATCH_MAX_MS of work, whichever comes first, so that during a long
+ * catch-up on a large store API requests still get an answer within a fraction of a second.
+ */
 static int drain_feeds(daemon_t *d, int *count)
 {
         int budget = d->cfg.store_batch, progress;
+        int64_t deadline = clock_mono_ms() + BATCH_MAX_MS;
         bus_msg_t m;
 
         *count = 0;
         do {
+                if (*count > 0 && clock_mono_ms() >= deadline)
+                        return 1;     /* more may be waiting */
                 progress = 0;
                 for (int f = 0; f < bus_n_feeds(d->bus) && budget > 0; f++) {
                         for (int k = 0; k < 2 && budget > 0; k++) {
