@@ -1291,17 +1291,19 @@ static void test_checkpointer(void)
         store_t *s = NULL;
         off_t db0, wal1, wal_max = 0;
         int64_t runs;
-        int threads = 0, rows = 0;
+        int threads = 0, threads0 = 0, running = 0, rows = 0;
 
         snprintf(wal, sizeof(wal), "%s-wal", db);
         CHECK_INT(store_open(db, false, &s), 0);
         if (!s)
                 return;
         CHECK_INT(store_checkpoint_runs(s), -1);
+        other_threads_blocking_signals(&threads0);   /* a sanitizer may run threads of its own */
         CHECK_INT(store_checkpointer_start(s), 0);
         CHECK_INT(store_checkpointer_start(s), 0);      /* a second start is a no-op */
         CHECK_INT(other_threads_blocking_signals(&threads), 0);
-        CHECK_INT(threads, 1);
+        CHECK(threads >= threads0 + 1);
+        running = threads;
         runs = store_checkpoint_runs(s);
         CHECK_INT(runs, 0);
 
@@ -1330,8 +1332,8 @@ static void test_checkpointer(void)
 
         /* Closing stops the thread; every row is there, and the WAL is gone. */
         store_close(&s);
-        CHECK_INT(other_threads_blocking_signals(&threads), 0);
-        CHECK_INT(threads, 0);
+        other_threads_blocking_signals(&threads);
+        CHECK_INT(threads, running - 1);                /* the checkpoint thread is gone */
         CHECK(file_size(wal) <= 0);
         CHECK_INT(store_open(db, false, &s), 0);
         if (s) {
