@@ -489,6 +489,9 @@ int daemon_main(int argc, char **argv)
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
         ingest_resume(d->ingest);
+        /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
+         * replay asked for above has been judged (a reminder it resolves would go out). */
+        d->last_deliver_ms = clock_mono_ms();
         log_struct(LOG_INFO, LOG_ID_STARTED, LOG_FIELDS({ "BEVAKA_VERSION", BEVAKA_VERSION }),
                    "bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
                    d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
