@@ -254,10 +254,7 @@ static int close_reminder(engine_t *e, reminder_t *r, rem_state_t to, const char
         r->state = to;
         r->closed_at = clock_now(e->clock);
         bk_strlcpy(r->close_reason, reason, sizeof(r->close_reason));
-        if ((res = store_rem_put_from(e->store, r, old)) != 0)
-                return res;
-        if (event_id && event_id[0] &&
-            (res = store_rem_link_event(e->store, r->id, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
+        if ((res = store_rem_put_from(e->store, r, old, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
                 return res;
         /* Protocol §2: closing is published only for reminders that were delivered. */
         if (was_delivered)
@@ -280,9 +277,7 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
                 return res;
         bk_strlcpy(r->unit, unit, sizeof(r->unit));
         bk_strlcpy(r->caseworker, caseworker, sizeof(r->caseworker));
-        if ((res = store_rem_put_from(e->store, r, r->state)) != 0)
-                return res;
-        if (event_id && event_id[0] && (res = store_rem_link_event(e->store, r->id, event_id, "reroute")) != 0)
+        if ((res = store_rem_put_from(e->store, r, r->state, event_id, "reroute")) != 0)
                 return res;
         /* Snoozed ones reach the new owner when the snooze ends. */
         if (shown && (r->state == REM_DELIVERED || r->state == REM_ACKNOWLEDGED))
@@ -376,11 +371,7 @@ static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a,
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
         r.created_at = clock_now(e->clock);
-        if ((res = store_rem_put_from(e->store, &r, -1)) != 0)   /* not found above */
-                return res;
-        if (event_id && event_id[0])
-                return store_rem_link_event(e->store, r.id, event_id, "trigger");
-        return 0;
+        return store_rem_put_from(e->store, &r, -1, event_id, "trigger");   /* not found above */
 }
 
 static int apply_actions(engine_t *e, case_state_t *st, const rules_out_t *out, const char *event_id)
@@ -489,7 +480,7 @@ int engine_deliver_due(engine_t *e, int max)
                 r->state = REM_DELIVERED;
                 if (!r->delivered_at)
                         r->delivered_at = now;
-                if ((res = store_rem_put_from(e->store, r, old)) != 0 || (res = publish(e, r, "due")) != 0) {
+                if ((res = store_rem_put_from(e->store, r, old, NULL, NULL)) != 0 || (res = publish(e, r, "due")) != 0) {
                         free(list);
                         return res;
                 }

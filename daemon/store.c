@@ -23,7 +23,7 @@ enum {
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINK, Q_REM_EVENTS,
+        Q_REM_GET, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_REM_OPEN_CASE,
         Q_OUTBOX_ADD,
         Q_META_PUT,
@@ -49,21 +49,22 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
-        /* What a reminder is never changes; its owner and lifecycle do, updated in place. */
+        /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
+         * the event that changed them is appended to its links (once: a line is "role\tid\n"). */
         [Q_REM_PUT] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
                       "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
-                      "delivered_at, closed_at, close_reason) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) ON CONFLICT(id) DO UPDATE SET "
-                      "unit = excluded.unit, caseworker = excluded.caseworker, "
+                      "delivered_at, closed_at, close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT(id) DO "
+                      "UPDATE SET unit = excluded.unit, caseworker = excluded.caseworker, "
                       "deliver_at = excluded.deliver_at, state = excluded.state, "
                       "delivered_at = excluded.delivered_at, closed_at = excluded.closed_at, "
-                      "close_reason = excluded.close_reason",
+                      "close_reason = excluded.close_reason, links = CASE WHEN excluded.links = '' OR "
+                      "instr(char(10) || links, char(10) || excluded.links) > 0 THEN links "
+                      "ELSE links || excluded.links END",
         [Q_REM_DUE] = "SELECT * FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
                       "ORDER BY deliver_at, id LIMIT ?2",
         [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
-        [Q_REM_LINK] = "INSERT OR IGNORE INTO reminder_events(reminder_id, event_id, role) VALUES(?1, ?2, ?3)",
-        [Q_REM_EVENTS] = "SELECT l.event_id, e.type, e.at, l.role FROM reminder_events l "
-                         "LEFT JOIN events e ON e.id = l.event_id WHERE l.reminder_id = ?1 ORDER BY l.rowid",
+        [Q_REM_LINKS] = "SELECT links FROM reminders WHERE id = ?1",
         [Q_REM_OPEN_CASE] = "SELECT * FROM reminders WHERE case_id = ?1 AND state < 4 "
                             "AND (?2 < 0 OR rule = ?2) AND (?3 = '' OR cycle = ?3) ORDER BY created_at, id",
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
@@ -120,6 +121,25 @@ static const char *const migrations[] = {
         "DROP TABLE cases;"
         "ALTER TABLE cases2 RENAME TO cases;"
         "CREATE INDEX cases_wake ON cases(wake);",
+        /* 2 -> 3: reminders in the order they were made (a rowid table: what changes is recent,
+         * so it sits on few pages), their event links in the row instead of a table of their
+         * own, and the owner index on open reminders only (docs/performance.md, finding 6). */
+        "CREATE TABLE reminders3(id TEXT NOT NULL UNIQUE, case_id TEXT NOT NULL, rule INTEGER NOT NULL,"
+        "  cycle TEXT NOT NULL, unit TEXT NOT NULL, caseworker TEXT NOT NULL, to_cw INTEGER NOT NULL,"
+        "  to_leads INTEGER NOT NULL, severity INTEGER NOT NULL, due INTEGER NOT NULL,"
+        "  deliver_at INTEGER NOT NULL, state INTEGER NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,"
+        "  why TEXT NOT NULL, event_id TEXT NOT NULL, created_at INTEGER NOT NULL,"
+        "  delivered_at INTEGER NOT NULL, closed_at INTEGER NOT NULL, close_reason TEXT NOT NULL,"
+        "  links TEXT NOT NULL);"
+        "INSERT INTO reminders3 SELECT r.*, coalesce((SELECT group_concat(l.role || char(9) || l.event_id"
+        "  || char(10), '') FROM (SELECT role, event_id FROM reminder_events WHERE reminder_id = r.id"
+        "  ORDER BY rowid) l), '') FROM reminders r ORDER BY r.created_at, r.id;"
+        "DROP TABLE reminder_events;"
+        "DROP TABLE reminders;"
+        "ALTER TABLE reminders3 RENAME TO reminders;"
+        "CREATE INDEX reminders_pending ON reminders(deliver_at) WHERE state IN (0, 3);"
+        "CREATE INDEX reminders_case ON reminders(case_id, rule) WHERE state < 4;"
+        "CREATE INDEX reminders_owner ON reminders(unit, caseworker) WHERE state < 4;",
 };
 
 /*
@@ -778,14 +798,14 @@ int store_clear_derived(store_t *s)
 {
         int r;
         /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
-        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders; DELETE FROM reminder_events;")) < 0)
+        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders;")) < 0)
                 return r;
         return recount_reminders(s);
 }
 
 /* ---- reminders ------------------------------------------------------------ */
 
-static int rem_put(store_t *s, const reminder_t *r);
+static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role);
 
 /* Column order of "SELECT * FROM reminders" is the CREATE TABLE order. */
 static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
@@ -835,14 +855,14 @@ int store_rem_put(store_t *s, const reminder_t *r)
         if (sqlite3_step(q) == SQLITE_ROW)
                 old = sqlite3_column_int(q, 0);
         sqlite3_reset(q);
-        return store_rem_put_from(s, r, old);
+        return store_rem_put_from(s, r, old, NULL, NULL);
 }
 
-int store_rem_put_from(store_t *s, const reminder_t *r, int old)
+int store_rem_put_from(store_t *s, const reminder_t *r, int old, const char *event_id, const char *role)
 {
         int res;
 
-        if ((res = rem_put(s, r)) != 0)
+        if ((res = rem_put(s, r, event_id, role)) != 0)
                 return res;
         /* Counts by state are kept up to date here, so stats and STATUS= never scan the table. */
         if (old >= 0 && old < REM__STATE_COUNT)
@@ -852,9 +872,15 @@ int store_rem_put_from(store_t *s, const reminder_t *r, int old)
         return 0;
 }
 
-static int rem_put(store_t *s, const reminder_t *r)
+static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role)
 {
         sqlite3_stmt *q = s->q[Q_REM_PUT];
+        /* role and id hold no control characters (event ids are checked at ingest), so a link
+         * is one line and the tab splits it */
+        char link[EV_ID_MAX + 32] = "";
+
+        if (event_id && event_id[0] && role && role[0])
+                snprintf(link, sizeof(link), "%s\t%s\n", role, event_id);
         sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 3, r->rule);
@@ -875,6 +901,7 @@ static int rem_put(store_t *s, const reminder_t *r)
         sqlite3_bind_int64(q, 18, r->delivered_at);
         sqlite3_bind_int64(q, 19, r->closed_at);
         sqlite3_bind_text(q, 20, r->close_reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 21, link, -1, SQLITE_STATIC);
         return step_done(s, q, "reminder put");
 }
 
@@ -939,22 +966,28 @@ bk_time_t store_rem_next_delivery(store_t *s)
 int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n)
 {
         sqlite3_stmt *q;
-        int r;
-        const char *sql =
-                "SELECT * FROM reminders WHERE (?1 = '' OR unit = ?1) AND (?2 = '' OR caseworker = ?2) "
-                "AND (?3 = '' OR case_id = ?3) AND (?4 < 0 OR rule = ?4) "
-                "AND (?5 = -2 OR (?5 = -1 AND state < 4) OR state = ?5) "
-                "AND (?6 = 0 OR delivered_at > 0) ORDER BY deliver_at, id LIMIT ?7";
+        char sql[512];
+        int r, rule = f->rule && f->rule[0] ? rules_from_name(f->rule) : -1;
+
+        /* Only the filters given, as plain terms, so that the planner can use the indexes: an
+         * owner's open reminders come from the small partial index reminders_owner. */
+        snprintf(sql, sizeof(sql), "SELECT * FROM reminders WHERE 1%s%s%s%s%s%s "
+                 "ORDER BY deliver_at, id LIMIT ?7",
+                 f->unit && f->unit[0] ? " AND unit = ?1" : "",
+                 f->caseworker && f->caseworker[0] ? " AND caseworker = ?2" : "",
+                 f->case_id && f->case_id[0] ? " AND case_id = ?3" : "",
+                 f->rule && f->rule[0] ? " AND rule = ?4" : "",
+                 f->state == -2 ? "" : f->state < REM_RESOLVED ? " AND state < 4 AND state = ifnull(?5, state)"
+                 : " AND state = ?5",
+                 f->delivered_only ? " AND delivered_at > 0" : "");
         if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
                 return sql_fail(s, "reminder query");
         sqlite3_bind_text(q, 1, f->unit ? f->unit : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, f->caseworker ? f->caseworker : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, f->case_id ? f->case_id : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 4, f->rule && f->rule[0] ? rules_from_name(f->rule) : -1);
-        if (f->rule && f->rule[0] && rules_from_name(f->rule) < 0)
-                sqlite3_bind_int(q, 4, 9999);   /* unknown rule matches nothing */
-        sqlite3_bind_int(q, 5, f->state);
-        sqlite3_bind_int(q, 6, f->delivered_only);
+        sqlite3_bind_int(q, 4, f->rule && f->rule[0] && rule < 0 ? 9999 : rule);  /* unknown: matches nothing */
+        if (f->state >= 0)
+                sqlite3_bind_int(q, 5, f->state);     /* else NULL: any open state */
         sqlite3_bind_int(q, 7, f->limit > 0 ? f->limit : -1);
         r = collect(s, q, list, n, "reminder query");
         sqlite3_finalize(q);
@@ -988,28 +1021,31 @@ static int recount_reminders(store_t *s)
         return 0;
 }
 
-int store_rem_link_event(store_t *s, const char *rem_id, const char *event_id, const char *role)
-{
-        sqlite3_stmt *q = s->q[Q_REM_LINK];
-        sqlite3_bind_text(q, 1, rem_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, event_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, role, -1, SQLITE_STATIC);
-        return step_done(s, q, "reminder link");
-}
-
 json_t *store_rem_events(store_t *s, const char *rem_id)
 {
-        sqlite3_stmt *q = s->q[Q_REM_EVENTS];
+        sqlite3_stmt *q = s->q[Q_REM_LINKS], *ev = s->q[Q_EVENT_BRIEF];
         json_t *arr = json_array();
+        char *links = NULL;
+
         sqlite3_bind_text(q, 1, rem_id, -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
-                char when[32] = "";
-                if (sqlite3_column_type(q, 2) != SQLITE_NULL)
-                        cal_format_rfc3339(sqlite3_column_int64(q, 2), when, sizeof(when));
-                json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "id", col_text(q, 0),
-                                                     "type", col_text(q, 1), "at", when, "role", col_text(q, 3)));
-        }
+        if (sqlite3_step(q) == SQLITE_ROW)
+                links = strdup(col_text(q, 0));
         sqlite3_reset(q);
+        for (char *line = links, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+                char *tab = memchr(line, '\t', (size_t)(nl - line)), when[32] = "", type[EV_TYPE_MAX + 1] = "";
+                if (!tab)
+                        continue;
+                *tab = *nl = '\0';
+                sqlite3_bind_text(ev, 1, tab + 1, -1, SQLITE_STATIC);
+                if (sqlite3_step(ev) == SQLITE_ROW) {
+                        bk_strlcpy(type, col_text(ev, 0), sizeof(type));
+                        cal_format_rfc3339(sqlite3_column_int64(ev, 1), when, sizeof(when));
+                }
+                sqlite3_reset(ev);
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "id", tab + 1, "type", type,
+                                                     "at", when, "role", line));
+        }
+        free(links);
         return arr;
 }
 

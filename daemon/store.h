@@ -12,7 +12,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 typedef struct store store_t;
 
@@ -84,8 +84,11 @@ int store_rem_get(store_t *s, const char *id, reminder_t *r);       /* BK_E_NOT_
 /* Inserts a reminder, or updates its owner (unit, caseworker) and lifecycle (deliver_at, state,
  * delivered_at, closed_at, close_reason): the rest of a reminder never changes. */
 int store_rem_put(store_t *s, const reminder_t *r);
-/* The same, for a caller that knows the stored state (-1: no such reminder yet); saves a lookup. */
-int store_rem_put_from(store_t *s, const reminder_t *r, int old_state);
+/* The same, for a caller that knows the stored state (-1: no such reminder yet), which saves a
+ * lookup, and links the event that made the change (event_id NULL or "": none) to the reminder
+ * in the role given ("trigger", "resolve", "cancel", "reroute"); a link is kept once. */
+int store_rem_put_from(store_t *s, const reminder_t *r, int old_state, const char *event_id,
+                       const char *role);
 /* Open reminders of a case, optionally of one rule (-1 = any) and cycle (NULL/"" = any). */
 int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
                            reminder_t **list, int *n);
@@ -101,8 +104,8 @@ typedef struct rem_filter {
 } rem_filter_t;
 int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n);
 int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT]);
-int store_rem_link_event(store_t *s, const char *rem_id, const char *event_id, const char *role);
-/* The events linked to a reminder (why): array of {id, type, at, role}. */
+/* The events linked to a reminder (why), in the order they were linked: array of {id, type, at,
+ * role}; type and at are "" for an event the log no longer has. */
 json_t *store_rem_events(store_t *s, const char *rem_id);
 
 /* outbox: every published message, by rseq */

@@ -176,7 +176,6 @@ static char *dump(it_env_t *e)
                  * recounts at every start, the whole run never does, so any drift shows */
                 "SELECT key, value FROM meta WHERE key LIKE 'reminders.%' ORDER BY key",
                 "SELECT state, count(*) FROM reminders GROUP BY state ORDER BY state",
-                "SELECT reminder_id, event_id, role FROM reminder_events ORDER BY reminder_id, event_id, role",
                 "SELECT rseq, topic, payload, at FROM outbox ORDER BY rseq",
                 "SELECT * FROM dead_letters ORDER BY rowid",
         };

@@ -1,8 +1,10 @@
 /*
  * Schema upgrades (store.c's migrations): every schema version the project
  * has shipped must open and migrate to the current one: an empty file goes
- * 0 -> 2; a version 1 file (its schema kept here as shipped) goes 1 -> 2 with
- * its case states kept byte for byte; a current file opens unchanged; a
+ * 0 -> 3; a version 1 file (its schema kept here as shipped) goes 1 -> 2 -> 3
+ * with its case states kept byte for byte and its reminders whole, their
+ * event links moved into the rows in the order they were made; a current
+ * file opens unchanged; a
  * migration that fails leaves the file at its old version with nothing of
  * the failed step in it (each step is one transaction); a file from a newer
  * bevaka (user_version 99) is refused with a message that says so, and is
@@ -14,7 +16,8 @@
 #include "store.h"
 #include "tap.h"
 
-/* Schema version 1 exactly as it shipped (store.c's first migration): the fixture for 1 -> 2. */
+/* Schema version 1 exactly as it shipped (store.c's first migration): the fixture for 1 -> 2 -> 3
+ * (version 2 changed only the cases table, so this covers what 2 -> 3 moves). */
 static const char v1_schema[] =
         "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
         "CREATE TABLE feeds(source TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);"
@@ -43,6 +46,17 @@ static const char v1_schema[] =
         "  at INTEGER NOT NULL);"
         "INSERT INTO cases VALUES('EB-1', 'U1', 'hk1', 1, 20000, '{\"v\":1,\"case\":\"EB-1\"}');"
         "INSERT INTO meta VALUES('events.applied', 7);"
+        "INSERT INTO events VALUES(1, 'ev-9', 'paraply', 1, 'ib1.completed', 1700000000, 'EB-1', 1, 0, '{}');"
+        "INSERT INTO events VALUES(2, 'ev-3', 'paraply', 2, 'case.updated', 1700000060, 'EB-1', 2, 0, '{}');"
+        "INSERT INTO reminders VALUES('r-b', 'EB-1', 3, 'ib1-1', 'U1', 'hk2', 1, 0, 1, 20100, 1700100000, 4,"
+        "  'IB3', 'Följ upp', '{}', 'ev-9', 1700000001, 1700100000, 1700200000, 'resolved');"
+        "INSERT INTO reminders VALUES('r-a', 'EB-1', 4, 'ib1-1', 'U1', 'hk2', 1, 1, 2, 20200, 1700300000, 0,"
+        "  'IB4', 'Planera', '{\"x\":1}', 'ev-9', 1700000002, 0, 0, '');"
+        /* links made in this order, which is neither the ids' nor the roles' order */
+        "INSERT INTO reminder_events VALUES(1, 'r-b', 'ev-9', 'trigger');"
+        "INSERT INTO reminder_events VALUES(2, 'r-a', 'ev-9', 'trigger');"
+        "INSERT INTO reminder_events VALUES(3, 'r-b', 'ev-3', 'reroute');"
+        "INSERT INTO reminder_events VALUES(4, 'r-b', 'ev-1', 'resolve');"
         "PRAGMA user_version = 1;";
 
 static int user_version(const char *path)
@@ -121,17 +135,18 @@ int main(void)
         if (!mkdtemp(dir))
                 return 2;
 
-        /* 0 -> 2: an empty file. */
+        /* 0 -> 3: an empty file. */
         snprintf(path, sizeof(path), "%s/v0.db", dir);
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, 0);
         CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
         CHECK(strstr(log, "migrated schema to version 1") != NULL);
         CHECK(strstr(log, "migrated schema to version 2") != NULL);
+        CHECK(strstr(log, "migrated schema to version 3") != NULL);
         store_close(&s);
-        CHECK_INT(user_version(path), 2);
+        CHECK_INT(user_version(path), 3);
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
-        CHECK_INT(info.version, 2);
+        CHECK_INT(info.version, 3);
         CHECK_INT(info.events, 0);
 
         /* Current version: opens without migrating. */
@@ -140,8 +155,8 @@ int main(void)
         CHECK(strstr(log, "migrated") == NULL);
         store_close(&s);
 
-        /* 1 -> 2: a store of the first release keeps its cases (their JSON states byte for byte,
-         * now as blobs, which the engine reads) and its counters. */
+        /* 1 -> 2 -> 3: a store of the first release keeps its cases (their JSON states byte for
+         * byte, now as blobs, which the engine reads), its counters and its reminders. */
         snprintf(path, sizeof(path), "%s/v1.db", dir);
         CHECK_INT(exec_sql(path, v1_schema), 0);
         r = open_captured(path, &s, log, sizeof(log));
@@ -157,10 +172,65 @@ int main(void)
                 free(blob);
                 CHECK_INT(store_counter(s, CNT_APPLIED), 7);
                 CHECK_INT(store_next_wake(s), 20000);
+
+                reminder_t rem;
+                CHECK_INT(store_rem_get(s, "r-a", &rem), 0);
+                CHECK_STR(rem.caseworker, "hk2");
+                CHECK_INT(rem.rule, 4);
+                CHECK_INT(rem.to_leads, 1);
+                CHECK_INT(rem.severity, 2);
+                CHECK_INT(rem.due, 20200);
+                CHECK_INT(rem.deliver_at, 1700300000);
+                CHECK_STR(rem.body, "Planera");
+                CHECK_STR(rem.why, "{\"x\":1}");
+                CHECK_INT(rem.created_at, 1700000002);
+                CHECK_INT(store_rem_get(s, "r-b", &rem), 0);
+                CHECK_INT(rem.state, REM_RESOLVED);
+                CHECK_INT(rem.closed_at, 1700200000);
+                CHECK_STR(rem.close_reason, "resolved");
+
+                json_t *links = store_rem_events(s, "r-b");
+                const char *want_links[][3] = {   /* id, role, type */
+                        { "ev-9", "trigger", "ib1.completed" },
+                        { "ev-3", "reroute", "case.updated" },
+                        { "ev-1", "resolve", "" },          /* not in the log */
+                };
+                CHECK_INT(json_array_size(links), 3);
+                for (size_t i = 0; i < 3 && i < json_array_size(links); i++) {
+                        json_t *l = json_array_get(links, i);
+                        CHECK_STR(json_string_value(json_object_get(l, "id")), want_links[i][0]);
+                        CHECK_STR(json_string_value(json_object_get(l, "role")), want_links[i][1]);
+                        CHECK_STR(json_string_value(json_object_get(l, "type")), want_links[i][2]);
+                }
+                json_decref(links);
+                links = store_rem_events(s, "r-a");
+                CHECK_INT(json_array_size(links), 1);
+                json_decref(links);
+
+                int64_t counts[REM__STATE_COUNT];
+                CHECK_INT(store_rem_count_by_state(s, counts), 0);
+                CHECK_INT(counts[REM_SCHEDULED], 1);
+                CHECK_INT(counts[REM_RESOLVED], 1);
+
+                /* the owner's open reminders, through the new partial index */
+                reminder_t *list = NULL;
+                int n = 0;
+                rem_filter_t f = { .unit = "U1", .caseworker = "hk2", .state = -1 };
+                CHECK_INT(store_rem_query(s, &f, &list, &n), 0);
+                CHECK_INT(n, 1);
+                if (n == 1)
+                        CHECK_STR(list[0].id, "r-a");
+                free(list);
+                f.state = -2;
+                CHECK_INT(store_rem_query(s, &f, &list, &n), 0);
+                CHECK_INT(n, 2);
+                free(list);
                 store_close(&s);
         }
-        CHECK_INT(user_version(path), 2);
+        CHECK_INT(user_version(path), 3);
         CHECK(has_table(path, "cases") && !has_table(path, "cases2"));
+        CHECK(has_table(path, "reminders") && !has_table(path, "reminders3"));
+        CHECK(!has_table(path, "reminder_events"));
 
         /* A step that fails is rolled back whole: no table of it survives, the version stays. */
         snprintf(path, sizeof(path), "%s/broken.db", dir);
@@ -179,7 +249,7 @@ int main(void)
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, -EPROTO);
         CHECK(s == NULL);
-        CHECK(strstr(log, "schema version 99 is newer than this bevakad (2); refusing") != NULL);
+        CHECK(strstr(log, "schema version 99 is newer than this bevakad (3); refusing") != NULL);
         CHECK_INT(user_version(path), 99);
         CHECK(has_table(path, "future"));
         CHECK(!has_table(path, "events"));

@@ -820,20 +820,36 @@ static void test_reminder_links(void)
                 return;
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
+        CHECK_INT(store_rem_put_from(s, &r, -1, "ev-7", "trigger"), 0);
+        CHECK_INT(store_rem_put_from(s, &r, r.state, "ev-7", "trigger"), 0);    /* kept once */
+        CHECK_INT(store_rem_put_from(s, &r, r.state, NULL, NULL), 0);           /* no link */
+        CHECK_INT(store_rem_put_from(s, &r, r.state, "ev-7", "reroute"), 0);    /* another role */
+        /* an id that ends like the first one's is its own link */
+        CHECK_INT(store_rem_put_from(s, &r, r.state, "x ev-7", "trigger"), 0);
         CHECK_INT(store_rem_put(s, &r), 0);
-        CHECK_INT(store_rem_link_event(s, "r-1", "ev-7", "trigger"), 0);
-        CHECK_INT(store_rem_link_event(s, "r-1", "ev-7", "trigger"), 0);    /* idempotent */
-        CHECK_INT(store_rem_link_event(s, "r-1", "ev-missing", "resolve"), 0);
+        r.state = REM_RESOLVED;
+        CHECK_INT(store_rem_put_from(s, &r, REM_SCHEDULED, "ev-missing", "resolve"), 0);
         CHECK_INT(store_commit(s), 0);
+        {
+                int64_t counts[REM__STATE_COUNT];
+                CHECK_INT(store_rem_count_by_state(s, counts), 0);
+                CHECK_INT(counts[REM_SCHEDULED], 0);
+                CHECK_INT(counts[REM_RESOLVED], 1);
+        }
 
         links = store_rem_events(s, "r-1");
-        CHECK_INT(json_array_size(links), 2);
-        json_t *a = json_array_get(links, 0), *b = json_array_get(links, 1);
+        CHECK_INT(json_array_size(links), 4);
+        json_t *a = json_array_get(links, 0), *b = json_array_get(links, 3);
         CHECK_STR(json_string_value(json_object_get(a, "id")), "ev-7");
         CHECK_STR(json_string_value(json_object_get(a, "type")), "ib1.completed");
         CHECK_STR(json_string_value(json_object_get(a, "at")), "2026-03-02T10:15:00+01:00");
         CHECK_STR(json_string_value(json_object_get(a, "role")), "trigger");
+        CHECK_STR(json_string_value(json_object_get(json_array_get(links, 1), "role")), "reroute");
+        CHECK_STR(json_string_value(json_object_get(json_array_get(links, 2), "id")), "x ev-7");
+        CHECK_STR(json_string_value(json_object_get(json_array_get(links, 2), "type")), "");
         CHECK_STR(json_string_value(json_object_get(b, "id")), "ev-missing");
+        CHECK_STR(json_string_value(json_object_get(b, "type")), "");
+        CHECK_STR(json_string_value(json_object_get(b, "at")), "");
         CHECK_STR(json_string_value(json_object_get(b, "role")), "resolve");
         json_decref(links);
         links = store_rem_events(s, "r-none");
@@ -1038,8 +1054,7 @@ static void test_backup(void)
                 return;
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
-        CHECK_INT(store_rem_put(s, &r), 0);
-        CHECK_INT(store_rem_link_event(s, r.id, ev.id, "trigger"), 0);
+        CHECK_INT(store_rem_put_from(s, &r, -1, ev.id, "trigger"), 0);
         CHECK_INT(put_case(s, "EB-1", "U1", "hk1", true, 20000, "{\"x\":1}"), 0);
         CHECK_INT(store_feed_set(s, "paraply-hv", 1), 0);
         CHECK_INT(store_dead_letter_add(s, "bad", bad, sizeof(bad), 6), 0);
