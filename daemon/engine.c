@@ -341,12 +341,11 @@ static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a,
 
         memset(&r, 0, sizeof(r));
         rules_reminder_id(case_id, a->rule, a->cycle, r.id);
-        res = store_rem_get(e->store, r.id, &r);
+        res = store_rem_exists(e->store, r.id);
         if (res == 0)
                 return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
         if (res != BK_E_NOT_FOUND)
                 return res;
-        rules_reminder_id(case_id, a->rule, a->cycle, r.id);
         bk_strlcpy(r.case_id, case_id, sizeof(r.case_id));
         r.rule = a->rule;
         bk_strlcpy(r.cycle, a->cycle, sizeof(r.cycle));

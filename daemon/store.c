@@ -23,7 +23,7 @@ enum {
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
+        Q_REM_GET, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_REM_OPEN_CASE,
         Q_OUTBOX_ADD,
         Q_META_PUT,
@@ -48,6 +48,7 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
+        [Q_REM_EXISTS] = "SELECT 1 FROM reminders WHERE id = ?1",   /* the id index alone */
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
         /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
          * the event that changed them is appended to its links (once: a line is "role\tid\n"). */
@@ -844,6 +845,18 @@ int store_rem_get(store_t *s, const char *id, reminder_t *r)
         }
         sqlite3_reset(q);
         return res;
+}
+
+int store_rem_exists(store_t *s, const char *id)
+{
+        sqlite3_stmt *q = s->q[Q_REM_EXISTS];
+        int rc;
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc == SQLITE_ROW)
+                return 0;
+        return rc == SQLITE_DONE ? BK_E_NOT_FOUND : sql_fail(s, "reminder exists");
 }
 
 int store_rem_put(store_t *s, const reminder_t *r)

@@ -81,6 +81,7 @@ int store_clear_derived(store_t *s);
 
 /* reminders */
 int store_rem_get(store_t *s, const char *id, reminder_t *r);       /* BK_E_NOT_FOUND */
+int store_rem_exists(store_t *s, const char *id);                  /* 0, BK_E_NOT_FOUND */
 /* Inserts a reminder, or updates its owner (unit, caseworker) and lifecycle (deliver_at, state,
  * delivered_at, closed_at, close_reason): the rest of a reminder never changes. */
 int store_rem_put(store_t *s, const reminder_t *r);

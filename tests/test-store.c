@@ -620,6 +620,8 @@ static void test_reminder_round_trip(void)
         CHECK_INT(store_rem_get(s, r.id, &got), 0);
         CHECK(rem_equal(&r, &got));
         CHECK_INT(store_rem_get(s, "r-ffffffffffffffff", &got), BK_E_NOT_FOUND);
+        CHECK_INT(store_rem_exists(s, r.id), 0);
+        CHECK_INT(store_rem_exists(s, "r-ffffffffffffffff"), BK_E_NOT_FOUND);
 
         /* insert or replace */
         r.state = REM_RESOLVED;
