@@ -18,6 +18,8 @@ struct cached_case {
         char id[EV_NAME_MAX + 1];
         case_state_t *st;
         bool dirty;
+        bool stored;            /* the case has a row, whose wake day is stored_wake */
+        cal_day_t stored_wake;
 };
 
 struct engine {
@@ -64,8 +66,20 @@ static int save_case(engine_t *e, struct cached_case *c)
                 e->enc_cap = n;
                 rules_state_encode(c->st, e->enc, e->enc_cap);
         }
-        int r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                               rules_state_open(c->st), rules_next_wake(&e->cfg->rules, c->st), e->enc, n);
+        cal_day_t wake = rules_next_wake(&e->cfg->rules, c->st);
+        int r = BK_E_NOT_FOUND;
+
+        /* Most changes leave the wake day as it was: then the wake index is not touched. */
+        if (c->stored && wake == c->stored_wake)
+                r = store_case_update(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
+                                      rules_state_open(c->st), e->enc, n);
+        if (r == BK_E_NOT_FOUND)
+                r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
+                                   rules_state_open(c->st), wake, e->enc, n);
+        if (r == 0) {
+                c->stored = true;
+                c->stored_wake = wake;
+        }
         if (r == 0 && c->dirty) {
                 c->dirty = false;
                 e->cache_dirty--;
@@ -113,6 +127,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         _cleanup_free_ void *blob = NULL;
         size_t len = 0;
         case_state_t *st = NULL;
+        cal_day_t wake = 0;
         int r;
 
         *err = 0;
@@ -126,7 +141,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
                 cache_clear(e);
                 i = hash_str(case_id) & mask;
         }
-        r = store_case_get(e->store, case_id, &blob, &len);
+        r = store_case_get(e->store, case_id, &blob, &len, &wake);
         if (r == 0) {
                 if ((r = rules_state_decode(blob, len, &st)) == -ENOMEM) {
                         *err = r;
@@ -154,6 +169,8 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         bk_strlcpy(e->cache[i].id, case_id, sizeof(e->cache[i].id));
         e->cache[i].st = st;
         e->cache[i].dirty = false;
+        e->cache[i].stored = r == 0;
+        e->cache[i].stored_wake = wake;
         e->cache_used++;
         return &e->cache[i];
 }

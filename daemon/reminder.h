@@ -43,6 +43,7 @@ typedef struct reminder {
         bk_time_t delivered_at;                   /* first delivery; 0 = never */
         bk_time_t closed_at;                      /* resolved/cancelled; 0 = open */
         char close_reason[64];
+        int64_t row;                              /* the store's row while it is read (0: none) */
 } reminder_t;
 
 const char *reminder_state_name(rem_state_t s);

@@ -22,8 +22,8 @@ enum {
         Q_FEED_GET, Q_FEED_SET, Q_FEEDS_ALL,
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
-        Q_CASE_GET, Q_CASE_PUT, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
+        Q_CASE_GET, Q_CASE_PUT, Q_CASE_UPDATE, Q_CASES_WAKING, Q_NEXT_WAKE,
+        Q_REM_GET, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_REM_OPEN_CASE,
         Q_OUTBOX_ADD,
         Q_META_PUT,
@@ -40,14 +40,16 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
         [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
-        [Q_CASE_GET] = "SELECT state FROM cases WHERE case_id = ?1",
+        [Q_CASE_GET] = "SELECT state, wake FROM cases WHERE case_id = ?1",
         [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(case_id) DO UPDATE SET "
                        "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
                        "wake = excluded.wake, state = excluded.state",
+        /* A case whose wake day stays: its wake index entry is left alone. */
+        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6 WHERE case_id = ?1",
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
-        [Q_REM_GET] = "SELECT * FROM reminders WHERE id = ?1",
+        [Q_REM_GET] = "SELECT *, rowid FROM reminders WHERE id = ?1",
         [Q_REM_EXISTS] = "SELECT 1 FROM reminders WHERE id = ?1",   /* the id index alone */
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
         /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
@@ -62,11 +64,17 @@ static const char *const sql_text[Q__COUNT] = {
                       "close_reason = excluded.close_reason, links = CASE WHEN excluded.links = '' OR "
                       "instr(char(10) || links, char(10) || excluded.links) > 0 THEN links "
                       "ELSE links || excluded.links END",
-        [Q_REM_DUE] = "SELECT * FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
+        /* The same update for a reminder just read (its row known): no insert attempted, no
+         * id index probed. The id check keeps it right should the row ever be another's. */
+        [Q_REM_UPDATE] = "UPDATE reminders SET unit = ?5, caseworker = ?6, deliver_at = ?11, state = ?12, "
+                         "delivered_at = ?18, closed_at = ?19, close_reason = ?20, links = CASE WHEN "
+                         "?21 = '' OR instr(char(10) || links, char(10) || ?21) > 0 THEN links "
+                         "ELSE links || ?21 END WHERE rowid = ?22 AND id = ?1",
+        [Q_REM_DUE] = "SELECT *, rowid FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
                       "ORDER BY deliver_at, id LIMIT ?2",
         [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
         [Q_REM_LINKS] = "SELECT links FROM reminders WHERE id = ?1",
-        [Q_REM_OPEN_CASE] = "SELECT * FROM reminders WHERE case_id = ?1 AND state < 4 "
+        [Q_REM_OPEN_CASE] = "SELECT *, rowid FROM reminders WHERE case_id = ?1 AND state < 4 "
                             "AND (?2 < 0 OR rule = ?2) AND (?3 = '' OR cycle = ?3) ORDER BY created_at, id",
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
         [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
@@ -173,12 +181,18 @@ struct checkpointer {
         int failures_logged;
 };
 
+#define FEEDS_PENDING 16
+
 struct store {
         sqlite3 *db;
         struct checkpointer *ckpt;
         sqlite3_stmt *q[Q__COUNT];
         int64_t counter[CNT__COUNT];
         bool counter_dirty[CNT__COUNT];
+        /* Feed positions set in this transaction, written at commit (like the counters): one
+         * row write per source and batch instead of one per event. */
+        struct { char source[EV_SOURCE_MAX + 1]; int64_t seq; } feed_pending[FEEDS_PENDING];
+        int n_feed_pending;
         bool in_tx;
         bool failed;            /* a statement failed in this transaction: it must not commit */
         int lock_fd;            /* flock(2) held while open: one daemon per store */
@@ -519,6 +533,22 @@ static int flush_counters(store_t *s)
         return 0;
 }
 
+static int step_done(store_t *s, sqlite3_stmt *q, const char *what);
+
+static int flush_feeds(store_t *s)
+{
+        sqlite3_stmt *q = s->q[Q_FEED_SET];
+        for (int i = 0; i < s->n_feed_pending; i++) {
+                sqlite3_bind_text(q, 1, s->feed_pending[i].source, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 2, s->feed_pending[i].seq);
+                int r = step_done(s, q, "feed set");
+                if (r != 0)
+                        return r;
+        }
+        s->n_feed_pending = 0;
+        return 0;
+}
+
 int store_commit(store_t *s)
 {
         int r;
@@ -530,7 +560,7 @@ int store_commit(store_t *s)
                 store_rollback(s);
                 return -EIO;
         }
-        if ((r = flush_counters(s)) < 0 || (r = exec(s, "COMMIT")) < 0) {
+        if ((r = flush_feeds(s)) < 0 || (r = flush_counters(s)) < 0 || (r = exec(s, "COMMIT")) < 0) {
                 store_rollback(s);
                 return r;
         }
@@ -543,6 +573,7 @@ int store_rollback(store_t *s)
         if (!s->in_tx)
                 return 0;
         s->in_tx = false;
+        s->n_feed_pending = 0;
         /* After SQLITE_FULL and the like SQLite has already rolled back by itself. */
         if (!sqlite3_get_autocommit(s->db))
                 exec(s, "ROLLBACK");
@@ -585,6 +616,9 @@ int64_t store_feed_last_seq(store_t *s, const char *source)
 {
         sqlite3_stmt *q = s->q[Q_FEED_GET];
         int64_t v = 0;
+        for (int i = 0; i < s->n_feed_pending; i++)
+                if (strcmp(s->feed_pending[i].source, source) == 0)
+                        return s->feed_pending[i].seq;
         sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW)
                 v = sqlite3_column_int64(q, 0);
@@ -595,6 +629,24 @@ int64_t store_feed_last_seq(store_t *s, const char *source)
 int store_feed_set(store_t *s, const char *source, int64_t last_seq)
 {
         sqlite3_stmt *q = s->q[Q_FEED_SET];
+        int i, r;
+
+        if (s->in_tx && strlen(source) <= EV_SOURCE_MAX) {
+                for (i = 0; i < s->n_feed_pending; i++)
+                        if (strcmp(s->feed_pending[i].source, source) == 0)
+                                break;
+                if (i == FEEDS_PENDING) {
+                        if ((r = flush_feeds(s)) != 0)
+                                return r;
+                        i = 0;
+                }
+                if (i == s->n_feed_pending) {
+                        memcpy(s->feed_pending[i].source, source, strlen(source) + 1);
+                        s->n_feed_pending++;
+                }
+                s->feed_pending[i].seq = last_seq;
+                return 0;
+        }
         sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, last_seq);
         return step_done(s, q, "feed set");
@@ -604,6 +656,8 @@ int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void
 {
         sqlite3_stmt *q = s->q[Q_FEEDS_ALL];
         int rc;
+        if ((rc = flush_feeds(s)) != 0)
+                return rc;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
                 fn(ud, col_text(q, 0), sqlite3_column_int64(q, 1));
         sqlite3_reset(q);
@@ -732,7 +786,7 @@ json_t *store_dead_letters(store_t *s, int limit)
 
 /* ---- cases ---------------------------------------------------------------- */
 
-int store_case_get(store_t *s, const char *case_id, void **state, size_t *len)
+int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake)
 {
         sqlite3_stmt *q = s->q[Q_CASE_GET];
         int r = BK_E_NOT_FOUND;
@@ -748,6 +802,8 @@ int store_case_get(store_t *s, const char *case_id, void **state, size_t *len)
                         *len = n;
                 }
                 r = *state ? 0 : -ENOMEM;
+                if (wake)
+                        *wake = (cal_day_t)sqlite3_column_int64(q, 1);
         }
         sqlite3_reset(q);
         return r;
@@ -764,6 +820,21 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
         sqlite3_bind_int64(q, 5, wake);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         return step_done(s, q, "case put");
+}
+
+int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
+                      bool open, const void *state, size_t len)
+{
+        sqlite3_stmt *q = s->q[Q_CASE_UPDATE];
+        int r;
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, unit ? unit : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, caseworker ? caseworker : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 4, open);
+        sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
+        if ((r = step_done(s, q, "case update")) != 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;
 }
 
 int store_cases_waking(store_t *s, cal_day_t day, int max, void (*fn)(void *, const char *), void *ud)
@@ -808,7 +879,7 @@ int store_clear_derived(store_t *s)
 
 static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role);
 
-/* Column order of "SELECT * FROM reminders" is the CREATE TABLE order. */
+/* Column order of "SELECT *, rowid FROM reminders" is the CREATE TABLE order, then the row. */
 static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
 {
         memset(r, 0, sizeof(*r));
@@ -832,6 +903,7 @@ static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
         r->delivered_at = sqlite3_column_int64(q, 17);
         r->closed_at = sqlite3_column_int64(q, 18);
         bk_strlcpy(r->close_reason, col_text(q, 19), sizeof(r->close_reason));
+        r->row = sqlite3_column_int64(q, 21);     /* 20 is links: see store_rem_events() */
 }
 
 int store_rem_get(store_t *s, const char *id, reminder_t *r)
@@ -887,7 +959,8 @@ int store_rem_put_from(store_t *s, const reminder_t *r, int old, const char *eve
 
 static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role)
 {
-        sqlite3_stmt *q = s->q[Q_REM_PUT];
+        sqlite3_stmt *q = s->q[r->row > 0 ? Q_REM_UPDATE : Q_REM_PUT];
+        int res;
         /* role and id hold no control characters (event ids are checked at ingest), so a link
          * is one line and the tab splits it */
         char link[EV_ID_MAX + 32] = "";
@@ -895,27 +968,36 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
         if (event_id && event_id[0] && role && role[0])
                 snprintf(link, sizeof(link), "%s\t%s\n", role, event_id);
         sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 3, r->rule);
-        sqlite3_bind_text(q, 4, r->cycle, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 5, r->unit, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 6, r->caseworker, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 7, r->to_caseworker);
-        sqlite3_bind_int(q, 8, r->to_leads);
-        sqlite3_bind_int(q, 9, r->severity);
-        sqlite3_bind_int64(q, 10, r->due);
         sqlite3_bind_int64(q, 11, r->deliver_at);
         sqlite3_bind_int(q, 12, r->state);
-        sqlite3_bind_text(q, 13, r->title, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 14, r->body, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 15, r->why, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 16, r->event_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 17, r->created_at);
         sqlite3_bind_int64(q, 18, r->delivered_at);
         sqlite3_bind_int64(q, 19, r->closed_at);
         sqlite3_bind_text(q, 20, r->close_reason, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 21, link, -1, SQLITE_STATIC);
-        return step_done(s, q, "reminder put");
+        if (r->row <= 0) {
+                /* what a reminder is: written once */
+                sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int(q, 3, r->rule);
+                sqlite3_bind_text(q, 4, r->cycle, -1, SQLITE_STATIC);
+                sqlite3_bind_int(q, 7, r->to_caseworker);
+                sqlite3_bind_int(q, 8, r->to_leads);
+                sqlite3_bind_int(q, 9, r->severity);
+                sqlite3_bind_int64(q, 10, r->due);
+                sqlite3_bind_text(q, 13, r->title, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 14, r->body, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 15, r->why, -1, SQLITE_STATIC);
+                sqlite3_bind_text(q, 16, r->event_id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(q, 17, r->created_at);
+                return step_done(s, q, "reminder put");
+        }
+        sqlite3_bind_int64(q, 22, r->row);
+        if ((res = step_done(s, q, "reminder update")) != 0 || sqlite3_changes(s->db) == 1)
+                return res;
+        reminder_t fresh = *r;    /* the row is not this reminder's (cannot happen): by id */
+        fresh.row = 0;
+        return rem_put(s, &fresh, event_id, role);
 }
 
 static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const char *what)
@@ -984,7 +1066,7 @@ int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n
 
         /* Only the filters given, as plain terms, so that the planner can use the indexes: an
          * owner's open reminders come from the small partial index reminders_owner. */
-        snprintf(sql, sizeof(sql), "SELECT * FROM reminders WHERE 1%s%s%s%s%s%s "
+        snprintf(sql, sizeof(sql), "SELECT *, rowid FROM reminders WHERE 1%s%s%s%s%s%s "
                  "ORDER BY deliver_at, id LIMIT ?7",
                  f->unit && f->unit[0] ? " AND unit = ?1" : "",
                  f->caseworker && f->caseworker[0] ? " AND caseworker = ?2" : "",

@@ -69,9 +69,13 @@ json_t *store_dead_letters(store_t *s, int limit);
  * cases: state is the rules engine's store form (an opaque blob to the store).
  * get returns a malloc'd copy with a NUL after its len bytes; BK_E_NOT_FOUND.
  */
-int store_case_get(store_t *s, const char *case_id, void **state, size_t *len);
+int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake);
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
                    bool open, cal_day_t wake, const void *state, size_t len);
+/* The same for a stored case whose wake day stays (its wake index entry is not touched);
+ * BK_E_NOT_FOUND if the case is not stored. */
+int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
+                      bool open, const void *state, size_t len);
 /* Case ids whose wake day is <= day, at most `max`, oldest wake first. */
 int store_cases_waking(store_t *s, cal_day_t day, int max,
                        void (*fn)(void *ud, const char *case_id), void *ud);

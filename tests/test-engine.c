@@ -104,11 +104,39 @@ static void check_counts(fx_t *f)
         free(list);
 }
 
+struct wakes { fx_t *f; int n; };
+
+static void check_wake(void *ud, const char *case_id)
+{
+        struct wakes *w = ud;
+        void *blob = NULL;
+        size_t len = 0;
+        cal_day_t wake = -1;
+        case_state_t *st = NULL;
+
+        w->n++;
+        CHECK_INT(store_case_get(w->f->store, case_id, &blob, &len, &wake), 0);
+        CHECK_INT(rules_state_decode(blob, len, &st), 0);
+        if (st)
+                CHECK_INT(wake, rules_next_wake(&w->f->cfg.rules, st));
+        rules_state_free(&st);
+        free(blob);
+}
+
+/* Every stored case's wake day is the one its state gives (the engine leaves the wake index
+ * alone when a change keeps the day, so a missed change would show here). */
+static void check_wakes(fx_t *f)
+{
+        struct wakes w = { f, 0 };
+        CHECK(store_cases_waking(f->store, INT32_MAX, 1000000, check_wake, &w) >= 0);
+}
+
 static void fx_free(fx_t *f)
 {
         if (!f)
                 return;
         check_counts(f);
+        check_wakes(f);
         fx_clear(f);
         engine_free(&f->engine);
         CHECK(f->engine == NULL);
@@ -385,7 +413,7 @@ static void test_replay_never_duplicates(void)
         CHECK_INT(fx_open_case(f, "d-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
         CHECK_INT(total_reminders(f), 1);
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_before, &len_before), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_before, &len_before, NULL), 0);
 
         /* the same id again (a replay): the store says duplicate, nothing new appears */
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), BK_E_DUPLICATE);
@@ -395,7 +423,7 @@ static void test_replay_never_duplicates(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 2);
         CHECK_INT(f->n, 0);
         /* ... and the case's state is what it was: a duplicate changes no fact */
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_after, &len_after), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_after, &len_after, NULL), 0);
         CHECK(state_before && state_after && len_before == len_after &&
               memcmp(state_before, state_after, len_after) == 0);
         free(state_before);
@@ -445,7 +473,7 @@ static void test_unknown_and_rejected(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 0);
         CHECK_INT(store_event_brief(f->store, "u-1", type, sizeof(type), &at), 0);
         CHECK_STR(type, "case.archived");
-        CHECK_INT(store_case_get(f->store, "EB-9", &blob, &len), BK_E_NOT_FOUND);
+        CHECK_INT(store_case_get(f->store, "EB-9", &blob, &len, NULL), BK_E_NOT_FOUND);
         /* the same unknown id again is a duplicate */
         CHECK_INT(fx_event(f, "u-1", "case.archived", "2026-03-02T09:00:00+01:00", "EB-9", "{}"), BK_E_DUPLICATE);
         CHECK_INT(store_counter(f->store, CNT_IGNORED), 1);
@@ -969,7 +997,7 @@ static void test_discard_after_failed_transaction(void)
         CHECK_INT(get_rem(f, rid("EB-X", RULE_CHILD_IMPACT, "d-x")).state, REM__STATE_COUNT);
         CHECK_INT(store_event_brief(f->store, "x-dec", type, sizeof(type), &at), BK_E_NOT_FOUND);
         /* the cached case state was dropped too: the case is as the last commit left it */
-        CHECK_INT(store_case_get(f->store, "EB-X", &blob, &len), 0);
+        CHECK_INT(store_case_get(f->store, "EB-X", &blob, &len, NULL), 0);
         free(blob);
 
         /* the same batch again succeeds, with the next rseq: no gap */
@@ -1151,7 +1179,7 @@ static void test_json_state_of_schema_1(void)
                 return;
         CHECK_INT(fx_open_case(f, "j-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
         CHECK_INT(fx_event(f, "j-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
-        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL), 0);
         CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
         CHECK_INT(rules_state_decode(blob, len, &st), 0);
         text = st ? rules_state_to_json(st) : NULL;
@@ -1173,7 +1201,7 @@ static void test_json_state_of_schema_1(void)
         /* the next event finds the state it left: IB3 done resolves the IB3 reminder */
         CHECK_INT(fx_event(f, "j-ib3", "ib3.completed", "2026-03-03T10:00:00+01:00", "EB-1", NULL), 0);
         CHECK_INT(get_rem(f, rid("EB-1", RULE_IB3_DUE, "ib1-1")).state, REM_RESOLVED);
-        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL), 0);
         CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
         free(blob);
         free(text);

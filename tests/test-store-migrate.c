@@ -167,7 +167,7 @@ int main(void)
                 void *blob = NULL;
                 size_t len = 0;
                 const char *want = "{\"v\":1,\"case\":\"EB-1\"}";
-                CHECK_INT(store_case_get(s, "EB-1", &blob, &len), 0);
+                CHECK_INT(store_case_get(s, "EB-1", &blob, &len, NULL), 0);
                 CHECK(blob && len == strlen(want) && memcmp(blob, want, len) == 0);
                 free(blob);
                 CHECK_INT(store_counter(s, CNT_APPLIED), 7);

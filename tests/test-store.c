@@ -375,6 +375,25 @@ static void test_feeds(void)
         CHECK_INT(store_feed_set(s, "paraply-hv", 184468), 0);
         CHECK_INT(store_rollback(s), 0);
         CHECK_INT(store_feed_last_seq(s, "paraply-hv"), 184467);
+
+        /* Positions are written at commit: inside the transaction they read back at once, and
+         * more sources than the store keeps pending (16) are all written. */
+        CHECK_INT(store_begin(s), 0);
+        for (int i = 0; i < 40; i++) {
+                char src[16];
+                snprintf(src, sizeof(src), "feed-%02d", i);
+                CHECK_INT(store_feed_set(s, src, 1000 + i), 0);
+                CHECK_INT(store_feed_last_seq(s, src), 1000 + i);
+                CHECK_INT(store_feed_set(s, src, 2000 + i), 0);
+        }
+        CHECK_INT(store_feed_last_seq(s, "feed-07"), 2007);
+        CHECK_INT(store_feed_last_seq(s, "feed-39"), 2039);
+        CHECK_INT(store_commit(s), 0);
+        memset(&f, 0, sizeof(f));
+        CHECK_INT(store_feeds_each(s, each_feed, &f), 0);
+        CHECK_INT(f.n, 42);
+        CHECK_INT(store_feed_last_seq(s, "feed-00"), 2000);
+        CHECK_INT(store_feed_last_seq(s, "feed-39"), 2039);
         store_close(&s);
 }
 
@@ -507,7 +526,7 @@ static int get_case(store_t *s, const char *id, char **text)
 {
         void *blob = NULL;
         size_t len = 0;
-        int r = store_case_get(s, id, &blob, &len);
+        int r = store_case_get(s, id, &blob, &len, NULL);
         *text = blob;
         if (r == 0 && strlen(*text) != len)
                 return -1;
@@ -630,6 +649,31 @@ static void test_reminder_round_trip(void)
         CHECK_INT(store_rem_put(s, &r), 0);
         CHECK_INT(store_rem_get(s, r.id, &got), 0);
         CHECK(rem_equal(&r, &got));
+        CHECK(got.row > 0);
+
+        /* a reminder read back is updated in its row; what it is stays as first written */
+        got.state = REM_CANCELLED;
+        bk_strlcpy(got.unit, "U9", sizeof(got.unit));
+        bk_strlcpy(got.title, "not written", sizeof(got.title));
+        CHECK_INT(store_rem_put(s, &got), 0);
+        reminder_t again;
+        CHECK_INT(store_rem_get(s, r.id, &again), 0);
+        CHECK_INT(again.state, REM_CANCELLED);
+        CHECK_STR(again.unit, "U9");
+        CHECK_STR(again.title, r.title);
+        CHECK_INT(again.row, got.row);
+        /* a row that is not the reminder's (say, after a VACUUM renumbered them): found by id */
+        again.row += 1000;
+        again.state = REM_RESOLVED;
+        CHECK_INT(store_rem_put(s, &again), 0);
+        CHECK_INT(store_rem_get(s, r.id, &got), 0);
+        CHECK_INT(got.state, REM_RESOLVED);
+        {
+                int64_t counts[REM__STATE_COUNT];
+                CHECK_INT(store_rem_count_by_state(s, counts), 0);
+                CHECK_INT(counts[REM_RESOLVED], 1);
+                CHECK_INT(counts[REM_CANCELLED], 0);
+        }
         store_close(&s);
 }
 
@@ -1358,7 +1402,7 @@ static void test_checkpointer(void)
                 void *blob = NULL;
                 size_t len = 0;
                 snprintf(id, sizeof(id), "EB-%06d", rows - 1);
-                CHECK_INT(store_case_get(s, id, &blob, &len), 0);
+                CHECK_INT(store_case_get(s, id, &blob, &len, NULL), 0);
                 CHECK_INT((int)len, 3000);
                 free(blob);
                 store_close(&s);
