@@ -20,6 +20,10 @@ struct cached_case {
         bool dirty;
         bool stored;            /* the case has a row, whose wake day is stored_wake */
         cal_day_t stored_wake;
+        /* The case's open reminders, as their rows in the store, ascending (new rows are
+         * always higher): kept in the case's row, so finding them needs no index to write. */
+        int64_t *rems;
+        int n_rems, cap_rems;
 };
 
 struct engine {
@@ -33,6 +37,8 @@ struct engine {
         size_t cache_dirty;     /* changed states not yet written: flush is free when 0 */
         uint8_t *enc;           /* the store form being written (grown as needed) */
         size_t enc_cap;
+        char *rems_text;        /* a case's rems as stored (grown as needed) */
+        size_t rems_cap;
         /* publish queue */
         engine_msg_t *queue;
         size_t queue_n, queue_cap;
@@ -55,8 +61,77 @@ static void mark_dirty(engine_t *e, struct cached_case *c)
         c->dirty = true;
 }
 
+/* The store form of a case's open reminders: rows, comma-separated. */
+static const char *rems_format(engine_t *e, const struct cached_case *c)
+{
+        size_t need = (size_t)c->n_rems * 21 + 1, len = 0;
+        if (need > e->rems_cap) {
+                char *t = realloc(e->rems_text, need);
+                if (!t)
+                        return NULL;
+                e->rems_text = t;
+                e->rems_cap = need;
+        }
+        e->rems_text[0] = '\0';
+        for (int i = 0; i < c->n_rems; i++)
+                len += (size_t)snprintf(e->rems_text + len, need - len, i ? ",%lld" : "%lld", (long long)c->rems[i]);
+        return e->rems_text;
+}
+
+/* Reads the store form back; anything that is not a list of rows is dropped (and logged). */
+static int rems_parse(struct cached_case *c, const char *text)
+{
+        const char *p = text;
+        while (*p) {
+                char *end;
+                long long v = strtoll(p, &end, 10);
+                if (end == p || v <= 0 || (*end && *end != ',')) {
+                        log_errx("engine: a case's list of open reminders is unreadable; ignoring the rest");
+                        break;
+                }
+                if (c->n_rems == c->cap_rems) {
+                        int cap = c->cap_rems ? c->cap_rems * 2 : 8;
+                        int64_t *v2 = realloc(c->rems, (size_t)cap * sizeof(*v2));
+                        if (!v2)
+                                return -ENOMEM;
+                        c->rems = v2;
+                        c->cap_rems = cap;
+                }
+                c->rems[c->n_rems++] = v;
+                p = *end ? end + 1 : end;
+        }
+        return 0;
+}
+
+static int rems_add(struct cached_case *c, int64_t row)
+{
+        if (c->n_rems == c->cap_rems) {
+                int cap = c->cap_rems ? c->cap_rems * 2 : 8;
+                int64_t *v = realloc(c->rems, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                c->rems = v;
+                c->cap_rems = cap;
+        }
+        c->rems[c->n_rems++] = row;
+        return 0;
+}
+
+static void rems_remove(struct cached_case *c, int64_t row)
+{
+        for (int i = 0; i < c->n_rems; i++)
+                if (c->rems[i] == row) {
+                        memmove(&c->rems[i], &c->rems[i + 1], (size_t)(c->n_rems - i - 1) * sizeof(*c->rems));
+                        c->n_rems--;
+                        return;
+                }
+}
+
 static int save_case(engine_t *e, struct cached_case *c)
 {
+        const char *rems = rems_format(e, c);
+        if (!rems)
+                return -ENOMEM;
         size_t n = rules_state_encode(c->st, e->enc, e->enc_cap);
         if (n > e->enc_cap) {
                 uint8_t *b = realloc(e->enc, n);
@@ -72,10 +147,10 @@ static int save_case(engine_t *e, struct cached_case *c)
         /* Most changes leave the wake day as it was: then the wake index is not touched. */
         if (c->stored && wake == c->stored_wake)
                 r = store_case_update(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                                      rules_state_open(c->st), e->enc, n);
+                                      rules_state_open(c->st), e->enc, n, rems);
         if (r == BK_E_NOT_FOUND)
                 r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                                   rules_state_open(c->st), wake, e->enc, n);
+                                   rules_state_open(c->st), wake, e->enc, n, rems);
         if (r == 0) {
                 c->stored = true;
                 c->stored_wake = wake;
@@ -90,8 +165,10 @@ static int save_case(engine_t *e, struct cached_case *c)
 static void cache_clear(engine_t *e)
 {
         for (size_t i = 0; i < e->cache_size; i++)
-                if (e->cache[i].st)
+                if (e->cache[i].st) {
                         rules_state_free(&e->cache[i].st);
+                        free(e->cache[i].rems);
+                }
         memset(e->cache, 0, e->cache_size * sizeof(*e->cache));
         e->cache_used = 0;
         e->cache_dirty = 0;
@@ -125,6 +202,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
 {
         size_t mask = e->cache_size - 1, i = hash_str(case_id) & mask;
         _cleanup_free_ void *blob = NULL;
+        _cleanup_free_ char *rems = NULL;
         size_t len = 0;
         case_state_t *st = NULL;
         cal_day_t wake = 0;
@@ -141,7 +219,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
                 cache_clear(e);
                 i = hash_str(case_id) & mask;
         }
-        r = store_case_get(e->store, case_id, &blob, &len, &wake);
+        r = store_case_get(e->store, case_id, &blob, &len, &wake, &rems);
         if (r == 0) {
                 if ((r = rules_state_decode(blob, len, &st)) == -ENOMEM) {
                         *err = r;
@@ -171,6 +249,17 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         e->cache[i].dirty = false;
         e->cache[i].stored = r == 0;
         e->cache[i].stored_wake = wake;
+        e->cache[i].rems = NULL;
+        e->cache[i].n_rems = e->cache[i].cap_rems = 0;
+        if (rems && rems_parse(&e->cache[i], rems) < 0) {
+                /* out of memory: the slot stays free */
+                free(e->cache[i].rems);
+                e->cache[i].rems = NULL;
+                e->cache[i].n_rems = e->cache[i].cap_rems = 0;
+                rules_state_free(&e->cache[i].st);
+                *err = -ENOMEM;
+                return NULL;
+        }
         e->cache_used++;
         return &e->cache[i];
 }
@@ -302,16 +391,53 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
         return 0;
 }
 
-static int for_open(engine_t *e, const char *case_id, int rule, const char *cycle,
+static int by_creation(const void *a, const void *b)
+{
+        const reminder_t *x = a, *y = b;
+        if (x->created_at != y->created_at)
+                return x->created_at < y->created_at ? -1 : 1;
+        return strcmp(x->id, y->id);
+}
+
+/*
+ * Calls fn for each open reminder of the case, optionally of one rule (-1 = any) and cycle
+ * (NULL/"" = any), oldest first; those fn closes leave the case's list.
+ */
+static int for_open(engine_t *e, struct cached_case *c, int rule, const char *cycle,
                     int (*fn)(engine_t *, reminder_t *, const void *), const void *arg)
 {
-        reminder_t *list = NULL;
-        int n = 0, res;
+        reminder_t *list;
+        int n = 0, res = 0;
 
-        if ((res = store_rem_open_of_case(e->store, case_id, rule, cycle, &list, &n)) != 0)
-                return res;
-        for (int i = 0; i < n && res == 0; i++)
+        if (c->n_rems == 0)
+                return 0;
+        if (!(list = malloc((size_t)c->n_rems * sizeof(*list))))
+                return -ENOMEM;
+        for (int i = 0; i < c->n_rems && res == 0; i++) {
+                res = store_rem_get_row(e->store, c->rems[i], &list[n]);
+                if (res == BK_E_NOT_FOUND || (res == 0 && (!reminder_is_open(&list[n]) ||
+                                                           strcmp(list[n].case_id, c->id) != 0))) {
+                        /* not this case's open reminder: the list was wrong; it heals here */
+                        log_errx("engine: a case listed a reminder that is not its open one; dropped");
+                        memmove(&c->rems[i], &c->rems[i + 1], (size_t)(c->n_rems - i - 1) * sizeof(*c->rems));
+                        c->n_rems--;
+                        i--;
+                        mark_dirty(e, c);
+                        res = 0;
+                        continue;
+                }
+                if (res == 0 && (rule < 0 || list[n].rule == rule) &&
+                    (!cycle || !cycle[0] || strcmp(list[n].cycle, cycle) == 0))
+                        n++;
+        }
+        qsort(list, (size_t)n, sizeof(*list), by_creation);
+        for (int i = 0; i < n && res == 0; i++) {
                 res = fn(e, &list[i], arg);
+                if (res == 0 && !reminder_is_open(&list[i])) {
+                        rems_remove(c, list[i].row);
+                        mark_dirty(e, c);
+                }
+        }
         free(list);
         return res;
 }
@@ -350,8 +476,9 @@ static int do_list(engine_t *e, reminder_t *r, const void *a)
         return 0;
 }
 
-static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a, const char *event_id)
+static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, const char *event_id)
 {
+        const case_state_t *st = c->st;
         reminder_t r;
         const char *case_id = rules_state_case(st);
         int res;
@@ -378,7 +505,7 @@ static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a,
         bk_strlcpy(r.body, a->body[0] ? a->body : rules_body(&e->cfg->rules, a->rule), sizeof(r.body));
         if (a->rule == RULE_HANDOVER) {
                 size_t before = strlen(r.body);
-                (void)for_open(e, case_id, -1, NULL, do_list, r.body);
+                (void)for_open(e, c, -1, NULL, do_list, r.body);
                 if (strlen(r.body) == before)
                         bk_strlcpy(r.body + before, strcmp(e->cfg->rules.lang, "en") == 0
                                    ? "\nNo open reminders." : "\nInga öppna påminnelser.",
@@ -387,12 +514,15 @@ static int schedule(engine_t *e, const case_state_t *st, const rule_action_t *a,
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
         r.created_at = clock_now(e->clock);
-        return store_rem_put_from(e->store, &r, -1, event_id, "trigger");   /* not found above */
+        if ((res = store_rem_put_from(e->store, &r, -1, event_id, "trigger")) != 0)   /* not found above */
+                return res;
+        mark_dirty(e, c);
+        return rems_add(c, store_last_row(e->store));
 }
 
-static int apply_actions(engine_t *e, case_state_t *st, const rules_out_t *out, const char *event_id)
+static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *out, const char *event_id)
 {
-        const char *case_id = rules_state_case(st);
+        const case_state_t *st = c->st;
         int res = 0;
 
         for (int i = 0; i < out->n && res == 0; i++) {
@@ -400,21 +530,21 @@ static int apply_actions(engine_t *e, case_state_t *st, const rules_out_t *out, 
                 switch (a->kind) {
                 case ACT_SCHEDULE:
                         if (a->rule >= 0 && a->rule < RULE__COUNT && e->cfg->rules.rule[a->rule].enabled)
-                                res = schedule(e, st, a, event_id);
+                                res = schedule(e, c, a, event_id);
                         break;
                 case ACT_RESOLVE:
                 case ACT_CANCEL: {
-                        struct close_arg c = {
+                        struct close_arg cl = {
                                 .to = a->kind == ACT_RESOLVE ? REM_RESOLVED : REM_CANCELLED,
                                 .reason = a->kind == ACT_RESOLVE ? "resolved" : "cancelled",
                                 .event_id = event_id,
                         };
-                        res = for_open(e, case_id, a->rule, a->cycle, do_close, &c);
+                        res = for_open(e, c, a->rule, a->cycle, do_close, &cl);
                         break;
                 }
                 case ACT_REROUTE: {
                         struct move_arg m = { rules_state_unit(st), a->caseworker, event_id };
-                        res = for_open(e, case_id, -1, NULL, do_move, &m);
+                        res = for_open(e, c, -1, NULL, do_move, &m);
                         break;
                 }
                 }
@@ -465,11 +595,11 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         if (res != 0)
                 return res;
         mark_dirty(e, c);
-        if ((res = apply_actions(e, c->st, &out, ev->id)) != 0)
+        if ((res = apply_actions(e, c, &out, ev->id)) != 0)
                 return res;
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
                 struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id };
-                if ((res = for_open(e, ev->case_id, -1, NULL, do_move, &m)) != 0)
+                if ((res = for_open(e, c, -1, NULL, do_move, &m)) != 0)
                         return res;
         }
         if (!e->rebuild)
@@ -531,7 +661,7 @@ static void wake_one(void *ud, const char *case_id)
                 return;
         }
         mark_dirty(w->e, c);
-        if ((err = apply_actions(w->e, c->st, &out, NULL)) != 0) {
+        if ((err = apply_actions(w->e, c, &out, NULL)) != 0) {
                 w->err = err;
                 return;
         }
@@ -611,8 +741,18 @@ int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *
         int res = get_open(e, id, out);
         if (res != 0)
                 return res;
+        struct cached_case *c;
+        int err;
+
         snprintf(why, sizeof(why), "dismissed: %.40s", reason && reason[0] ? reason : "-");
-        return close_reminder(e, out, REM_CANCELLED, why, NULL);
+        if ((res = close_reminder(e, out, REM_CANCELLED, why, NULL)) != 0)
+                return res;
+        /* the case's list of open reminders loses it (written with the transaction) */
+        if (!(c = case_get(e, out->case_id, false, &err)))
+                return err == BK_E_NOT_FOUND ? 0 : err;
+        rems_remove(c, out->row);
+        mark_dirty(e, c);
+        return 0;
 }
 
 json_t *engine_case_view(engine_t *e, const char *case_id)
@@ -660,6 +800,7 @@ void engine_free(engine_t **ep)
         free(e->cache);
         free(e->queue);
         free(e->enc);
+        free(e->rems_text);
         free(e);
         *ep = NULL;
 }

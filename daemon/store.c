@@ -23,8 +23,7 @@ enum {
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASE_UPDATE, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
-        Q_REM_OPEN_CASE,
+        Q_REM_GET, Q_REM_BY_ROW, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_OUTBOX_ADD,
         Q_META_PUT,
         Q__COUNT
@@ -40,16 +39,18 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
         [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
-        [Q_CASE_GET] = "SELECT state, wake FROM cases WHERE case_id = ?1",
-        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(case_id) DO UPDATE SET "
+        [Q_CASE_GET] = "SELECT state, wake, rems FROM cases WHERE case_id = ?1",
+        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(case_id) DO UPDATE SET "
                        "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
-                       "wake = excluded.wake, state = excluded.state",
+                       "wake = excluded.wake, state = excluded.state, rems = excluded.rems",
         /* A case whose wake day stays: its wake index entry is left alone. */
-        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6 WHERE case_id = ?1",
+        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7 "
+                          "WHERE case_id = ?1",
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT *, rowid FROM reminders WHERE id = ?1",
+        [Q_REM_BY_ROW] = "SELECT *, rowid FROM reminders WHERE rowid = ?1",
         [Q_REM_EXISTS] = "SELECT 1 FROM reminders WHERE id = ?1",   /* the id index alone */
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
         /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
@@ -74,8 +75,6 @@ static const char *const sql_text[Q__COUNT] = {
                       "ORDER BY deliver_at, id LIMIT ?2",
         [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
         [Q_REM_LINKS] = "SELECT links FROM reminders WHERE id = ?1",
-        [Q_REM_OPEN_CASE] = "SELECT *, rowid FROM reminders WHERE case_id = ?1 AND state < 4 "
-                            "AND (?2 < 0 OR rule = ?2) AND (?3 = '' OR cycle = ?3) ORDER BY created_at, id",
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
         [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -132,7 +131,8 @@ static const char *const migrations[] = {
         "CREATE INDEX cases_wake ON cases(wake);",
         /* 2 -> 3: reminders in the order they were made (a rowid table: what changes is recent,
          * so it sits on few pages), their event links in the row instead of a table of their
-         * own, and the owner index on open reminders only (docs/performance.md, finding 6). */
+         * own, the owner index on open reminders only, and each case's open reminders (their
+         * rows) in the case's row instead of an index (docs/performance.md, finding 6). */
         "CREATE TABLE reminders3(id TEXT NOT NULL UNIQUE, case_id TEXT NOT NULL, rule INTEGER NOT NULL,"
         "  cycle TEXT NOT NULL, unit TEXT NOT NULL, caseworker TEXT NOT NULL, to_cw INTEGER NOT NULL,"
         "  to_leads INTEGER NOT NULL, severity INTEGER NOT NULL, due INTEGER NOT NULL,"
@@ -147,8 +147,12 @@ static const char *const migrations[] = {
         "DROP TABLE reminders;"
         "ALTER TABLE reminders3 RENAME TO reminders;"
         "CREATE INDEX reminders_pending ON reminders(deliver_at) WHERE state IN (0, 3);"
-        "CREATE INDEX reminders_case ON reminders(case_id, rule) WHERE state < 4;"
-        "CREATE INDEX reminders_owner ON reminders(unit, caseworker) WHERE state < 4;",
+        "CREATE INDEX reminders_owner ON reminders(unit, caseworker) WHERE state < 4;"
+        "ALTER TABLE cases ADD COLUMN rems TEXT NOT NULL DEFAULT '';"
+        "CREATE INDEX migrate3_open ON reminders(case_id) WHERE state < 4;"
+        "UPDATE cases SET rems = coalesce((SELECT group_concat(r, ',') FROM (SELECT rowid AS r FROM reminders"
+        "  WHERE case_id = cases.case_id AND state < 4 ORDER BY rowid)), '');"
+        "DROP INDEX migrate3_open;",
 };
 
 /*
@@ -786,7 +790,7 @@ json_t *store_dead_letters(store_t *s, int limit)
 
 /* ---- cases ---------------------------------------------------------------- */
 
-int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake)
+int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake, char **rems)
 {
         sqlite3_stmt *q = s->q[Q_CASE_GET];
         int r = BK_E_NOT_FOUND;
@@ -804,13 +808,18 @@ int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, c
                 r = *state ? 0 : -ENOMEM;
                 if (wake)
                         *wake = (cal_day_t)sqlite3_column_int64(q, 1);
+                if (rems && r == 0 && !(*rems = strdup(col_text(q, 2)))) {
+                        free(*state);
+                        *state = NULL;
+                        r = -ENOMEM;
+                }
         }
         sqlite3_reset(q);
         return r;
 }
 
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len)
+                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems)
 {
         sqlite3_stmt *q = s->q[Q_CASE_PUT];
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
@@ -819,11 +828,12 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
         sqlite3_bind_int(q, 4, open);
         sqlite3_bind_int64(q, 5, wake);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
+        sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
         return step_done(s, q, "case put");
 }
 
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len)
+                      bool open, const void *state, size_t len, const char *rems)
 {
         sqlite3_stmt *q = s->q[Q_CASE_UPDATE];
         int r;
@@ -832,6 +842,7 @@ int store_case_update(store_t *s, const char *case_id, const char *unit, const c
         sqlite3_bind_text(q, 3, caseworker ? caseworker : "", -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 4, open);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
+        sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
         if ((r = step_done(s, q, "case update")) != 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;
@@ -1030,15 +1041,22 @@ static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const
         return 0;
 }
 
-int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
-                           reminder_t **list, int *n)
+int store_rem_get_row(store_t *s, int64_t row, reminder_t *r)
 {
-        sqlite3_stmt *q = s->q[Q_REM_OPEN_CASE];
-        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 2, rule);
-        sqlite3_bind_text(q, 3, cycle ? cycle : "", -1, SQLITE_STATIC);
-        return collect(s, q, list, n, "open reminders of case");
+        sqlite3_stmt *q = s->q[Q_REM_BY_ROW];
+        int rc, res = BK_E_NOT_FOUND;
+        sqlite3_bind_int64(q, 1, row);
+        if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                rem_from_row(q, r);
+                res = 0;
+        } else if (rc != SQLITE_DONE) {
+                res = sql_fail(s, "reminder by row");
+        }
+        sqlite3_reset(q);
+        return res;
 }
+
+int64_t store_last_row(store_t *s) { return sqlite3_last_insert_rowid(s->db); }
 
 int store_rem_due(store_t *s, bk_time_t now, int max, reminder_t **list, int *n)
 {

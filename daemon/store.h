@@ -69,13 +69,15 @@ json_t *store_dead_letters(store_t *s, int limit);
  * cases: state is the rules engine's store form (an opaque blob to the store).
  * get returns a malloc'd copy with a NUL after its len bytes; BK_E_NOT_FOUND.
  */
-int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake);
+int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake,
+                   char **rems);
+/* rems: the case's open reminders, as their rows in ascending order, comma-separated ("" none) */
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len);
+                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems);
 /* The same for a stored case whose wake day stays (its wake index entry is not touched);
  * BK_E_NOT_FOUND if the case is not stored. */
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len);
+                      bool open, const void *state, size_t len, const char *rems);
 /* Case ids whose wake day is <= day, at most `max`, oldest wake first. */
 int store_cases_waking(store_t *s, cal_day_t day, int max,
                        void (*fn)(void *ud, const char *case_id), void *ud);
@@ -94,9 +96,10 @@ int store_rem_put(store_t *s, const reminder_t *r);
  * in the role given ("trigger", "resolve", "cancel", "reroute"); a link is kept once. */
 int store_rem_put_from(store_t *s, const reminder_t *r, int old_state, const char *event_id,
                        const char *role);
-/* Open reminders of a case, optionally of one rule (-1 = any) and cycle (NULL/"" = any). */
-int store_rem_open_of_case(store_t *s, const char *case_id, int rule, const char *cycle,
-                           reminder_t **list, int *n);
+/* A reminder by its row (a case's rems); BK_E_NOT_FOUND. */
+int store_rem_get_row(store_t *s, int64_t row, reminder_t *r);
+/* The row of the reminder the last put inserted. */
+int64_t store_last_row(store_t *s);
 /* Scheduled/snoozed reminders with deliver_at <= now, earliest first. */
 int store_rem_due(store_t *s, bk_time_t now, int max, reminder_t **list, int *n);
 bk_time_t store_rem_next_delivery(store_t *s);                     /* INT64_MAX if none */

@@ -106,6 +106,12 @@ static void check_counts(fx_t *f)
 
 struct wakes { fx_t *f; int n; };
 
+static int by_row(const void *a, const void *b)
+{
+        const reminder_t *x = a, *y = b;
+        return x->row < y->row ? -1 : x->row > y->row;
+}
+
 static void check_wake(void *ud, const char *case_id)
 {
         struct wakes *w = ud;
@@ -113,14 +119,27 @@ static void check_wake(void *ud, const char *case_id)
         size_t len = 0;
         cal_day_t wake = -1;
         case_state_t *st = NULL;
+        char *rems = NULL, want[4096] = "";
+        reminder_t *list = NULL;
+        int n = 0;
+        rem_filter_t open = { .case_id = case_id, .state = -1, .limit = 1000 };
 
         w->n++;
-        CHECK_INT(store_case_get(w->f->store, case_id, &blob, &len, &wake), 0);
+        CHECK_INT(store_case_get(w->f->store, case_id, &blob, &len, &wake, &rems), 0);
         CHECK_INT(rules_state_decode(blob, len, &st), 0);
         if (st)
                 CHECK_INT(wake, rules_next_wake(&w->f->cfg.rules, st));
         rules_state_free(&st);
         free(blob);
+        /* and its list of open reminders is exactly its open reminders' rows, ascending */
+        CHECK_INT(store_rem_query(w->f->store, &open, &list, &n), 0);
+        qsort(list, (size_t)n, sizeof(*list), by_row);
+        for (int i = 0; i < n; i++)
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), i ? ",%lld" : "%lld",
+                         (long long)list[i].row);
+        CHECK_STR(rems ? rems : "(null)", want);
+        free(list);
+        free(rems);
 }
 
 /* Every stored case's wake day is the one its state gives (the engine leaves the wake index
@@ -295,7 +314,8 @@ static int open_of(fx_t *f, const char *case_id, int rule)
         reminder_t *list = NULL;
         int n = 0;
 
-        CHECK_INT(store_rem_open_of_case(f->store, case_id, rule, NULL, &list, &n), 0);
+        rem_filter_t of = { .case_id = case_id, .rule = rule >= 0 ? rules_name(rule) : NULL, .state = -1 };
+        CHECK_INT(store_rem_query(f->store, &of, &list, &n), 0);
         free(list);
         return n;
 }
@@ -413,7 +433,7 @@ static void test_replay_never_duplicates(void)
         CHECK_INT(fx_open_case(f, "d-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
         CHECK_INT(total_reminders(f), 1);
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_before, &len_before, NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_before, &len_before, NULL, NULL), 0);
 
         /* the same id again (a replay): the store says duplicate, nothing new appears */
         CHECK_INT(fx_event(f, "d-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), BK_E_DUPLICATE);
@@ -423,7 +443,7 @@ static void test_replay_never_duplicates(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 2);
         CHECK_INT(f->n, 0);
         /* ... and the case's state is what it was: a duplicate changes no fact */
-        CHECK_INT(store_case_get(f->store, "EB-1", &state_after, &len_after, NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &state_after, &len_after, NULL, NULL), 0);
         CHECK(state_before && state_after && len_before == len_after &&
               memcmp(state_before, state_after, len_after) == 0);
         free(state_before);
@@ -473,7 +493,7 @@ static void test_unknown_and_rejected(void)
         CHECK_INT(store_counter(f->store, CNT_APPLIED), 0);
         CHECK_INT(store_event_brief(f->store, "u-1", type, sizeof(type), &at), 0);
         CHECK_STR(type, "case.archived");
-        CHECK_INT(store_case_get(f->store, "EB-9", &blob, &len, NULL), BK_E_NOT_FOUND);
+        CHECK_INT(store_case_get(f->store, "EB-9", &blob, &len, NULL, NULL), BK_E_NOT_FOUND);
         /* the same unknown id again is a duplicate */
         CHECK_INT(fx_event(f, "u-1", "case.archived", "2026-03-02T09:00:00+01:00", "EB-9", "{}"), BK_E_DUPLICATE);
         CHECK_INT(store_counter(f->store, CNT_IGNORED), 1);
@@ -997,7 +1017,7 @@ static void test_discard_after_failed_transaction(void)
         CHECK_INT(get_rem(f, rid("EB-X", RULE_CHILD_IMPACT, "d-x")).state, REM__STATE_COUNT);
         CHECK_INT(store_event_brief(f->store, "x-dec", type, sizeof(type), &at), BK_E_NOT_FOUND);
         /* the cached case state was dropped too: the case is as the last commit left it */
-        CHECK_INT(store_case_get(f->store, "EB-X", &blob, &len, NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-X", &blob, &len, NULL, NULL), 0);
         free(blob);
 
         /* the same batch again succeeds, with the next rseq: no gap */
@@ -1173,13 +1193,13 @@ static void test_json_state_of_schema_1(void)
         json_t *before = NULL, *after = NULL;
         void *blob = NULL;
         size_t len = 0;
-        char *text = NULL;
+        char *text = NULL, *rems = NULL;
 
         if (!f)
                 return;
         CHECK_INT(fx_open_case(f, "j-open", "2026-03-02T09:00:00+01:00", "EB-1", "hk1", ""), 0);
         CHECK_INT(fx_event(f, "j-ib1", "ib1.completed", "2026-03-02T10:00:00+01:00", "EB-1", NULL), 0);
-        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL, &rems), 0);
         CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
         CHECK_INT(rules_state_decode(blob, len, &st), 0);
         text = st ? rules_state_to_json(st) : NULL;
@@ -1191,7 +1211,7 @@ static void test_json_state_of_schema_1(void)
         /* the row as schema 1 left it, and an engine that has not cached it */
         CHECK_INT(store_begin(f->store), 0);
         CHECK_INT(store_case_put(f->store, "EB-1", UNIT, "hk1", true, rules_next_wake(&f->cfg.rules, st),
-                                 text, text ? strlen(text) : 0), 0);
+                                 text, text ? strlen(text) : 0, rems), 0);
         CHECK_INT(store_commit(f->store), 0);
         engine_free(&f->engine);
         CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);
@@ -1201,10 +1221,11 @@ static void test_json_state_of_schema_1(void)
         /* the next event finds the state it left: IB3 done resolves the IB3 reminder */
         CHECK_INT(fx_event(f, "j-ib3", "ib3.completed", "2026-03-03T10:00:00+01:00", "EB-1", NULL), 0);
         CHECK_INT(get_rem(f, rid("EB-1", RULE_IB3_DUE, "ib1-1")).state, REM_RESOLVED);
-        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL), 0);
+        CHECK_INT(store_case_get(f->store, "EB-1", &blob, &len, NULL, NULL), 0);
         CHECK(blob && len > 2 && ((uint8_t *)blob)[0] == 0xB5);
         free(blob);
         free(text);
+        free(rems);
         rules_state_free(&st);
         json_decref(before);
         json_decref(after);

@@ -178,6 +178,10 @@ static char *dump(it_env_t *e)
                 "SELECT state, count(*) FROM reminders GROUP BY state ORDER BY state",
                 "SELECT rseq, topic, payload, at FROM outbox ORDER BY rseq",
                 "SELECT * FROM dead_letters ORDER BY rowid",
+                /* each case lists exactly its open reminders (rows, ascending): none may show */
+                "SELECT 'WRONG' || '-REMS', case_id, rems FROM cases WHERE rems != coalesce((SELECT "
+                "group_concat(r, ',') FROM (SELECT rowid AS r FROM reminders WHERE case_id = cases.case_id "
+                "AND state < 4 ORDER BY rowid)), '')",
         };
         char path[512];
         sqlite3 *db;
@@ -303,6 +307,10 @@ static char *run(const char *history, int n, const int *splits, int n_splits, ch
         it_stop(&e.daemon, SIGTERM);
         fclose(log);
         char *d = dump(&e);
+        const char *wrong = d ? strstr(d, "WRONG-REMS") : NULL;
+        CHECK(d && !wrong);
+        if (wrong)
+                fprintf(stderr, "%.300s\n", wrong);
         it_cleanup(&e);
         return d;
 }

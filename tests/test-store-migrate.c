@@ -167,7 +167,7 @@ int main(void)
                 void *blob = NULL;
                 size_t len = 0;
                 const char *want = "{\"v\":1,\"case\":\"EB-1\"}";
-                CHECK_INT(store_case_get(s, "EB-1", &blob, &len, NULL), 0);
+                CHECK_INT(store_case_get(s, "EB-1", &blob, &len, NULL, NULL), 0);
                 CHECK(blob && len == strlen(want) && memcmp(blob, want, len) == 0);
                 free(blob);
                 CHECK_INT(store_counter(s, CNT_APPLIED), 7);
@@ -184,6 +184,15 @@ int main(void)
                 CHECK_STR(rem.body, "Planera");
                 CHECK_STR(rem.why, "{\"x\":1}");
                 CHECK_INT(rem.created_at, 1700000002);
+                /* the case lists its open reminder, r-a, by row */
+                char *rems = NULL, want_rems[32];
+                void *b2 = NULL;
+                size_t l2 = 0;
+                snprintf(want_rems, sizeof(want_rems), "%lld", (long long)rem.row);
+                CHECK_INT(store_case_get(s, "EB-1", &b2, &l2, NULL, &rems), 0);
+                CHECK_STR(rems ? rems : "(null)", want_rems);
+                free(rems);
+                free(b2);
                 CHECK_INT(store_rem_get(s, "r-b", &rem), 0);
                 CHECK_INT(rem.state, REM_RESOLVED);
                 CHECK_INT(rem.closed_at, 1700200000);

@@ -519,14 +519,14 @@ static void test_dead_letters(void)
 static int put_case(store_t *s, const char *id, const char *unit, const char *cw, bool open, cal_day_t wake,
                     const char *text)
 {
-        return store_case_put(s, id, unit, cw, open, wake, text, strlen(text));
+        return store_case_put(s, id, unit, cw, open, wake, text, strlen(text), "");
 }
 
 static int get_case(store_t *s, const char *id, char **text)
 {
         void *blob = NULL;
         size_t len = 0;
-        int r = store_case_get(s, id, &blob, &len, NULL);
+        int r = store_case_get(s, id, &blob, &len, NULL, NULL);
         *text = blob;
         if (r == 0 && strlen(*text) != len)
                 return -1;
@@ -697,33 +697,34 @@ static void test_reminders_open_due_next(void)
         CHECK_INT(store_open(":memory:", true, &s), 0);
         if (!s)
                 return;
+        int64_t rows[BK_ARRAY_SIZE(rs)];
         CHECK_INT(store_begin(s), 0);
-        for (size_t i = 0; i < BK_ARRAY_SIZE(rs); i++)
+        for (size_t i = 0; i < BK_ARRAY_SIZE(rs); i++) {
                 CHECK_INT(store_rem_put(s, &rs[i]), 0);
+                rows[i] = store_last_row(s);
+                CHECK(i == 0 || rows[i] > rows[i - 1]);     /* rows ascend: cases keep them sorted */
+        }
         CHECK_INT(store_commit(s), 0);
 
-        /* open ones of a case: not resolved/cancelled, by created_at then id */
-        CHECK_INT(store_rem_open_of_case(s, "EB-1", -1, NULL, &list, &n), 0);
-        CHECK_INT(n, 4);
-        if (n == 4) {
-                CHECK_STR(list[0].id, "r-c");
-                CHECK_STR(list[1].id, "r-f");
-                CHECK_STR(list[2].id, "r-b");
-                CHECK_STR(list[3].id, "r-a");
+        /* by row: what the cases' lists of open reminders point at */
+        for (size_t i = 0; i < BK_ARRAY_SIZE(rs); i++) {
+                reminder_t got;
+                CHECK_INT(store_rem_get_row(s, rows[i], &got), 0);
+                CHECK(rem_equal(&rs[i], &got));
+                CHECK_INT(got.row, rows[i]);
         }
+        {
+                reminder_t got;
+                CHECK_INT(store_rem_get_row(s, rows[BK_ARRAY_SIZE(rs) - 1] + 1, &got), BK_E_NOT_FOUND);
+        }
+
+        /* open ones of a case, for the API: not resolved/cancelled */
+        rem_filter_t of_case = { .case_id = "EB-1", .state = -1 };
+        CHECK_INT(store_rem_query(s, &of_case, &list, &n), 0);
+        CHECK_INT(n, 4);
         free(list);
-        CHECK_INT(store_rem_open_of_case(s, "EB-1", RULE_IB3_DUE, "", &list, &n), 0);
-        CHECK_INT(n, 2);
-        free(list);
-        CHECK_INT(store_rem_open_of_case(s, "EB-1", RULE_IB3_DUE, "ib1-2", &list, &n), 0);
-        CHECK_INT(n, 1);
-        if (n == 1)
-                CHECK_STR(list[0].id, "r-b");
-        free(list);
-        CHECK_INT(store_rem_open_of_case(s, "EB-1", RULE_FIA_OVERDUE, NULL, &list, &n), 0);
-        CHECK_INT(n, 0);
-        free(list);
-        CHECK_INT(store_rem_open_of_case(s, "EB-9", -1, NULL, &list, &n), 0);
+        of_case.rule = "FIA-OVERDUE";
+        CHECK_INT(store_rem_query(s, &of_case, &list, &n), 0);
         CHECK_INT(n, 0);
         free(list);
 
@@ -1306,7 +1307,7 @@ static int write_rows(store_t *s, int first, int rows)
                         return -1;
                 for (int k = i; k < i + 10 && k < rows; k++) {
                         snprintf(id, sizeof(id), "EB-%06d", first + k);
-                        if (store_case_put(s, id, "U1", "hk1", true, 1, blob, sizeof(blob)) < 0)
+                        if (store_case_put(s, id, "U1", "hk1", true, 1, blob, sizeof(blob), NULL) < 0)
                                 return -1;
                 }
                 if (store_commit(s) < 0)
@@ -1402,7 +1403,7 @@ static void test_checkpointer(void)
                 void *blob = NULL;
                 size_t len = 0;
                 snprintf(id, sizeof(id), "EB-%06d", rows - 1);
-                CHECK_INT(store_case_get(s, id, &blob, &len, NULL), 0);
+                CHECK_INT(store_case_get(s, id, &blob, &len, NULL, NULL), 0);
                 CHECK_INT((int)len, 3000);
                 free(blob);
                 store_close(&s);
