@@ -1082,13 +1082,19 @@ int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n
         char sql[512];
         int r, rule = f->rule && f->rule[0] ? rules_from_name(f->rule) : -1;
 
+        bool of_case = f->case_id && f->case_id[0];
+
         /* Only the filters given, as plain terms, so that the planner can use the indexes: an
-         * owner's open reminders come from the small partial index reminders_owner. */
+         * owner's open reminders come from the small partial index reminders_owner, a case's
+         * from the list in its row. A case's closed ones have no index: a scan (audits only). */
         snprintf(sql, sizeof(sql), "SELECT *, rowid FROM reminders WHERE 1%s%s%s%s%s%s "
                  "ORDER BY deliver_at, id LIMIT ?7",
                  f->unit && f->unit[0] ? " AND unit = ?1" : "",
                  f->caseworker && f->caseworker[0] ? " AND caseworker = ?2" : "",
-                 f->case_id && f->case_id[0] ? " AND case_id = ?3" : "",
+                 !of_case ? "" : f->state < REM_RESOLVED && f->state != -2
+                 ? " AND case_id = ?3 AND rowid IN (SELECT value FROM json_each('[' || "
+                   "(SELECT rems FROM cases WHERE case_id = ?3) || ']'))"
+                 : " AND case_id = ?3",
                  f->rule && f->rule[0] ? " AND rule = ?4" : "",
                  f->state == -2 ? "" : f->state < REM_RESOLVED ? " AND state < 4 AND state = ifnull(?5, state)"
                  : " AND state = ?5",
