@@ -485,11 +485,6 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
 
         memset(&r, 0, sizeof(r));
         rules_reminder_id(case_id, a->rule, a->cycle, r.id);
-        res = store_rem_exists(e->store, r.id);
-        if (res == 0)
-                return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
-        if (res != BK_E_NOT_FOUND)
-                return res;
         bk_strlcpy(r.case_id, case_id, sizeof(r.case_id));
         r.rule = a->rule;
         bk_strlcpy(r.cycle, a->cycle, sizeof(r.cycle));
@@ -514,7 +509,10 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
         r.created_at = clock_now(e->clock);
-        if ((res = store_rem_put_from(e->store, &r, -1, event_id, "trigger")) != 0)   /* not found above */
+        res = store_rem_put_from(e->store, &r, -1, event_id, "trigger");
+        if (res == BK_E_DUPLICATE)
+                return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
+        if (res != 0)
                 return res;
         mark_dirty(e, c);
         return rems_add(c, store_last_row(e->store));

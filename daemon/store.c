@@ -23,7 +23,7 @@ enum {
         Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
         Q_DEAD_ADD,
         Q_CASE_GET, Q_CASE_PUT, Q_CASE_UPDATE, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_BY_ROW, Q_REM_EXISTS, Q_REM_STATE, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
+        Q_REM_GET, Q_REM_BY_ROW, Q_REM_STATE, Q_REM_ADD, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_OUTBOX_ADD,
         Q_META_PUT,
         Q__COUNT
@@ -51,8 +51,13 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
         [Q_REM_GET] = "SELECT *, rowid FROM reminders WHERE id = ?1",
         [Q_REM_BY_ROW] = "SELECT *, rowid FROM reminders WHERE rowid = ?1",
-        [Q_REM_EXISTS] = "SELECT 1 FROM reminders WHERE id = ?1",   /* the id index alone */
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
+        /* A new reminder; an id already there is a replay and changes nothing. */
+        [Q_REM_ADD] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
+                      "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
+                      "delivered_at, closed_at, close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
+                      "ON CONFLICT(id) DO NOTHING",
         /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
          * the event that changed them is appended to its links (once: a line is "role\tid\n"). */
         [Q_REM_PUT] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
@@ -888,7 +893,7 @@ int store_clear_derived(store_t *s)
 
 /* ---- reminders ------------------------------------------------------------ */
 
-static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role);
+static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role, bool add);
 
 /* Column order of "SELECT *, rowid FROM reminders" is the CREATE TABLE order, then the row. */
 static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
@@ -930,18 +935,6 @@ int store_rem_get(store_t *s, const char *id, reminder_t *r)
         return res;
 }
 
-int store_rem_exists(store_t *s, const char *id)
-{
-        sqlite3_stmt *q = s->q[Q_REM_EXISTS];
-        int rc;
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(q);
-        sqlite3_reset(q);
-        if (rc == SQLITE_ROW)
-                return 0;
-        return rc == SQLITE_DONE ? BK_E_NOT_FOUND : sql_fail(s, "reminder exists");
-}
-
 int store_rem_put(store_t *s, const reminder_t *r)
 {
         sqlite3_stmt *q = s->q[Q_REM_STATE];
@@ -958,7 +951,7 @@ int store_rem_put_from(store_t *s, const reminder_t *r, int old, const char *eve
 {
         int res;
 
-        if ((res = rem_put(s, r, event_id, role)) != 0)
+        if ((res = rem_put(s, r, event_id, role, old < 0 && r->row <= 0)) != 0)
                 return res;
         /* Counts by state are kept up to date here, so stats and STATUS= never scan the table. */
         if (old >= 0 && old < REM__STATE_COUNT)
@@ -968,9 +961,9 @@ int store_rem_put_from(store_t *s, const reminder_t *r, int old, const char *eve
         return 0;
 }
 
-static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role)
+static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const char *role, bool add)
 {
-        sqlite3_stmt *q = s->q[r->row > 0 ? Q_REM_UPDATE : Q_REM_PUT];
+        sqlite3_stmt *q = s->q[r->row > 0 ? Q_REM_UPDATE : add ? Q_REM_ADD : Q_REM_PUT];
         int res;
         /* role and id hold no control characters (event ids are checked at ingest), so a link
          * is one line and the tab splits it */
@@ -1001,14 +994,16 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
                 sqlite3_bind_text(q, 15, r->why, -1, SQLITE_STATIC);
                 sqlite3_bind_text(q, 16, r->event_id, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(q, 17, r->created_at);
-                return step_done(s, q, "reminder put");
+                if ((res = step_done(s, q, "reminder put")) != 0)
+                        return res;
+                return add && sqlite3_changes(s->db) == 0 ? BK_E_DUPLICATE : 0;
         }
         sqlite3_bind_int64(q, 22, r->row);
         if ((res = step_done(s, q, "reminder update")) != 0 || sqlite3_changes(s->db) == 1)
                 return res;
         reminder_t fresh = *r;    /* the row is not this reminder's (cannot happen): by id */
         fresh.row = 0;
-        return rem_put(s, &fresh, event_id, role);
+        return rem_put(s, &fresh, event_id, role, false);
 }
 
 static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const char *what)

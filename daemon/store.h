@@ -87,12 +87,11 @@ int store_clear_derived(store_t *s);
 
 /* reminders */
 int store_rem_get(store_t *s, const char *id, reminder_t *r);       /* BK_E_NOT_FOUND */
-int store_rem_exists(store_t *s, const char *id);                  /* 0, BK_E_NOT_FOUND */
 /* Inserts a reminder, or updates its owner (unit, caseworker) and lifecycle (deliver_at, state,
  * delivered_at, closed_at, close_reason): the rest of a reminder never changes. */
 int store_rem_put(store_t *s, const reminder_t *r);
-/* The same, for a caller that knows the stored state (-1: no such reminder yet), which saves a
- * lookup, and links the event that made the change (event_id NULL or "": none) to the reminder
+/* The same, for a caller that knows the stored state, which saves a lookup; -1 says it is new:
+ * then one already stored under its id is left as it is and BK_E_DUPLICATE returned. It links the event that made the change (event_id NULL or "": none) to the reminder
  * in the role given ("trigger", "resolve", "cancel", "reroute"); a link is kept once. */
 int store_rem_put_from(store_t *s, const reminder_t *r, int old_state, const char *event_id,
                        const char *role);

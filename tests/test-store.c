@@ -639,8 +639,6 @@ static void test_reminder_round_trip(void)
         CHECK_INT(store_rem_get(s, r.id, &got), 0);
         CHECK(rem_equal(&r, &got));
         CHECK_INT(store_rem_get(s, "r-ffffffffffffffff", &got), BK_E_NOT_FOUND);
-        CHECK_INT(store_rem_exists(s, r.id), 0);
-        CHECK_INT(store_rem_exists(s, "r-ffffffffffffffff"), BK_E_NOT_FOUND);
 
         /* insert or replace */
         r.state = REM_RESOLVED;
@@ -901,6 +899,18 @@ static void test_reminder_links(void)
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
         CHECK_INT(store_rem_put_from(s, &r, -1, "ev-7", "trigger"), 0);
+        /* as new again (a replay): left as it is, no link, no count */
+        reminder_t replay = r;
+        bk_strlcpy(replay.unit, "U-other", sizeof(replay.unit));
+        CHECK_INT(store_rem_put_from(s, &replay, -1, "ev-8", "trigger"), BK_E_DUPLICATE);
+        {
+                int64_t counts[REM__STATE_COUNT];
+                reminder_t got;
+                CHECK_INT(store_rem_count_by_state(s, counts), 0);
+                CHECK_INT(counts[REM_SCHEDULED], 1);
+                CHECK_INT(store_rem_get(s, r.id, &got), 0);
+                CHECK_STR(got.unit, r.unit);
+        }
         CHECK_INT(store_rem_put_from(s, &r, r.state, "ev-7", "trigger"), 0);    /* kept once */
         CHECK_INT(store_rem_put_from(s, &r, r.state, NULL, NULL), 0);           /* no link */
         CHECK_INT(store_rem_put_from(s, &r, r.state, "ev-7", "reroute"), 0);    /* another role */
