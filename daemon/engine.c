@@ -78,31 +78,6 @@ static const char *rems_format(engine_t *e, const struct cached_case *c)
         return e->rems_text;
 }
 
-/* Reads the store form back; anything that is not a list of rows is dropped (and logged). */
-static int rems_parse(struct cached_case *c, const char *text)
-{
-        const char *p = text;
-        while (*p) {
-                char *end;
-                long long v = strtoll(p, &end, 10);
-                if (end == p || v <= 0 || (*end && *end != ',')) {
-                        log_errx("engine: a case's list of open reminders is unreadable; ignoring the rest");
-                        break;
-                }
-                if (c->n_rems == c->cap_rems) {
-                        int cap = c->cap_rems ? c->cap_rems * 2 : 8;
-                        int64_t *v2 = realloc(c->rems, (size_t)cap * sizeof(*v2));
-                        if (!v2)
-                                return -ENOMEM;
-                        c->rems = v2;
-                        c->cap_rems = cap;
-                }
-                c->rems[c->n_rems++] = v;
-                p = *end ? end + 1 : end;
-        }
-        return 0;
-}
-
 static int rems_add(struct cached_case *c, int64_t row)
 {
         if (c->n_rems == c->cap_rems) {
@@ -114,6 +89,24 @@ static int rems_add(struct cached_case *c, int64_t row)
                 c->cap_rems = cap;
         }
         c->rems[c->n_rems++] = row;
+        return 0;
+}
+
+/* Reads the store form back; anything that is not a list of rows is dropped (and logged). */
+static int rems_parse(struct cached_case *c, const char *text)
+{
+        const char *p = text;
+        while (*p) {
+                char *end;
+                long long v = strtoll(p, &end, 10);
+                if (end == p || v <= 0 || (*end && *end != ',')) {
+                        log_errx("engine: a case's list of open reminders is unreadable; ignoring the rest");
+                        break;
+                }
+                if (rems_add(c, v) < 0)
+                        return -ENOMEM;
+                p = *end ? end + 1 : end;
+        }
         return 0;
 }
 
