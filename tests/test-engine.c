@@ -133,7 +133,8 @@ static void check_wake(void *ud, const char *case_id)
         free(blob);
         /* and its list of open reminders is exactly its open reminders' rows, ascending */
         CHECK_INT(store_rem_query(w->f->store, &open, &list, &n), 0);
-        qsort(list, (size_t)n, sizeof(*list), by_row);
+        if (n > 0)
+                qsort(list, (size_t)n, sizeof(*list), by_row);
         for (int i = 0; i < n; i++)
                 snprintf(want + strlen(want), sizeof(want) - strlen(want), i ? ",%lld" : "%lld",
                          (long long)list[i].row);
