@@ -74,7 +74,8 @@ static const char *rems_format(engine_t *e, const struct cached_case *c)
         }
         e->rems_text[0] = '\0';
         for (int i = 0; i < c->n_rems; i++)
-                len += (size_t)snprintf(e->rems_text + len, need - len, i ? ",%lld" : "%lld", (long long)c->rems[i]);
+                len += (size_t)snprintf(e->rems_text + len, need - len, i ? ",%lld" : "%lld",
+                                        (long long)c->rems[i]);
         return e->rems_text;
 }
 
@@ -729,12 +730,11 @@ int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out)
 int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *out)
 {
         char why[64];
-        int res = get_open(e, id, out);
+        struct cached_case *c;
+        int err, res = get_open(e, id, out);
+
         if (res != 0)
                 return res;
-        struct cached_case *c;
-        int err;
-
         snprintf(why, sizeof(why), "dismissed: %.40s", reason && reason[0] ? reason : "-");
         if ((res = close_reminder(e, out, REM_CANCELLED, why, NULL)) != 0)
                 return res;
