@@ -346,7 +346,9 @@ void engine_discard(engine_t *e)
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
-static int close_reminder(engine_t *e, reminder_t *r, rem_state_t to, const char *reason, const char *event_id)
+/* Closes an open reminder of case c (NULL: a case with no stored row), which lists it no more. */
+static int close_reminder(engine_t *e, struct cached_case *c, reminder_t *r, rem_state_t to, const char *reason,
+                          const char *event_id)
 {
         bool was_delivered = reminder_was_delivered(r);
         int res, old = r->state;
@@ -356,6 +358,10 @@ static int close_reminder(engine_t *e, reminder_t *r, rem_state_t to, const char
         bk_strlcpy(r->close_reason, reason, sizeof(r->close_reason));
         if ((res = store_rem_put_from(e->store, r, old, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
                 return res;
+        if (c) {
+                rems_remove(c, r->row);
+                mark_dirty(e, c);
+        }
         /* Protocol §2: closing is published only for reminders that were delivered. */
         if (was_delivered)
                 return publish(e, r, to == REM_RESOLVED ? "resolved" : "cancelled");
@@ -395,7 +401,7 @@ static int by_creation(const void *a, const void *b)
 
 /*
  * Calls fn for each open reminder of the case, optionally of one rule (-1 = any) and cycle
- * (NULL/"" = any), oldest first; those fn closes leave the case's list.
+ * (NULL/"" = any), oldest first.
  */
 static int for_open(engine_t *e, struct cached_case *c, int rule, const char *cycle,
                     int (*fn)(engine_t *, reminder_t *, const void *), const void *arg)
@@ -413,9 +419,7 @@ static int for_open(engine_t *e, struct cached_case *c, int rule, const char *cy
                                                            strcmp(list[n].case_id, c->id) != 0))) {
                         /* not this case's open reminder: the list was wrong; it heals here */
                         log_errx("engine: a case listed a reminder that is not its open one; dropped");
-                        memmove(&c->rems[i], &c->rems[i + 1], (size_t)(c->n_rems - i - 1) * sizeof(*c->rems));
-                        c->n_rems--;
-                        i--;
+                        rems_remove(c, c->rems[i--]);
                         mark_dirty(e, c);
                         res = 0;
                         continue;
@@ -425,24 +429,19 @@ static int for_open(engine_t *e, struct cached_case *c, int rule, const char *cy
                         n++;
         }
         qsort(list, (size_t)n, sizeof(*list), by_creation);
-        for (int i = 0; i < n && res == 0; i++) {
+        for (int i = 0; i < n && res == 0; i++)
                 res = fn(e, &list[i], arg);
-                if (res == 0 && !reminder_is_open(&list[i])) {
-                        rems_remove(c, list[i].row);
-                        mark_dirty(e, c);
-                }
-        }
         free(list);
         return res;
 }
 
-struct close_arg { rem_state_t to; const char *reason; const char *event_id; };
+struct close_arg { struct cached_case *c; rem_state_t to; const char *reason; const char *event_id; };
 struct move_arg { const char *unit; const char *caseworker; const char *event_id; };
 
 static int do_close(engine_t *e, reminder_t *r, const void *a)
 {
-        const struct close_arg *c = a;
-        return close_reminder(e, r, c->to, c->reason, c->event_id);
+        const struct close_arg *cl = a;
+        return close_reminder(e, cl->c, r, cl->to, cl->reason, cl->event_id);
 }
 
 static int do_move(engine_t *e, reminder_t *r, const void *a)
@@ -527,6 +526,7 @@ static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *
                 case ACT_RESOLVE:
                 case ACT_CANCEL: {
                         struct close_arg cl = {
+                                .c = c,
                                 .to = a->kind == ACT_RESOLVE ? REM_RESOLVED : REM_CANCELLED,
                                 .reason = a->kind == ACT_RESOLVE ? "resolved" : "cancelled",
                                 .event_id = event_id,
@@ -735,15 +735,10 @@ int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *
 
         if (res != 0)
                 return res;
+        if (!(c = case_get(e, out->case_id, false, &err)) && err != BK_E_NOT_FOUND)
+                return err;
         snprintf(why, sizeof(why), "dismissed: %.40s", reason && reason[0] ? reason : "-");
-        if ((res = close_reminder(e, out, REM_CANCELLED, why, NULL)) != 0)
-                return res;
-        /* the case's list of open reminders loses it (written with the transaction) */
-        if (!(c = case_get(e, out->case_id, false, &err)))
-                return err == BK_E_NOT_FOUND ? 0 : err;
-        rems_remove(c, out->row);
-        mark_dirty(e, c);
-        return 0;
+        return close_reminder(e, c, out, REM_CANCELLED, why, NULL);
 }
 
 json_t *engine_case_view(engine_t *e, const char *case_id)

@@ -29,6 +29,14 @@ enum {
         Q__COUNT
 };
 
+/* A reminder written whole, and a link line (?21 or excluded.links) appended once to its links. */
+#define REM_INSERT "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, to_leads, " \
+        "severity, due, deliver_at, state, title, body, why, event_id, created_at, delivered_at, closed_at, " \
+        "close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " \
+        "?17, ?18, ?19, ?20, ?21) "
+#define REM_LINKS_APPEND(link) "links = CASE WHEN " link " = '' OR instr(char(10) || links, char(10) || " \
+        link ") > 0 THEN links ELSE links || " link " END"
+
 static const char *const sql_text[Q__COUNT] = {
         [Q_FEED_GET] = "SELECT last_seq FROM feeds WHERE source = ?1",
         [Q_FEED_SET] = "INSERT INTO feeds(source, last_seq) VALUES(?1, ?2) "
@@ -53,29 +61,19 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_REM_BY_ROW] = "SELECT *, rowid FROM reminders WHERE rowid = ?1",
         [Q_REM_STATE] = "SELECT state FROM reminders WHERE id = ?1",
         /* A new reminder; an id already there is a replay and changes nothing. */
-        [Q_REM_ADD] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
-                      "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
-                      "delivered_at, closed_at, close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) "
-                      "ON CONFLICT(id) DO NOTHING",
+        [Q_REM_ADD] = REM_INSERT "ON CONFLICT(id) DO NOTHING",
         /* What a reminder is never changes; its owner and lifecycle do, updated in place, and
          * the event that changed them is appended to its links (once: a line is "role\tid\n"). */
-        [Q_REM_PUT] = "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, "
-                      "to_leads, severity, due, deliver_at, state, title, body, why, event_id, created_at, "
-                      "delivered_at, closed_at, close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT(id) DO "
-                      "UPDATE SET unit = excluded.unit, caseworker = excluded.caseworker, "
-                      "deliver_at = excluded.deliver_at, state = excluded.state, "
-                      "delivered_at = excluded.delivered_at, closed_at = excluded.closed_at, "
-                      "close_reason = excluded.close_reason, links = CASE WHEN excluded.links = '' OR "
-                      "instr(char(10) || links, char(10) || excluded.links) > 0 THEN links "
-                      "ELSE links || excluded.links END",
+        [Q_REM_PUT] = REM_INSERT "ON CONFLICT(id) DO UPDATE SET unit = excluded.unit, "
+                      "caseworker = excluded.caseworker, deliver_at = excluded.deliver_at, "
+                      "state = excluded.state, delivered_at = excluded.delivered_at, "
+                      "closed_at = excluded.closed_at, close_reason = excluded.close_reason, "
+                      REM_LINKS_APPEND("excluded.links"),
         /* The same update for a reminder just read (its row known): no insert attempted, no
          * id index probed. The id check keeps it right should the row ever be another's. */
         [Q_REM_UPDATE] = "UPDATE reminders SET unit = ?5, caseworker = ?6, deliver_at = ?11, state = ?12, "
-                         "delivered_at = ?18, closed_at = ?19, close_reason = ?20, links = CASE WHEN "
-                         "?21 = '' OR instr(char(10) || links, char(10) || ?21) > 0 THEN links "
-                         "ELSE links || ?21 END WHERE rowid = ?22 AND id = ?1",
+                         "delivered_at = ?18, closed_at = ?19, close_reason = ?20, " REM_LINKS_APPEND("?21")
+                         " WHERE rowid = ?22 AND id = ?1",
         [Q_REM_DUE] = "SELECT *, rowid FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
                       "ORDER BY deliver_at, id LIMIT ?2",
         [Q_REM_NEXT] = "SELECT min(deliver_at) FROM reminders WHERE state IN (0, 3)",
@@ -922,17 +920,25 @@ static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
         r->row = sqlite3_column_int64(q, 21);     /* 20 is links: see store_rem_events() */
 }
 
-int store_rem_get(store_t *s, const char *id, reminder_t *r)
+/* Reads the one reminder the bound statement q finds: 0, BK_E_NOT_FOUND or an error. */
+static int rem_one(store_t *s, sqlite3_stmt *q, reminder_t *r, const char *what)
 {
-        sqlite3_stmt *q = s->q[Q_REM_GET];
-        int res = BK_E_NOT_FOUND;
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW) {
+        int rc = sqlite3_step(q), res = BK_E_NOT_FOUND;
+        if (rc == SQLITE_ROW) {
                 rem_from_row(q, r);
                 res = 0;
+        } else if (rc != SQLITE_DONE) {
+                res = sql_fail(s, what);
         }
         sqlite3_reset(q);
         return res;
+}
+
+int store_rem_get(store_t *s, const char *id, reminder_t *r)
+{
+        sqlite3_stmt *q = s->q[Q_REM_GET];
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        return rem_one(s, q, r, "reminder get");
 }
 
 int store_rem_put(store_t *s, const reminder_t *r)
@@ -1039,16 +1045,8 @@ static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const
 int store_rem_get_row(store_t *s, int64_t row, reminder_t *r)
 {
         sqlite3_stmt *q = s->q[Q_REM_BY_ROW];
-        int rc, res = BK_E_NOT_FOUND;
         sqlite3_bind_int64(q, 1, row);
-        if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                rem_from_row(q, r);
-                res = 0;
-        } else if (rc != SQLITE_DONE) {
-                res = sql_fail(s, "reminder by row");
-        }
-        sqlite3_reset(q);
-        return res;
+        return rem_one(s, q, r, "reminder by row");
 }
 
 int64_t store_last_row(store_t *s) { return sqlite3_last_insert_rowid(s->db); }
