@@ -1,11 +1,13 @@
 /*
  * api.c owns the API ops. Each op is a small static function over a parsed
- * request; a table maps op names to handlers and the least role that may
- * call them, and ownership checks (a caseworker's own reminders, a lead's
- * own units) live beside the ops that need them. Replies always echo `req`.
+ * request; a table maps op names to handlers, acl_may_call() (acl.c's op
+ * table) says which roles may call each before its arguments are read, and
+ * the ops ask acl.c about ownership (a caseworker's own reminders, a lead's
+ * own units). Replies always echo `req`.
  */
 #include <stdio.h>
 #include "api.h"
+#include "bus.h"
 #include "log.h"
 
 typedef struct api_req {
@@ -16,24 +18,6 @@ typedef struct api_req {
         const char *err_code;
         char err_msg[256];
 } api_req_t;
-
-static const char *const role_names[] = {
-        [ROLE_NONE] = "none", [ROLE_FEED] = "feed", [ROLE_CASEWORKER] = "caseworker",
-        [ROLE_LEAD] = "lead", [ROLE_ADMIN] = "admin",
-};
-
-const char *api_role_name(api_role_t r)
-{
-        return (unsigned)r < BK_ARRAY_SIZE(role_names) ? role_names[r] : "none";
-}
-
-int api_role_from_name(const char *name)
-{
-        for (size_t i = 0; i < BK_ARRAY_SIZE(role_names); i++)
-                if (strcmp(role_names[i], name) == 0)
-                        return (int)i;
-        return -1;
-}
 
 static int fail(api_req_t *q, const char *code, const char *fmt, ...) BK_PRINTF(3, 4);
 static int fail(api_req_t *q, const char *code, const char *fmt, ...)
@@ -87,72 +71,10 @@ static int opt_int(api_req_t *q, const char *key, int64_t min, int64_t max, int6
 
 /* ---- authorization --------------------------------------------------------------- */
 
-static bool has_unit(const api_identity_t *who, const char *unit)
-{
-        for (int i = 0; i < who->n_units; i++)
-                if (strcmp(who->units[i], unit) == 0)
-                        return true;
-        return false;
-}
-
-/* Splits "rem/<unit>/<who>/" exactly; false for anything else. */
-static bool topic_split(const char *topic, char *unit, char *name)
-{
-        const char *u, *w, *end;
-        if (strncmp(topic, "rem/", 4) != 0)
-                return false;
-        u = topic + 4;
-        w = strchr(u, '/');
-        if (!w || w == u || (size_t)(w - u) > EV_NAME_MAX)
-                return false;
-        end = strchr(w + 1, '/');
-        if (!end || end == w + 1 || end[1] != '\0' || (size_t)(end - w - 1) > EV_NAME_MAX)
-                return false;
-        memcpy(unit, u, (size_t)(w - u));
-        unit[w - u] = '\0';
-        memcpy(name, w + 1, (size_t)(end - w - 1));
-        name[end - w - 1] = '\0';
-        return true;
-}
-
-bool api_may_read_topic(const api_identity_t *who, const char *topic)
-{
-        char unit[EV_NAME_MAX + 1], name[EV_NAME_MAX + 1];
-
-        if (!topic_split(topic, unit, name))
-                return false;
-        switch (who->role) {
-        case ROLE_ADMIN:
-                return true;
-        case ROLE_LEAD:
-                return has_unit(who, unit);
-        case ROLE_CASEWORKER:
-                return strcmp(name, who->user) == 0 && has_unit(who, unit);
-        default:
-                return false;
-        }
-}
-
 /* Recipient: the caseworker it is addressed to, a lead of its unit (for leads' copies), admin. */
 static bool may_handle(const api_identity_t *who, const reminder_t *r)
 {
-        switch (who->role) {
-        case ROLE_ADMIN:
-                return true;
-        case ROLE_LEAD:
-                return has_unit(who, r->unit);
-        case ROLE_CASEWORKER:
-                return r->to_caseworker && strcmp(r->caseworker, who->user) == 0 && has_unit(who, r->unit);
-        default:
-                return false;
-        }
-}
-
-static int need_admin(api_req_t *q)
-{
-        if (q->who->role != ROLE_ADMIN)
-                return fail(q, "forbidden", "this op is for admins");
-        return 0;
+        return acl_may_handle(who, r->unit, r->caseworker, r->to_caseworker);
 }
 
 /* ---- ops -------------------------------------------------------------------------- */
@@ -160,7 +82,7 @@ static int need_admin(api_req_t *q)
 static int op_hello(api_req_t *q)
 {
         q->out = json_pack("{s:s, s:i, s:s, s:s, s:I}", "version", BEVAKA_VERSION, "protocol", 1,
-                           "user", q->who->user, "role", api_role_name(q->who->role),
+                           "user", q->who->user, "role", acl_role_name(q->who->role),
                            "rseq", (json_int_t)store_counter(q->ctx->store, CNT_RSEQ));
         return 0;
 }
@@ -184,9 +106,9 @@ static int op_sync(api_req_t *q)
         if (req_str(q, "topic", 2 * EV_NAME_MAX + 8, &topic) < 0 ||
             opt_int(q, "since_rseq", 0, INT64_MAX, 0, &since) < 0)
                 return -1;
-        if (!topic_split(topic, unit, name))
+        if (!acl_topic_split(topic, unit, name))
                 return fail(q, "bad_request", "topic: must be rem/<unit>/<caseworker>/ or rem/<unit>/@leads/");
-        if (!api_may_read_topic(q->who, topic))
+        if (!acl_may_read_topic(q->who, topic))
                 return fail(q, "forbidden", "topic: not yours to read");
         bool leads = strcmp(name, "@leads") == 0;
         rem_filter_t f = { .unit = unit, .caseworker = leads ? NULL : name, .state = -1,
@@ -259,10 +181,8 @@ static int op_reminders(api_req_t *q)
         if (q->who->role == ROLE_LEAD) {
                 if (!unit && q->who->n_units == 1)
                         unit = q->who->units[0];
-                if (!unit || !has_unit(q->who, unit))
+                if (!unit || !acl_has_unit(q->who, unit))
                         return fail(q, "forbidden", "unit: leads list their own units only");
-        } else if (q->who->role != ROLE_ADMIN) {
-                return fail(q, "forbidden", "this op is for leads and admins");
         }
         if (rule && rules_from_name(rule) < 0)
                 return fail(q, "bad_request", "rule: unknown rule %s", rule);
@@ -289,13 +209,11 @@ static int op_case(api_req_t *q)
 
         if (req_str(q, "case", EV_NAME_MAX, &case_id) < 0)
                 return -1;
-        if (q->who->role != ROLE_ADMIN && q->who->role != ROLE_LEAD)
-                return fail(q, "forbidden", "this op is for leads and admins");
         view = engine_case_view(q->ctx->engine, case_id);
         if (!view)
                 return fail(q, "not_found", "no case %s", case_id);
         const char *unit = json_string_value(json_object_get(view, "unit"));
-        if (q->who->role == ROLE_LEAD && !(unit && has_unit(q->who, unit))) {
+        if (q->who->role == ROLE_LEAD && !(unit && acl_has_unit(q->who, unit))) {
                 json_decref(view);
                 /* Same answer as for an unknown case: don't confirm that it exists. */
                 return fail(q, "not_found", "no case %s", case_id);
@@ -348,12 +266,12 @@ static int op_stats(api_req_t *q)
         char when[32] = "";
         char status[128];
 
-        if (need_admin(q) < 0)
-                return -1;
         store_rem_count_by_state(s, c);
         if (next != INT64_MAX)
                 cal_format_rfc3339(next, when, sizeof(when));
-        ingest_status(q->ctx->ingest, status, sizeof(status));
+        bk_strlcpy(status, "no feeds", sizeof(status));
+        if (q->ctx->feeds.status)
+                q->ctx->feeds.status(q->ctx->feeds.arg, status, sizeof(status));
         q->out = json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:I, s:I, s:o,"
                            " s:s}",
                            "events", "applied", (json_int_t)store_counter(s, CNT_APPLIED),
@@ -365,14 +283,14 @@ static int op_stats(api_req_t *q)
                            "acknowledged", (json_int_t)c[REM_ACKNOWLEDGED],
                            "snoozed", (json_int_t)c[REM_SNOOZED], "resolved", (json_int_t)c[REM_RESOLVED],
                            "cancelled", (json_int_t)c[REM_CANCELLED],
-                           "feeds", ingest_feeds_json(q->ctx->ingest),
+                           "feeds", q->ctx->feeds.json ? q->ctx->feeds.json(q->ctx->feeds.arg) : json_array(),
                            "gaps", (json_int_t)store_counter(s, CNT_GAPS),
                            "replays", (json_int_t)store_counter(s, CNT_REPLAYS),
                            "next_delivery", next == INT64_MAX ? json_null() : json_string(when),
                            "feed_status", status);
         json_object_set_new(q->out, "rseq", json_integer(store_counter(s, CNT_RSEQ)));
         if (q->ctx->security) {
-                const bus_stats_t *sec = q->ctx->security;
+                const struct bus_stats *sec = q->ctx->security;
                 json_object_set_new(q->out, "security",
                                     json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
                                               "handshakes_allowed", (json_int_t)sec->handshakes_allowed,
@@ -388,7 +306,7 @@ static int op_stats(api_req_t *q)
 static int op_dead_letters(api_req_t *q)
 {
         int64_t limit;
-        if (need_admin(q) < 0 || opt_int(q, "limit", 1, 10000, 100, &limit) < 0)
+        if (opt_int(q, "limit", 1, 10000, 100, &limit) < 0)
                 return -1;
         q->out = json_pack("{s:o}", "dead_letters", store_dead_letters(q->ctx->store, (int)limit));
         return 0;
@@ -396,8 +314,6 @@ static int op_dead_letters(api_req_t *q)
 
 static int op_reload(api_req_t *q)
 {
-        if (need_admin(q) < 0)
-                return -1;
         q->ctx->reload_requested = true;
         q->out = json_object();
         return 0;
@@ -409,7 +325,7 @@ static int op_clock(api_req_t *q)
         bk_time_t t;
         char now[32];
 
-        if (need_admin(q) < 0 || opt_str(q, "set", 64, &set) < 0)
+        if (opt_str(q, "set", 64, &set) < 0)
                 return -1;
         if (set) {
                 if (!q->ctx->clock->manual)
@@ -460,7 +376,7 @@ char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, si
         api_req_t q = { .ctx = ctx, .who = who };
         json_error_t jerr;
         json_t *req_id = NULL;
-        const char *op;
+        const char *op, *refusal;
         char *text;
 
         q.in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -480,9 +396,8 @@ char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, si
                                         break;
                         if (i == BK_ARRAY_SIZE(ops))
                                 fail(&q, "unknown_op", "unknown op");
-                        else if ((who->role == ROLE_NONE || who->role == ROLE_FEED) &&
-                                 strcmp(op, "hello") != 0)
-                                fail(&q, "forbidden", "no API access for this key");
+                        else if (!acl_may_call(who, op, &refusal))
+                                fail(&q, "forbidden", "%s", refusal);
                         else
                                 ops[i].fn(&q);
                 }

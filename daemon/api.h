@@ -7,36 +7,37 @@
  */
 #pragma once
 
+#include "acl.h"
 #include "engine.h"
-#include "ingest.h"
 
-typedef enum api_role { ROLE_NONE = 0, ROLE_FEED, ROLE_CASEWORKER, ROLE_LEAD, ROLE_ADMIN } api_role_t;
+/* The names the ops use; roles and identities are acl.h's. */
+typedef acl_role_t api_role_t;
+typedef acl_identity_t api_identity_t;
 
-#define API_MAX_UNITS 16
+struct bus_stats;
 
-typedef struct api_identity {
-        char user[EV_NAME_MAX + 1];
-        api_role_t role;
-        int n_units;
-        char units[API_MAX_UNITS][EV_NAME_MAX + 1];
-} api_identity_t;
+/*
+ * What `stats` reports about the feeds, from whoever follows them (the
+ * daemon: ingest), so that the API does not depend on the feed side.
+ */
+typedef struct api_feeds {
+        json_t *(*json)(void *arg);                     /* new reference: [{source, last_seq, …}] */
+        void (*status)(void *arg, char *buf, size_t n); /* "feeds ok" / "feed 0 silent 12s" */
+        void *arg;
+} api_feeds_t;
 
 typedef struct api_ctx {
         const config_t *cfg;
         store_t *store;
         engine_t *engine;
-        ingest_t *ingest;
+        api_feeds_t feeds;      /* NULL callbacks: no feeds to report */
         bk_clock_t *clock;
         /* set by ops, read and cleared by the daemon */
         bool reload_requested;
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
-        const bus_stats_t *security;      /* handshake and subscription counters for stats; NULL: none */
+        const struct bus_stats *security;      /* handshake and subscription counters for stats; NULL: none */
 } api_ctx_t;
 
-const char *api_role_name(api_role_t r);
-int api_role_from_name(const char *name);     /* -1 if unknown */
 /* Handles one request; returns the reply text (malloc'd, never NULL unless out of memory). */
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len);
-/* Whether `who` may read topic (exact "rem/<unit>/<caseworker>/" or "rem/<unit>/@leads/"). */
-bool api_may_read_topic(const api_identity_t *who, const char *topic);

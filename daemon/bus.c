@@ -17,8 +17,8 @@
 #include <poll.h>
 #include <stdio.h>
 #include <zmq.h>
-#include "api.h"
 #include "bus.h"
+#include "clock.h"
 #include "log.h"
 #include "zap.h"
 
@@ -670,7 +670,7 @@ static void zap_serve(bus_t *b)
                 if (rep.status == ZAP_OK) {
                         b->stats.handshakes_allowed++;
                         log_debug("bus: handshake: key %s (%s, %s) from %s", rep.fingerprint, rep.entry->user,
-                                  keys_role_name(rep.entry->role), rep.address[0] ? rep.address : "local");
+                                  acl_role_name(rep.entry->role), rep.address[0] ? rep.address : "local");
                         continue;
                 }
                 b->stats.handshakes_refused++;
@@ -685,7 +685,7 @@ static void zap_serve(bus_t *b)
         }
 }
 
-void bus_identity(const bus_t *b, const bus_peer_t *peer, api_identity_t *who)
+void bus_identity(const bus_t *b, const bus_peer_t *peer, acl_identity_t *who)
 {
         zap_identity(b->keys, peer->user, peer->key, who);
 }
@@ -758,7 +758,7 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
         size_t n = zmq_msg_size(m);
         const char *user = zmq_msg_gets(m, "User-Id"), *key = zmq_msg_gets(m, ZAP_META_KEY);
         char fp[KEYS_FP_LEN + 1] = "", shown[96];
-        api_identity_t who;
+        acl_identity_t who;
         bool known = zap_identity(b->keys, user, key, &who);
         zap_sub_t verdict = frames == 1 ? zap_subscription(known ? &who : NULL, d, n) : ZAP_SUB_IGNORE;
 
@@ -792,7 +792,7 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
                 zmq_setsockopt(b->pub.s, ZMQ_SUBSCRIBE, d + 1, n - 1);
                 grants_add(g, d + 1, n - 1);
                 b->stats.subscriptions_granted++;
-                log_debug("bus: subscription \"%s\" granted to %s (%s)", shown, who.user, api_role_name(who.role));
+                log_debug("bus: subscription \"%s\" granted to %s (%s)", shown, who.user, acl_role_name(who.role));
                 return;
         case ZAP_SUB_REFUSE:
                 b->stats.subscriptions_refused++;
@@ -800,7 +800,7 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
                 snprintf(rl, sizeof(rl), "sub %s %s", fp, shown);
                 if (log_ratelimit(rl, clock_mono_ms() / 1000, 60))
                         log_notice("bus: subscription \"%s\" refused: %s (%s, key %s) may not read it",
-                                   shown, who.user, known ? api_role_name(who.role) : "not in the key list",
+                                   shown, who.user, known ? acl_role_name(who.role) : "not in the key list",
                                    fp[0] ? fp : "(none)");
                 return;
         }

@@ -15,7 +15,6 @@
 #include "keys.h"
 
 typedef struct bus bus_t;
-struct api_identity;
 
 typedef enum bus_kind {
         BUS_NONE = 0,
@@ -80,7 +79,7 @@ int bus_reply(bus_t *b, const bus_peer_t *peer, const char *payload, size_t len)
  */
 int bus_drain_subscriptions(bus_t *b);
 /* The identity of an API peer from the key list as it is now (CURVE only: role none otherwise). */
-void bus_identity(const bus_t *b, const bus_peer_t *peer, struct api_identity *who);
+void bus_identity(const bus_t *b, const bus_peer_t *peer, acl_identity_t *who);
 /*
  * Reloads the key list (CURVE only; 0 without). A list that fails to load
  * leaves the running one in place (BK_E_INVALID, logged). When the new

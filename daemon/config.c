@@ -1200,23 +1200,6 @@ int config_load(const char *path, const char *base_dir, config_t *cfg, char *err
 
 /* ---- key list -------------------------------------------------------------- */
 
-/*
- * User ids and units end up in topics ("rem/<unit>/<user>/") and logs: no
- * '/', no control characters or spaces, and a user id never starts with
- * '@', which topics reserve ("@leads").
- */
-static bool cfg_name_ok(const char *v, bool user)
-{
-        size_t n = strlen(v);
-
-        if (n == 0 || n > EV_NAME_MAX || (user && v[0] == '@'))
-                return false;
-        for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-                if (*p <= 0x20 || *p == 0x7f || *p == '/' || *p == '"')
-                        return false;
-        return true;
-}
-
 static int cfg_key_key(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
 {
         keys_entry_t *e = base;
@@ -1240,9 +1223,9 @@ static int cfg_key_user(struct cfg_ctx *ctx, const config_setting_t *s, void *ba
 
         if (r)
                 return r;
-        if (!cfg_name_ok(v, true))
-                return cfg_fail(ctx, s, NULL, "must be 1..%d bytes without '/', spaces, quotes or "
-                                "control characters, not starting with '@'", EV_NAME_MAX);
+        /* User ids and units end up in topics ("rem/<unit>/<user>/") and logs. */
+        if (!acl_name_ok(v))
+                return cfg_fail(ctx, s, NULL, "must match " ACL_NAME_GRAMMAR);
         bk_strlcpy(e->user, v, sizeof(e->user));
         return 0;
 }
@@ -1255,8 +1238,9 @@ static int cfg_key_role(struct cfg_ctx *ctx, const config_setting_t *s, void *ba
 
         if (r)
                 return r;
-        if ((e->role = keys_role_from_name(v)) < 0)
+        if ((r = acl_key_role_from_name(v)) < 0)
                 return cfg_fail(ctx, s, NULL, "must be one of caseworker, lead, admin, feed");
+        e->role = (acl_role_t)r;
         return 0;
 }
 
@@ -1277,9 +1261,8 @@ static int cfg_key_units(struct cfg_ctx *ctx, const config_setting_t *s, void *b
 
                 if (r)
                         return r;
-                if (!cfg_name_ok(v, false))
-                        return cfg_fail(ctx, u, NULL, "must be 1..%d bytes without '/', spaces, quotes or "
-                                        "control characters", EV_NAME_MAX);
+                if (!acl_name_ok(v))
+                        return cfg_fail(ctx, u, NULL, "must match " ACL_NAME_GRAMMAR);
                 for (int j = 0; j < e->n_units; j++)
                         if (strcmp(e->units[j], v) == 0)
                                 return cfg_fail(ctx, u, NULL, "listed twice");
@@ -1299,8 +1282,8 @@ static int cfg_key_check(struct cfg_ctx *ctx, const config_setting_t *g, void *b
         const keys_entry_t *e = base;
 
         /* A caseworker or lead without units could read nothing; say so rather than load a dud. */
-        if (keys_role_needs_units(e->role) && e->n_units == 0)
-                return cfg_fail(ctx, g, "units", "a %s needs at least one unit", keys_role_name(e->role));
+        if (acl_role_needs_units(e->role) && e->n_units == 0)
+                return cfg_fail(ctx, g, "units", "a %s needs at least one unit", acl_role_name(e->role));
         return 0;
 }
 

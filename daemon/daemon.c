@@ -152,6 +152,17 @@ static int run_time(daemon_t *d, bool force, bool idle)
         return 0;
 }
 
+/* The API's view of the feeds (api_feeds_t): ingest's. */
+static json_t *feeds_json(void *arg)
+{
+        return ingest_feeds_json(arg);
+}
+
+static void feeds_status(void *arg, char *buf, size_t n)
+{
+        ingest_status(arg, buf, n);
+}
+
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
 {
         /* With CURVE: the key list's grant for the peer's key, as the list is now (a revoked key: none). */
@@ -159,10 +170,7 @@ static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_
                 bus_identity(d->bus, peer, who);
                 return;
         }
-        memset(who, 0, sizeof(*who));
-        bk_strlcpy(who->user, peer->user[0] ? peer->user : "local", sizeof(who->user));
-        /* Without CURVE every peer is local and counts as admin (protocol §4). */
-        who->role = ROLE_ADMIN;
+        acl_local_identity(who, peer->user);
 }
 
 static int serve_api(daemon_t *d)
@@ -484,7 +492,7 @@ int daemon_main(int argc, char **argv)
         if ((r = ingest_new(&d->cfg, d->store, d->engine, d->bus, &d->clock, &d->ingest)) < 0)
                 goto out;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
-                              .ingest = d->ingest, .clock = &d->clock,
+                              .feeds = { feeds_json, feeds_status, d->ingest }, .clock = &d->clock,
                               .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;

@@ -9,10 +9,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include "api.h"
 #include "keys.h"
 
-_Static_assert(KEYS_MAX_UNITS == API_MAX_UNITS, "a key's units must fit an api identity");
 
 static const char z85_alphabet[] =
         "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -66,22 +64,6 @@ void keys_fingerprint(const uint8_t key[KEYS_KEY_SIZE], char out[KEYS_FP_LEN + 1
         keys_z85_encode(key, z);
         memcpy(out, z, KEYS_FP_LEN);
         out[KEYS_FP_LEN] = '\0';
-}
-
-int keys_role_from_name(const char *name)
-{
-        int r = api_role_from_name(name);
-        return r <= ROLE_NONE ? -1 : r;
-}
-
-const char *keys_role_name(int role)
-{
-        return api_role_name((api_role_t)role);
-}
-
-bool keys_role_needs_units(int role)
-{
-        return role == ROLE_CASEWORKER || role == ROLE_LEAD;
 }
 
 /* ---- the list ------------------------------------------------------------- */
@@ -202,11 +184,11 @@ bool keys_revokes(const keys_t *old, const keys_t *fresh)
         return false;
 }
 
-void keys_identity(const keys_entry_t *e, api_identity_t *who)
+void keys_identity(const keys_entry_t *e, acl_identity_t *who)
 {
         memset(who, 0, sizeof(*who));
         bk_strlcpy(who->user, e->user, sizeof(who->user));
-        who->role = (api_role_t)e->role;
+        who->role = e->role;
         who->n_units = e->n_units;
         for (int i = 0; i < e->n_units; i++)
                 bk_strlcpy(who->units[i], e->units[i], sizeof(who->units[i]));

@@ -11,20 +11,18 @@
  */
 #pragma once
 
-#include "event.h"
+#include "acl.h"
 
 #define KEYS_KEY_SIZE 32
 #define KEYS_Z85_LEN 40
 #define KEYS_FP_LEN 8
-#define KEYS_MAX_UNITS 16       /* = API_MAX_UNITS; checked in keys.c */
-
-struct api_identity;
+#define KEYS_MAX_UNITS ACL_MAX_UNITS
 
 typedef struct keys_entry {
         uint8_t key[KEYS_KEY_SIZE];
         char z85[KEYS_Z85_LEN + 1];
         char user[EV_NAME_MAX + 1];
-        int role;                               /* an api_role_t, never ROLE_NONE */
+        acl_role_t role;                        /* never ROLE_NONE */
         int n_units;
         char units[KEYS_MAX_UNITS][EV_NAME_MAX + 1];
         unsigned line;                          /* where the key list defines it */
@@ -47,12 +45,6 @@ void keys_z85_encode(const uint8_t key[KEYS_KEY_SIZE], char out[KEYS_Z85_LEN + 1
 /* The first 8 characters of the key's Z85 text: enough to tell keys apart in a log. */
 void keys_fingerprint(const uint8_t key[KEYS_KEY_SIZE], char out[KEYS_FP_LEN + 1]);
 
-/* "caseworker", "lead", "admin", "feed" → api_role_t; -1 for anything else ("none" too). */
-int keys_role_from_name(const char *name);
-const char *keys_role_name(int role);
-/* Caseworkers and leads read by unit: a key of theirs without units is a mistake. */
-bool keys_role_needs_units(int role);
-
 /* Appends a copy (unsorted until keys_finish). -ENOMEM. */
 int keys_add(keys_t *k, const keys_entry_t *e);
 /*
@@ -72,7 +64,7 @@ bool keys_quarantine(keys_t *k, const char *z85);
 bool keys_same_grant(const keys_entry_t *a, const keys_entry_t *b);
 /* Whether going from `old` to `fresh` takes anything away: a key removed or its grant changed. */
 bool keys_revokes(const keys_t *old, const keys_t *fresh);
-void keys_identity(const keys_entry_t *e, struct api_identity *who);
+void keys_identity(const keys_entry_t *e, acl_identity_t *who);
 
 /*
  * Reads a key from `path`: the quoted value after `label` ("public-key" or

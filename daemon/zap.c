@@ -6,7 +6,6 @@
  * trusts a frame's length or content beyond what RFC 27 allows.
  */
 #include <stdio.h>
-#include "api.h"
 #include "zap.h"
 
 enum { REQ_VERSION = 0, REQ_ID, REQ_DOMAIN, REQ_ADDRESS, REQ_IDENTITY, REQ_MECHANISM, REQ_CREDENTIALS };
@@ -104,7 +103,7 @@ void zap_handle(const keys_t *keys, const zap_frame_t *req, size_t n, zap_reply_
         set_frame(&out->frames[5], out->meta, put_metadata(out->meta, ZAP_META_KEY, e->z85));
 }
 
-bool zap_identity(const keys_t *keys, const char *user_id, const char *key_z85, api_identity_t *who)
+bool zap_identity(const keys_t *keys, const char *user_id, const char *key_z85, acl_identity_t *who)
 {
         const keys_entry_t *e = keys_find_z85(keys, key_z85);
 
@@ -118,22 +117,11 @@ bool zap_identity(const keys_t *keys, const char *user_id, const char *key_z85, 
         return true;
 }
 
-zap_sub_t zap_subscription(const api_identity_t *who, const uint8_t *msg, size_t len)
+zap_sub_t zap_subscription(const acl_identity_t *who, const uint8_t *msg, size_t len)
 {
-        /* Long enough for "rem/" + two names + slashes; anything longer is no topic. */
-        char topic[2 * EV_NAME_MAX + 8];
-
         if (len == 0 || msg[0] > 1)
                 return ZAP_SUB_IGNORE;
         if (msg[0] == 0)
                 return ZAP_SUB_CANCEL;
-        if (!who || who->role == ROLE_NONE || who->role == ROLE_FEED)
-                return ZAP_SUB_REFUSE;
-        if (who->role == ROLE_ADMIN)
-                return ZAP_SUB_GRANT;
-        if (len - 1 >= sizeof(topic) || memchr(msg + 1, '\0', len - 1))
-                return ZAP_SUB_REFUSE;
-        memcpy(topic, msg + 1, len - 1);
-        topic[len - 1] = '\0';
-        return api_may_read_topic(who, topic) ? ZAP_SUB_GRANT : ZAP_SUB_REFUSE;
+        return acl_may_subscribe(who, (const char *)msg + 1, len - 1) ? ZAP_SUB_GRANT : ZAP_SUB_REFUSE;
 }

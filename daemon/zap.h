@@ -18,8 +18,6 @@
 #define ZAP_META_KEY "X-Bevaka-Key"
 #define ZAP_REPLY_FRAMES 6
 
-struct api_identity;
-
 typedef struct zap_frame {
         const uint8_t *data;
         size_t size;
@@ -56,7 +54,7 @@ void zap_handle(const keys_t *keys, const zap_frame_t *req, size_t n, zap_reply_
  * `user_id` (a key moved to another user is not the same grant). false and
  * ROLE_NONE otherwise. Either string may be NULL (no such property).
  */
-bool zap_identity(const keys_t *keys, const char *user_id, const char *key_z85, struct api_identity *who);
+bool zap_identity(const keys_t *keys, const char *user_id, const char *key_z85, acl_identity_t *who);
 
 typedef enum zap_sub {
         ZAP_SUB_IGNORE = 0,     /* not a subscription message at all */
@@ -67,9 +65,6 @@ typedef enum zap_sub {
 
 /*
  * A message read from the XPUB (1 or 0, then the prefix) from a peer with
- * identity `who` (NULL: none). Non-admins get exact topics only, those
- * api_may_read_topic() allows: "rem/<unit>/<name>/" with its slash, never
- * "", "rem/" or "rem/<unit>/", since a prefix subscription would also
- * match topics that are not theirs.
+ * identity `who` (NULL: none), decided by acl_may_subscribe().
  */
-zap_sub_t zap_subscription(const struct api_identity *who, const uint8_t *msg, size_t len);
+zap_sub_t zap_subscription(const acl_identity_t *who, const uint8_t *msg, size_t len);
