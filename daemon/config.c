@@ -818,10 +818,11 @@ static int cfg_parse_rule(struct cfg_ctx *ctx, const config_setting_t *s, void *
         int id;
 
         bk_strlcpy(name, config_setting_name(s), sizeof(name));
-        for (char *p = name; *p; p++)
-                if (*p == '_')
-                        *p = '-';
-        id = rules_from_name(name);
+        for (id = 0; id < RULE__COUNT; id++)
+                if (strcmp(name, rule_def[id].conf) == 0 || strcmp(name, rule_def[id].name) == 0)
+                        break;
+        if (id == RULE__COUNT)
+                id = -1;
         if (id < 0)
                 return cfg_fail(ctx, s, NULL, config_setting_is_group(s) ? "unknown rule" : "unknown setting");
         if (ctx->rule_seen[id])
@@ -837,14 +838,8 @@ static void cfg_print_rules(FILE *f, const void *base, int depth)
         cfg_indent(f, depth);
         fprintf(f, "# per rule, named by its id with '-' as '_'; title and body only when overridden\n");
         for (int r = 0; r < RULE__COUNT; r++) {
-                char name[64];
-
-                bk_strlcpy(name, rules_name((rule_id_t)r), sizeof(name));
-                for (char *p = name; *p; p++)
-                        if (*p == '-')
-                                *p = '_';
                 cfg_indent(f, depth);
-                fprintf(f, "%s = ", name);
+                fprintf(f, "%s = ", rule_def[r].conf);
                 cfg_print_inline(f, &rule_group, &rules->rule[r]);
                 fprintf(f, ";\n");
         }

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "rules.h"
 
 #define DAY_NONE INT32_MIN
@@ -168,7 +169,17 @@ typedef struct transition {
         guard_fn guard;              /* NULL: always */
         action_fn act[MAX_ROW_ACTIONS];
         int next;                    /* SAME: keep (an action may have set it) */
+        /*
+         * The rules the row's actions arm, resolve or cancel, RB(rule) bits,
+         * so that a rule id leads by one grep to every row that touches it.
+         * Debug builds check each row against what its actions emit.
+         */
+        unsigned rules;
 } transition_t;
+
+#define RB(rule) (1u << (rule))
+#define RULES_ALL ((1u << RULE__COUNT) - 1)   /* closing and reopening touch every rule */
+_Static_assert(RULE__COUNT <= 32, "a transition's rules are bits of an unsigned");
 
 #define S(x) (1u << (x))
 #define ANY (~0u)
@@ -187,22 +198,6 @@ typedef struct why {
         char buf[RULE_WHY_MAX];
         size_t len;
 } why_t;
-
-/* ---- rule properties ---- */
-
-typedef struct rule_meta {
-        severity_t severity;
-        bool to_caseworker;
-        bool to_leads;
-        /*
-         * Remembered while the case is closed and scheduled again (new cycle)
-         * when it reopens. Level-triggered rules are not: they are evaluated
-         * afresh. Per-decision and per-change rules are not: closing ends them.
-         */
-        bool rearm;
-} rule_meta_t;
-
-extern const rule_meta_t rs_meta[RULE__COUNT];
 
 /* ---- small helpers ---- */
 

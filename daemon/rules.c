@@ -15,6 +15,7 @@
  * granted-month set inside them and the JSON it returns. docs/rules.md has
  * the tables in prose and every inferred decision.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,30 +39,6 @@ const char *const rs_state_names[TR__COUNT][TRACK_STATES_MAX] = {
         [TR_HANDOVER] = { "idle" },
         [TR_CONTINUITY] = { "idle" },
         [TR_WC] = { "ok", "due" },
-};
-
-/* ---- rule properties ----------------------------------------------------------- */
-
-
-const rule_meta_t rs_meta[RULE__COUNT] = {
-        [RULE_IB3_DUE]          = { SEV_DUE,     true,  false, true },
-        [RULE_IB4_DUE]          = { SEV_DUE,     true,  false, true },
-        [RULE_IB4_FOLLOWUP]     = { SEV_INFO,    true,  false, true },
-        [RULE_IB4_OVERDUE]      = { SEV_OVERDUE, true,  false, true },
-        [RULE_FIA_DUE]          = { SEV_DUE,     true,  false, true },
-        [RULE_FIA_OVERDUE]      = { SEV_OVERDUE, true,  true,  true },
-        [RULE_FIA_STALLED]      = { SEV_OVERDUE, true,  false, true },
-        [RULE_CHILD_MAP]        = { SEV_DUE,     true,  false, true },
-        [RULE_CHILD_FOLLOWUP]   = { SEV_INFO,    true,  false, true },
-        [RULE_SUMMER_ALLOWANCE] = { SEV_INFO,    true,  false, true },
-        [RULE_CHILD_IMPACT]     = { SEV_DUE,     true,  false, false },
-        [RULE_SIP_CONSIDER]     = { SEV_INFO,    true,  false, false },
-        [RULE_SIP_MEETING]      = { SEV_DUE,     true,  false, true },
-        [RULE_SIP_FOLLOWUP]     = { SEV_INFO,    true,  false, true },
-        [RULE_HANDOVER]         = { SEV_INFO,    true,  false, false },
-        [RULE_CONTINUITY]       = { SEV_INFO,    false, true,  false },
-        [RULE_WORK_CAPACITY]    = { SEV_DUE,     true,  false, false },
-        [RULE_SAFETY_FOLLOWUP]  = { SEV_DUE,     true,  false, true },
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
@@ -293,9 +270,9 @@ void rs_schedule(ctx_t *c, rule_id_t rule, const char *cycle, cal_day_t due,
         if (!(a = rs_emit(c, ACT_SCHEDULE, rule, cycle)))
                 return;
         a->due = due;
-        a->severity = rs_meta[rule].severity;
-        a->to_caseworker = rs_meta[rule].to_caseworker;
-        a->to_leads = rs_meta[rule].to_leads;
+        a->severity = rule_def[rule].severity;
+        a->to_caseworker = rule_def[rule].to_caseworker;
+        a->to_leads = rule_def[rule].to_leads;
         bk_strlcpy(a->why, why ? why : "{}", sizeof(a->why));
         if (body)
                 bk_strlcpy(a->body, body, sizeof(a->body));
@@ -332,7 +309,7 @@ void rs_arm_as(ctx_t *c, rule_id_t rule, const char *base, const char *cycle, ca
         /* One occurrence at a time: a newer trigger supersedes the older reminder. */
         rs_cancel(c, rule);
         if (!is_open(c->st)) {
-                if (!rs_meta[rule].rearm)
+                if (!rule_def[rule].rearm)
                         return;
                 a->s = ARM_SUSPENDED;
         } else {
@@ -380,8 +357,13 @@ static void dispatch(ctx_t *c, int event)
 
                 if (!t)
                         continue;
+                int first = c->out->n;
                 for (int i = 0; i < MAX_ROW_ACTIONS && t->act[i]; i++)
                         t->act[i](c);
+                /* A row acts only on the rules it names (rs_transitions[].rules). */
+                for (int i = first; i < c->out->n; i++)
+                        assert(c->out->act[i].rule < 0 || (t->rules & RB(c->out->act[i].rule)));
+                (void)first;
                 if (t->next != SAME)
                         c->st->ts[tr] = t->next;
         }

@@ -12,7 +12,6 @@
  */
 #pragma once
 
-#include <jansson.h>
 #include "calendar.h"
 #include "event.h"
 
@@ -39,6 +38,39 @@ typedef enum rule_id {
 } rule_id_t;
 
 typedef enum severity { SEV_INFO = 0, SEV_DUE, SEV_OVERDUE } severity_t;
+
+typedef enum rule_offset_unit { OFFSET_NONE = 0, OFFSET_DAYS, OFFSET_MONTHS } rule_offset_unit_t;
+
+enum { RULE_TEXT_TITLE_SV = 0, RULE_TEXT_TITLE_EN, RULE_TEXT_BODY_SV, RULE_TEXT_BODY_EN, RULE_TEXT__COUNT };
+
+/*
+ * One rule, everything that is not a transition (rules-def.c). A rule id
+ * leads by one grep to this row, the transition rows that name it
+ * (rules-table.c) and the actions that arm, resolve or cancel it.
+ */
+typedef struct rule_def {
+        rule_id_t id;
+        const char *name;                /* stable id: "FIA-OVERDUE" (reminder ids, the wire, docs) */
+        const char *conf;                /* its config group: "FIA_OVERDUE" */
+        const char *track;               /* the track that arms it (docs/rules.md §4): "fia" */
+        severity_t severity;
+        bool to_caseworker;
+        bool to_leads;
+        /*
+         * Remembered while the case is closed and scheduled again (new cycle)
+         * when it reopens. Level-triggered rules are not: they are evaluated
+         * afresh. Per-decision and per-change rules are not: closing ends them.
+         */
+        bool rearm;
+        /* About health, violence or a child: never paired with a case id in a log. */
+        bool sensitive;
+        rule_offset_unit_t offset_unit; /* OFFSET_NONE: due at once or on a date of its own */
+        int offset;                      /* the default, in offset_unit */
+        const char *offset_key;          /* the config key that sets it: "offset_days" */
+        const char *text[RULE_TEXT__COUNT];  /* built-in title and body, Swedish and English */
+} rule_def_t;
+
+extern const rule_def_t rule_def[RULE__COUNT];
 
 #define RULE_TEXT_MAX 512
 
@@ -106,7 +138,8 @@ bool rules_state_open(const case_state_t *st);
  * actors, health_flagged, tracks {safety, continuity, work_capacity}.
  * Dates are "YYYY-MM-DD", months "YYYY-MM", unknown ones null.
  */
-json_t *rules_state_view(const case_state_t *st);
+struct json_t;
+struct json_t *rules_state_view(const case_state_t *st);
 
 /* ---- actions ------------------------------------------------------------- */
 

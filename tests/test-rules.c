@@ -7,6 +7,7 @@
  * clamping, closing and reopening, determinism and the store form.
  */
 #include <stdarg.h>
+#include <jansson.h>
 #include "rules.h"
 #include "tap.h"
 
