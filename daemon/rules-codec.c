@@ -321,6 +321,55 @@ static void r_lists(rd_t *r, json_t *o, case_state_t *st)
         }
 }
 
+/* The tracks' own facts, in the order the writer puts them. */
+static void r_tracks(rd_t *r, json_t *o, case_state_t *st)
+{
+        json_t *x;
+
+        x = r_get(r, o, "ib");
+        st->ib1_n = r_int(r, x, "ib1_n", 0, INT32_MAX);
+        st->ib3_n = r_int(r, x, "ib3_n", 0, INT32_MAX);
+        st->plan_n = r_int(r, x, "plan_n", 0, INT32_MAX);
+        st->exempt_n = r_int(r, x, "exempt_n", 0, INT32_MAX);
+        st->ib1_day = r_day(r, x, "ib1");
+        st->ib2_day = r_day(r, x, "ib2");
+        st->ib3_day = r_day(r, x, "ib3");
+        st->plan_day = r_day(r, x, "plan");
+        st->exempt_until = r_day(r, x, "exempt_until");
+        r_str(r, x, "exempt_reason", st->exempt_reason, sizeof(st->exempt_reason));
+        st->safety_day = r_day(r, r_get(r, o, "safety"), "day");
+        x = r_get(r, o, "fia");
+        st->fia_n = r_int(r, x, "n", 0, INT32_MAX);
+        st->fia_due_day = r_day(r, x, "due");
+        st->fia_started = r_day(r, x, "started");
+        st->fia_completed = r_day(r, x, "completed");
+        st->fia_declined = r_day(r, x, "declined");
+        r_str(r, x, "reason", st->fia_reason, sizeof(st->fia_reason));
+        x = r_get(r, o, "children");
+        st->map_n = r_int(r, x, "map_n", 0, INT32_MAX);
+        st->cmap_episode = r_int(r, x, "map_episode", 0, INT32_MAX);
+        st->cmap_k = r_int(r, x, "map_k", 0, INT32_MAX);
+        st->mapped_day = r_day(r, x, "mapped");
+        st->summer_year = r_int(r, x, "summer_year", 0, 9999);
+        x = r_get(r, o, "sip");
+        st->sip_n = r_int(r, x, "n", 0, INT32_MAX);
+        st->sip_fu_n = r_int(r, x, "fu_n", 0, INT32_MAX);
+        st->sipc_n = r_int(r, x, "consider_n", 0, INT32_MAX);
+        st->sip_rest = r_state(r, x, "rest", TR_SIP);
+        st->sip_base = r_bool(r, x, "base");
+        st->sip_initiated = r_day(r, x, "initiated");
+        st->sip_meeting = r_day(r, x, "meeting");
+        st->sip_established = r_day(r, x, "established");
+        st->sip_followed_up = r_day(r, x, "followed_up");
+        r_str(r, x, "reason", st->sip_reason, sizeof(st->sip_reason));
+        x = r_get(r, o, "continuity");
+        st->assign_n = r_int(r, x, "assign_n", 0, INT32_MAX);
+        st->change_n = r_int(r, x, "change_n", 0, INT32_MAX);
+        x = r_get(r, o, "work_capacity");
+        st->wc_n = r_int(r, x, "n", 0, INT32_MAX);
+        st->wc_assessed = r_day(r, x, "assessed");
+}
+
 int rules_state_from_json(const char *text, case_state_t **out)
 {
         json_t *o, *x;
@@ -361,48 +410,7 @@ int rules_state_from_json(const char *text, case_state_t **out)
         x = r_get(&r, o, "tracks");
         for (int tr = 0; tr < TR__COUNT; tr++)
                 st->ts[tr] = r_state(&r, x, rs_track_names[tr], tr);
-        x = r_get(&r, o, "ib");
-        st->ib1_n = r_int(&r, x, "ib1_n", 0, INT32_MAX);
-        st->ib3_n = r_int(&r, x, "ib3_n", 0, INT32_MAX);
-        st->plan_n = r_int(&r, x, "plan_n", 0, INT32_MAX);
-        st->exempt_n = r_int(&r, x, "exempt_n", 0, INT32_MAX);
-        st->ib1_day = r_day(&r, x, "ib1");
-        st->ib2_day = r_day(&r, x, "ib2");
-        st->ib3_day = r_day(&r, x, "ib3");
-        st->plan_day = r_day(&r, x, "plan");
-        st->exempt_until = r_day(&r, x, "exempt_until");
-        r_str(&r, x, "exempt_reason", st->exempt_reason, sizeof(st->exempt_reason));
-        st->safety_day = r_day(&r, r_get(&r, o, "safety"), "day");
-        x = r_get(&r, o, "fia");
-        st->fia_n = r_int(&r, x, "n", 0, INT32_MAX);
-        st->fia_due_day = r_day(&r, x, "due");
-        st->fia_started = r_day(&r, x, "started");
-        st->fia_completed = r_day(&r, x, "completed");
-        st->fia_declined = r_day(&r, x, "declined");
-        r_str(&r, x, "reason", st->fia_reason, sizeof(st->fia_reason));
-        x = r_get(&r, o, "children");
-        st->map_n = r_int(&r, x, "map_n", 0, INT32_MAX);
-        st->cmap_episode = r_int(&r, x, "map_episode", 0, INT32_MAX);
-        st->cmap_k = r_int(&r, x, "map_k", 0, INT32_MAX);
-        st->mapped_day = r_day(&r, x, "mapped");
-        st->summer_year = r_int(&r, x, "summer_year", 0, 9999);
-        x = r_get(&r, o, "sip");
-        st->sip_n = r_int(&r, x, "n", 0, INT32_MAX);
-        st->sip_fu_n = r_int(&r, x, "fu_n", 0, INT32_MAX);
-        st->sipc_n = r_int(&r, x, "consider_n", 0, INT32_MAX);
-        st->sip_rest = r_state(&r, x, "rest", TR_SIP);
-        st->sip_base = r_bool(&r, x, "base");
-        st->sip_initiated = r_day(&r, x, "initiated");
-        st->sip_meeting = r_day(&r, x, "meeting");
-        st->sip_established = r_day(&r, x, "established");
-        st->sip_followed_up = r_day(&r, x, "followed_up");
-        r_str(&r, x, "reason", st->sip_reason, sizeof(st->sip_reason));
-        x = r_get(&r, o, "continuity");
-        st->assign_n = r_int(&r, x, "assign_n", 0, INT32_MAX);
-        st->change_n = r_int(&r, x, "change_n", 0, INT32_MAX);
-        x = r_get(&r, o, "work_capacity");
-        st->wc_n = r_int(&r, x, "n", 0, INT32_MAX);
-        st->wc_assessed = r_day(&r, x, "assessed");
+        r_tracks(&r, o, st);
         r_lists(&r, o, st);
         r_armed(&r, o, st);
         json_decref(o);
@@ -459,6 +467,52 @@ static void w_s(wbuf_t *w, const char *s)
         w->n += len;
 }
 
+/* The tracks' own facts: IB, safety, FIA, children, SIP, continuity, work capacity. */
+static void w_tracks(wbuf_t *w, const case_state_t *st)
+{
+        w_i(w, st->ib1_n);
+        w_i(w, st->ib3_n);
+        w_i(w, st->plan_n);
+        w_i(w, st->exempt_n);
+        w_i(w, st->ib1_day);
+        w_i(w, st->ib2_day);
+        w_i(w, st->ib3_day);
+        w_i(w, st->plan_day);
+        w_i(w, st->exempt_until);
+        w_s(w, st->exempt_reason);
+        w_i(w, st->safety_day);
+        w_i(w, st->fia_n);
+        w_i(w, st->fia_due_day);
+        w_i(w, st->fia_started);
+        w_i(w, st->fia_completed);
+        w_i(w, st->fia_declined);
+        w_s(w, st->fia_reason);
+        w_i(w, st->map_n);
+        w_i(w, st->cmap_episode);
+        w_i(w, st->cmap_k);
+        w_i(w, st->mapped_day);
+        w_i(w, st->summer_year);
+        w_u(w, (unsigned)st->n_applied);
+        for (int i = 0; i < st->n_applied; i++)
+                w_i(w, st->applied[i]);
+        w_i(w, st->sip_n);
+        w_i(w, st->sip_fu_n);
+        w_i(w, st->sipc_n);
+        w_u(w, (unsigned)st->sip_rest);
+        w_i(w, st->sip_initiated);
+        w_i(w, st->sip_meeting);
+        w_i(w, st->sip_established);
+        w_i(w, st->sip_followed_up);
+        w_s(w, st->sip_reason);
+        w_i(w, st->assign_n);
+        w_i(w, st->change_n);
+        w_u(w, (unsigned)st->n_changes);
+        for (int i = 0; i < st->n_changes; i++)
+                w_i(w, st->changes[i]);
+        w_i(w, st->wc_n);
+        w_i(w, st->wc_assessed);
+}
+
 size_t rules_state_encode(const case_state_t *st, uint8_t *buf, size_t cap)
 {
         wbuf_t w = { buf, 0, cap };
@@ -490,47 +544,7 @@ size_t rules_state_encode(const case_state_t *st, uint8_t *buf, size_t cap)
         w_i(&w, st->lt_below_since);
         for (int tr = 0; tr < TR__COUNT; tr++)
                 w_u(&w, (unsigned)st->ts[tr]);
-        w_i(&w, st->ib1_n);
-        w_i(&w, st->ib3_n);
-        w_i(&w, st->plan_n);
-        w_i(&w, st->exempt_n);
-        w_i(&w, st->ib1_day);
-        w_i(&w, st->ib2_day);
-        w_i(&w, st->ib3_day);
-        w_i(&w, st->plan_day);
-        w_i(&w, st->exempt_until);
-        w_s(&w, st->exempt_reason);
-        w_i(&w, st->safety_day);
-        w_i(&w, st->fia_n);
-        w_i(&w, st->fia_due_day);
-        w_i(&w, st->fia_started);
-        w_i(&w, st->fia_completed);
-        w_i(&w, st->fia_declined);
-        w_s(&w, st->fia_reason);
-        w_i(&w, st->map_n);
-        w_i(&w, st->cmap_episode);
-        w_i(&w, st->cmap_k);
-        w_i(&w, st->mapped_day);
-        w_i(&w, st->summer_year);
-        w_u(&w, (unsigned)st->n_applied);
-        for (int i = 0; i < st->n_applied; i++)
-                w_i(&w, st->applied[i]);
-        w_i(&w, st->sip_n);
-        w_i(&w, st->sip_fu_n);
-        w_i(&w, st->sipc_n);
-        w_u(&w, (unsigned)st->sip_rest);
-        w_i(&w, st->sip_initiated);
-        w_i(&w, st->sip_meeting);
-        w_i(&w, st->sip_established);
-        w_i(&w, st->sip_followed_up);
-        w_s(&w, st->sip_reason);
-        w_i(&w, st->assign_n);
-        w_i(&w, st->change_n);
-        w_u(&w, (unsigned)st->n_changes);
-        for (int i = 0; i < st->n_changes; i++)
-                w_i(&w, st->changes[i]);
-        w_i(&w, st->wc_n);
-        w_i(&w, st->wc_assessed);
+        w_tracks(&w, st);
         for (int r = 0; r < RULE__COUNT; r++) {
                 const armed_t *x = &st->armed[r];
                 w_u(&w, (unsigned)x->s);
@@ -667,6 +681,58 @@ static void b_granted(rbuf_t *r, case_state_t *st)
         }
 }
 
+/* The tracks' own facts, in the order rules_state_encode writes them. */
+static void b_tracks(rbuf_t *r, case_state_t *st)
+{
+        unsigned n;
+
+        st->ib1_n = b_count(r);
+        st->ib3_n = b_count(r);
+        st->plan_n = b_count(r);
+        st->exempt_n = b_count(r);
+        st->ib1_day = b_day(r);
+        st->ib2_day = b_day(r);
+        st->ib3_day = b_day(r);
+        st->plan_day = b_day(r);
+        st->exempt_until = b_day(r);
+        b_s(r, st->exempt_reason, sizeof(st->exempt_reason));
+        st->safety_day = b_day(r);
+        st->fia_n = b_count(r);
+        st->fia_due_day = b_day(r);
+        st->fia_started = b_day(r);
+        st->fia_completed = b_day(r);
+        st->fia_declined = b_day(r);
+        b_s(r, st->fia_reason, sizeof(st->fia_reason));
+        st->map_n = b_count(r);
+        st->cmap_episode = b_count(r);
+        st->cmap_k = b_count(r);
+        st->mapped_day = b_day(r);
+        st->summer_year = (int)b_i(r, 0, 9999);
+        n = b_enum(r, SUMMER_KEEP + 1);
+        for (unsigned i = 0; i < n && !r->bad; i++)
+                st->applied[st->n_applied++] = (int)b_i(r, 0, 9999);
+        st->sip_n = b_count(r);
+        st->sip_fu_n = b_count(r);
+        st->sipc_n = b_count(r);
+        st->sip_rest = (int)b_enum(r, track_states(TR_SIP));
+        st->sip_initiated = b_day(r);
+        st->sip_meeting = b_day(r);
+        st->sip_established = b_day(r);
+        st->sip_followed_up = b_day(r);
+        b_s(r, st->sip_reason, sizeof(st->sip_reason));
+        st->assign_n = b_count(r);
+        st->change_n = b_count(r);
+        n = b_enum(r, CONT_KEEP + 1);
+        for (unsigned i = 0; i < n && !r->bad; i++) {
+                cal_day_t d = b_day(r);
+                if (d == DAY_NONE)
+                        r->bad = true;
+                st->changes[st->n_changes++] = d;
+        }
+        st->wc_n = b_count(r);
+        st->wc_assessed = b_day(r);
+}
+
 static int decode_bin(const uint8_t *p, size_t len, case_state_t **out)
 {
         rbuf_t r = { p, p + len, false };
@@ -717,51 +783,7 @@ static int decode_bin(const uint8_t *p, size_t len, case_state_t **out)
         st->lt_below_since = b_month(&r);
         for (int tr = 0; tr < TR__COUNT; tr++)
                 st->ts[tr] = (int)b_enum(&r, track_states(tr));
-        st->ib1_n = b_count(&r);
-        st->ib3_n = b_count(&r);
-        st->plan_n = b_count(&r);
-        st->exempt_n = b_count(&r);
-        st->ib1_day = b_day(&r);
-        st->ib2_day = b_day(&r);
-        st->ib3_day = b_day(&r);
-        st->plan_day = b_day(&r);
-        st->exempt_until = b_day(&r);
-        b_s(&r, st->exempt_reason, sizeof(st->exempt_reason));
-        st->safety_day = b_day(&r);
-        st->fia_n = b_count(&r);
-        st->fia_due_day = b_day(&r);
-        st->fia_started = b_day(&r);
-        st->fia_completed = b_day(&r);
-        st->fia_declined = b_day(&r);
-        b_s(&r, st->fia_reason, sizeof(st->fia_reason));
-        st->map_n = b_count(&r);
-        st->cmap_episode = b_count(&r);
-        st->cmap_k = b_count(&r);
-        st->mapped_day = b_day(&r);
-        st->summer_year = (int)b_i(&r, 0, 9999);
-        n = b_enum(&r, SUMMER_KEEP + 1);
-        for (unsigned i = 0; i < n && !r.bad; i++)
-                st->applied[st->n_applied++] = (int)b_i(&r, 0, 9999);
-        st->sip_n = b_count(&r);
-        st->sip_fu_n = b_count(&r);
-        st->sipc_n = b_count(&r);
-        st->sip_rest = (int)b_enum(&r, track_states(TR_SIP));
-        st->sip_initiated = b_day(&r);
-        st->sip_meeting = b_day(&r);
-        st->sip_established = b_day(&r);
-        st->sip_followed_up = b_day(&r);
-        b_s(&r, st->sip_reason, sizeof(st->sip_reason));
-        st->assign_n = b_count(&r);
-        st->change_n = b_count(&r);
-        n = b_enum(&r, CONT_KEEP + 1);
-        for (unsigned i = 0; i < n && !r.bad; i++) {
-                cal_day_t d = b_day(&r);
-                if (d == DAY_NONE)
-                        r.bad = true;
-                st->changes[st->n_changes++] = d;
-        }
-        st->wc_n = b_count(&r);
-        st->wc_assessed = b_day(&r);
+        b_tracks(&r, st);
         for (int i = 0; i < RULE__COUNT && !r.bad; i++) {
                 armed_t *x = &st->armed[i];
                 x->s = (arm_state_t)b_enum(&r, ARM_SUSPENDED + 1);

@@ -222,6 +222,17 @@ static inline bool is_open(const case_state_t *st)
 }
 
 
+/* rules-facts.c: the case-facts actions */
+void a_note_opened(ctx_t *c);
+void a_note_update(ctx_t *c);
+void a_close(ctx_t *c);
+void a_reopen(ctx_t *c);
+void a_note_decision(ctx_t *c);
+void a_eval_long_term(ctx_t *c);
+void a_actor_on(ctx_t *c);
+void a_actor_off(ctx_t *c);
+void a_health(ctx_t *c);
+
 /* rules-handover.c */
 void rs_handover_summary(const ctx_t *c, char *buf, size_t n);
 void a_arm_handover(ctx_t *c);
