@@ -58,6 +58,13 @@ static void usage(FILE *f)
                    "  --verbose        log at debug level\n");
 }
 
+static void publish_nothing(void *ud, const char *topic, const char *payload)
+{
+        (void)ud;
+        (void)topic;
+        (void)payload;
+}
+
 static int load_config(const char *path, config_t *cfg)
 {
         char err[1024], cwd[PATH_MAX];
@@ -78,23 +85,40 @@ static void publish_one(void *ud, const char *topic, const char *payload)
 }
 
 /* Commits the open transaction and publishes what it queued; rolls back on failure. */
+/* Performs what ingest asked of the bus (replays, reconnects), oldest first. */
+static void perform_requests(daemon_t *d)
+{
+        int n;
+        const ingest_request_t *q = ingest_requests(d->ingest, &n);
+
+        for (int i = 0; i < n; i++) {
+                if (q[i].kind == INGEST_REPLAY) {
+                        if (bus_replay_request(d->bus, q[i].feed, q[i].source, q[i].from_seq) < 0)
+                                log_warnx("ingest: replay request to feed %d failed", q[i].feed);
+                } else if (q[i].kind == INGEST_RECONNECT) {
+                        bus_feed_reconnect(d->bus, q[i].feed);
+                }
+        }
+        ingest_requests_clear(d->ingest);
+}
+
+/* A batch's time is read once, when it begins. */
+static int begin_batch(daemon_t *d)
+{
+        return engine_begin(d->engine, clock_now(&d->clock));
+}
+
+/* Commits a batch (engine_commit); a failed one is rolled back and the feeds replay from the stored positions. */
 static int finish_batch(daemon_t *d, int res)
 {
-        if (res >= 0)
-                res = engine_prepare_commit(d->engine);
-        if (res >= 0)
-                res = store_commit(d->store);
-        if (res < 0) {
+        if ((res = engine_commit(d->engine, res, publish_one, d)) < 0) {
                 log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
                            "transaction failed (%s); rolled back, will replay from the stored position",
                            strerror(-res));
-                store_rollback(d->store);
-                engine_discard(d->engine);
-                ingest_resume(d->ingest);
-                return res;
+                ingest_resume(d->ingest, clock_mono_ms());
+                perform_requests(d);
         }
-        engine_flush(d->engine, publish_one, d);
-        return 0;
+        return res;
 }
 
 /*
@@ -120,7 +144,11 @@ static int drain_feeds(daemon_t *d, int *count)
                                         continue;
                                 if (r < 0)
                                         return r;
-                                if ((r = ingest_handle(d->ingest, &m)) < 0)
+                                ingest_verdict_t v;
+
+                                r = ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
+                                perform_requests(d);
+                                if (r < 0)
                                         return r;
                                 budget--;
                                 progress++;
@@ -190,7 +218,7 @@ static int serve_api(daemon_t *d)
                         reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":\"bad_request\","
                                        "\"message\":\"a request is one frame\"}}");
                 } else {
-                        if ((r = store_begin(d->store)) < 0) {
+                        if ((r = begin_batch(d)) < 0) {
                                 reply = strdup("{\"ok\":false,\"req\":null,\"error\":{\"code\":\"unavailable\","
                                                "\"message\":\"store unavailable\"}}");
                         } else {
@@ -201,6 +229,7 @@ static int serve_api(daemon_t *d)
                                 r = 0;
                                 if (d->api.clock_moved) {
                                         d->api.clock_moved = false;
+                                        engine_set_now(d->engine, clock_now(&d->clock));
                                         r = run_time(d, true, true);
                                 }
                                 /* A read answered from a consistent snapshot stays a good answer even
@@ -292,7 +321,7 @@ static int loop(daemon_t *d)
                         handle_signals(d);
                 bus_drain_subscriptions(d->bus);
 
-                if ((r = store_begin(d->store)) < 0) {
+                if ((r = begin_batch(d)) < 0) {
                         log_errx("cannot begin a transaction; retrying");
                         more = false;
                         continue;
@@ -309,7 +338,8 @@ static int loop(daemon_t *d)
                         d->api.reload_requested = false;
                         reload(d);
                 }
-                ingest_tick(d->ingest);
+                ingest_tick(d->ingest, clock_mono_ms());
+                perform_requests(d);
 
                 int64_t now = clock_mono_ms();
                 if (d->watchdog_usec && now - d->last_watchdog_ms >= (int64_t)(d->watchdog_usec / 2000)) {
@@ -358,21 +388,15 @@ static int rebuild_one(void *ud, const char *raw, size_t len)
 static int rebuild(daemon_t *d)
 {
         int r;
-        if ((r = store_begin(d->store)) < 0)
+        if ((r = begin_batch(d)) < 0)
                 return r;
         r = store_clear_derived(d->store);
         engine_set_rebuild(d->engine, true);
         if (r >= 0)
                 r = store_events_each(d->store, rebuild_one, d);
         engine_set_rebuild(d->engine, false);
-        if (r >= 0)
-                r = engine_prepare_commit(d->engine);
-        if (r >= 0)
-                r = store_commit(d->store);
-        else
-                store_rollback(d->store);
-        engine_discard(d->engine);
-        return r;
+        /* A rebuild publishes nothing: clients already have what it re-derives. */
+        return engine_commit(d->engine, r, publish_nothing, NULL);
 }
 
 /*
@@ -489,14 +513,15 @@ int daemon_main(int argc, char **argv)
                 log_errx("%s", err);
                 goto out;
         }
-        if ((r = ingest_new(&d->cfg, d->store, d->engine, d->bus, &d->clock, &d->ingest)) < 0)
+        if ((r = ingest_new(&d->cfg, d->store, d->engine, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
                 goto out;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
                               .feeds = { feeds_json, feeds_status, d->ingest }, .clock = &d->clock,
                               .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
-        ingest_resume(d->ingest);
+        ingest_resume(d->ingest, clock_mono_ms());
+        perform_requests(d);
         /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
          * replay asked for above has been judged (a reminder it resolves would go out). */
         d->last_deliver_ms = clock_mono_ms();

@@ -1,10 +1,11 @@
 /*
  * engine.c owns the reminder lifecycle and the glue between events, the
  * rules and the store. Decoded case states are cached (bounded) across
- * transactions, written back by engine_prepare_commit() and dropped by
- * engine_discard() when a transaction is rolled back. Publishing is two-phase:
+ * transactions, written back when a batch commits and dropped when it is
+ * rolled back. A batch is engine_begin(now) … engine_commit(): every write
+ * in it is stamped with the one `now` it was given. Publishing is two-phase:
  * every message gets its rseq and an outbox row inside the transaction and
- * sits in a queue until the caller has committed.
+ * sits in a queue until engine_commit() has committed the store.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct engine {
         store_t *store;
         const bk_clock_t *clock;
         bool rebuild;
+        bk_time_t now;          /* the batch's time, given once by engine_begin */
         /* per-transaction case cache: open addressing, power-of-two size */
         struct cached_case *cache;
         size_t cache_size, cache_used;
@@ -61,24 +63,6 @@ static void mark_dirty(engine_t *e, struct cached_case *c)
         c->dirty = true;
 }
 
-/* The store form of a case's open reminders: rows, comma-separated. */
-static const char *rems_format(engine_t *e, const struct cached_case *c)
-{
-        size_t need = (size_t)c->n_rems * 21 + 1, len = 0;
-        if (need > e->rems_cap) {
-                char *t = realloc(e->rems_text, need);
-                if (!t)
-                        return NULL;
-                e->rems_text = t;
-                e->rems_cap = need;
-        }
-        e->rems_text[0] = '\0';
-        for (int i = 0; i < c->n_rems; i++)
-                len += (size_t)snprintf(e->rems_text + len, need - len, i ? ",%lld" : "%lld",
-                                        (long long)c->rems[i]);
-        return e->rems_text;
-}
-
 static int rems_add(struct cached_case *c, int64_t row)
 {
         if (c->n_rems == c->cap_rems) {
@@ -93,22 +77,9 @@ static int rems_add(struct cached_case *c, int64_t row)
         return 0;
 }
 
-/* Reads the store form back; anything that is not a list of rows is dropped (and logged). */
-static int rems_parse(struct cached_case *c, const char *text)
+static int rems_add_cb(void *ud, int64_t row)
 {
-        const char *p = text;
-        while (*p) {
-                char *end;
-                long long v = strtoll(p, &end, 10);
-                if (end == p || v <= 0 || (*end && *end != ',')) {
-                        log_errx("engine: a case's list of open reminders is unreadable; ignoring the rest");
-                        break;
-                }
-                if (rems_add(c, v) < 0)
-                        return -ENOMEM;
-                p = *end ? end + 1 : end;
-        }
-        return 0;
+        return rems_add(ud, row);
 }
 
 static void rems_remove(struct cached_case *c, int64_t row)
@@ -123,7 +94,7 @@ static void rems_remove(struct cached_case *c, int64_t row)
 
 static int save_case(engine_t *e, struct cached_case *c)
 {
-        const char *rems = rems_format(e, c);
+        const char *rems = store_rems_encode(c->rems, c->n_rems, &e->rems_text, &e->rems_cap);
         if (!rems)
                 return -ENOMEM;
         size_t n = rules_state_encode(c->st, e->enc, e->enc_cap);
@@ -184,12 +155,6 @@ static int cache_flush(engine_t *e)
         return 0;
 }
 
-int engine_prepare_commit(engine_t *e)
-{
-        /* States stay decoded across transactions (only the engine writes cases, so they stay
-         * true); engine_discard() drops them when a transaction is rolled back. */
-        return cache_flush(e);
-}
 
 /* Loads (or creates, when create is set) a case's state into the cache. */
 static struct cached_case *case_get(engine_t *e, const char *case_id, bool create, int *err)
@@ -245,7 +210,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         e->cache[i].stored_wake = wake;
         e->cache[i].rems = NULL;
         e->cache[i].n_rems = e->cache[i].cap_rems = 0;
-        if (rems && rems_parse(&e->cache[i], rems) < 0) {
+        if (rems && store_rems_decode(rems, rems_add_cb, &e->cache[i]) < 0) {
                 /* out of memory: the slot stays free */
                 free(e->cache[i].rems);
                 e->cache[i].rems = NULL;
@@ -274,7 +239,7 @@ static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const cha
         json_decref(j);
         if (!payload)
                 return -ENOMEM;
-        if ((res = store_outbox_add(e->store, rseq, topic, payload, clock_now(e->clock))) != 0) {
+        if ((res = store_outbox_add(e->store, rseq, topic, payload, e->now)) != 0) {
                 free(payload);
                 return res;
         }
@@ -324,7 +289,7 @@ static int publish(engine_t *e, const reminder_t *r, const char *op)
         return publish_on(e, r, op, TO_ALL);
 }
 
-void engine_flush(engine_t *e, void (*fn)(void *, const char *, const char *), void *ud)
+static void flush(engine_t *e, engine_publish_fn fn, void *ud)
 {
         for (size_t i = 0; i < e->queue_n; i++) {
                 fn(ud, e->queue[i].topic, e->queue[i].payload);
@@ -334,7 +299,7 @@ void engine_flush(engine_t *e, void (*fn)(void *, const char *, const char *), v
         e->queue_n = 0;
 }
 
-void engine_discard(engine_t *e)
+static void discard(engine_t *e)
 {
         for (size_t i = 0; i < e->queue_n; i++) {
                 free(e->queue[i].topic);
@@ -342,6 +307,34 @@ void engine_discard(engine_t *e)
         }
         e->queue_n = 0;
         cache_clear(e);
+}
+
+int engine_begin(engine_t *e, bk_time_t now)
+{
+        e->now = now;
+        return store_begin(e->store);
+}
+
+void engine_set_now(engine_t *e, bk_time_t now)
+{
+        e->now = now;
+}
+
+int engine_commit(engine_t *e, int res, engine_publish_fn publish_fn, void *ud)
+{
+        /* States stay decoded across transactions (only the engine writes cases, so they stay
+         * true); a rollback drops them with the queued messages. */
+        if (res >= 0)
+                res = cache_flush(e);
+        if (res >= 0)
+                res = store_commit(e->store);
+        if (res < 0) {
+                store_rollback(e->store);
+                discard(e);
+                return res;
+        }
+        flush(e, publish_fn, ud);
+        return 0;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -354,7 +347,7 @@ static int close_reminder(engine_t *e, struct cached_case *c, reminder_t *r, rem
         int res, old = r->state;
 
         r->state = to;
-        r->closed_at = clock_now(e->clock);
+        r->closed_at = e->now;
         bk_strlcpy(r->close_reason, reason, sizeof(r->close_reason));
         if ((res = store_rem_put_from(e->store, r, old, event_id, to == REM_RESOLVED ? "resolve" : "cancel")) != 0)
                 return res;
@@ -487,7 +480,7 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         r.to_leads = a->to_leads;
         r.severity = a->severity;
         r.due = a->due;
-        r.deliver_at = cal_deliver_at(&e->cfg->calendar, a->due, clock_now(e->clock));
+        r.deliver_at = cal_deliver_at(&e->cfg->calendar, a->due, e->now);
         r.state = REM_SCHEDULED;
         bk_strlcpy(r.title, rules_title(&e->cfg->rules, a->rule), sizeof(r.title));
         bk_strlcpy(r.body, a->body[0] ? a->body : rules_body(&e->cfg->rules, a->rule), sizeof(r.body));
@@ -501,7 +494,7 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         }
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
-        r.created_at = clock_now(e->clock);
+        r.created_at = e->now;
         res = store_rem_put_from(e->store, &r, -1, event_id, "trigger");
         if (res == BK_E_DUPLICATE)
                 return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
@@ -561,13 +554,13 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         int res, err;
 
         if (ev->type == EV_UNKNOWN) {
-                res = add_event(e, ev, raw, len, EVS_IGNORED, clock_now(e->clock));
+                res = add_event(e, ev, raw, len, EVS_IGNORED, e->now);
                 if (res == 0 && !e->rebuild)
                         store_counter_add(e->store, CNT_IGNORED, 1);
                 return res;
         }
         /* The id is the idempotency key: a duplicate must not touch any case state. */
-        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, clock_now(e->clock))) != 0)
+        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, e->now)) != 0)
                 return res;
         c = case_get(e, ev->case_id, true, &err);
         if (!c)
@@ -604,7 +597,7 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
 int engine_deliver_due(engine_t *e, int max)
 {
         reminder_t *list = NULL;
-        bk_time_t now = clock_now(e->clock);
+        bk_time_t now = e->now;
         int n = 0, res;
 
         /* After downtime, overdue reminders wait for the first working moment too. */
@@ -665,7 +658,7 @@ static void wake_one(void *ud, const char *case_id)
 
 int engine_wake_cases(engine_t *e, int max)
 {
-        struct wake_ctx w = { e, cal_local_day(clock_now(e->clock)), 0, 0 };
+        struct wake_ctx w = { e, cal_local_day(e->now), 0, 0 };
         int r;
 
         /* Cached states may be newer than the rows the query looks at. */
@@ -721,7 +714,7 @@ int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out)
         if (out->state == REM_SCHEDULED)
                 return BK_E_CONFLICT;
         if (until <= 0)
-                until = cal_next_working_day_start(&e->cfg->calendar, clock_now(e->clock));
+                until = cal_next_working_day_start(&e->cfg->calendar, e->now);
         out->state = REM_SNOOZED;
         out->deliver_at = until;
         return store_rem_put(e->store, out);
@@ -768,7 +761,6 @@ int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, eng
         return 0;
 }
 
-void engine_set_config(engine_t *e, const config_t *cfg) { e->cfg = cfg; }
 void engine_set_rebuild(engine_t *e, bool on)
 {
         /* A rebuild starts from cleared cases: cached states would be the old, derived ones. */
@@ -782,7 +774,7 @@ void engine_free(engine_t **ep)
         engine_t *e = *ep;
         if (!e)
                 return;
-        engine_discard(e);
+        discard(e);
         free(e->cache);
         free(e->queue);
         free(e->enc);

@@ -20,10 +20,11 @@ typedef struct engine_msg {
         char *payload;
 } engine_msg_t;
 
+/* Hands one committed message to the bus (or a test): topic and payload are valid during the call. */
+typedef void (*engine_publish_fn)(void *ud, const char *topic, const char *payload);
+
 int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, engine_t **out);
 void engine_free(engine_t **e);
-/* The configuration may be replaced (reload): engine keeps a pointer. */
-void engine_set_config(engine_t *e, const config_t *cfg);
 
 /* Rebuild mode: events come from the store's own log and are not stored again. */
 void engine_set_rebuild(engine_t *e, bool on);
@@ -41,11 +42,20 @@ int engine_ack(engine_t *e, const char *id, reminder_t *out);
 int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out);
 int engine_dismiss(engine_t *e, const char *id, const char *reason, reminder_t *out);
 
-/* Writes cached case states; call before store_commit(). */
-int engine_prepare_commit(engine_t *e);
-/* After commit: hands the queued messages to fn in order and clears the queue. */
-void engine_flush(engine_t *e, void (*fn)(void *ud, const char *topic, const char *payload), void *ud);
-/* After rollback: forgets queued messages and cached states. */
-void engine_discard(engine_t *e);
+/*
+ * A batch: engine_begin() opens the store transaction and gives the batch
+ * its time (read once from the clock by the caller); every write the batch
+ * makes is stamped with it. engine_set_now() moves it when the manual clock
+ * is set inside a batch (the API's `clock` op).
+ */
+int engine_begin(engine_t *e, bk_time_t now);
+void engine_set_now(engine_t *e, bk_time_t now);
+/*
+ * The one commit protocol. With res >= 0: writes the cached case states,
+ * commits the store, then hands the queued messages to publish_fn in order.
+ * With res < 0, or when either step fails: rolls the store back and forgets
+ * the queued messages and cached states. Returns 0 or the failure.
+ */
+int engine_commit(engine_t *e, int res, engine_publish_fn publish_fn, void *ud);
 /* Case view for the API: NULL if unknown. */
 json_t *engine_case_view(engine_t *e, const char *case_id);

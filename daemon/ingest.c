@@ -5,6 +5,12 @@
  * last + 1 while the out-of-order event is dropped (the adapter's log still
  * has it). Positions are mirrored in memory and written in the same
  * transaction as the events, so a crash rewinds both together.
+ *
+ * It is a sequencer, not a socket owner: each call takes the message (or
+ * the turn) and the monotonic time, says what became of the message in an
+ * ingest_verdict_t, and queues what it needs from the bus (a replay from
+ * seq N, a feed's reconnect) for the daemon to perform, so that gaps,
+ * replay timeouts, silence and heartbeats are tested without processes.
  */
 #include <stdio.h>
 #include "event.h"
@@ -33,8 +39,10 @@ struct ingest {
         const config_t *cfg;
         store_t *store;
         engine_t *engine;
-        bus_t *bus;
         const bk_clock_t *clock;
+        int64_t now_ms;              /* the monotonic time of the current call */
+        ingest_request_t *req;       /* bus requests not yet taken */
+        int n_req, cap_req;
         struct source src[MAX_SOURCES];
         int n_src;
         struct feed_state feed[CFG_MAX_FEEDS];
@@ -58,16 +66,38 @@ static struct source *source_get(ingest_t *in, const char *name, int feed)
         return s;
 }
 
+/* Queues a bus request; one that does not fit is logged and dropped (a replay times out and is asked again). */
+static void request(ingest_t *in, ingest_request_kind_t kind, int feed, const char *source, int64_t from)
+{
+        ingest_request_t *q;
+
+        if (in->n_req == in->cap_req) {
+                int cap = in->cap_req ? in->cap_req * 2 : 16;
+                ingest_request_t *v = realloc(in->req, (size_t)cap * sizeof(*v));
+                if (!v) {
+                        log_warnx("ingest: out of memory for a request to feed %d", feed);
+                        return;
+                }
+                in->req = v;
+                in->cap_req = cap;
+        }
+        q = &in->req[in->n_req++];
+        memset(q, 0, sizeof(*q));
+        q->kind = kind;
+        q->feed = feed;
+        bk_strlcpy(q->source, source ? source : "", sizeof(q->source));
+        q->from_seq = from;
+}
+
 static void request_replay(ingest_t *in, struct source *s)
 {
         int first = s->feed >= 0 ? s->feed : 0, last = s->feed >= 0 ? s->feed : in->cfg->n_feeds - 1;
 
         /* A source whose feed is unknown (known only from the store) is asked for everywhere. */
         for (int f = first; f <= last; f++)
-                if (bus_replay_request(in->bus, f, s->name, s->last_seq + 1) < 0)
-                        log_warnx("ingest: replay request to feed %d failed", f);
+                request(in, INGEST_REPLAY, f, s->name, s->last_seq + 1);
         s->replay_pending = true;
-        s->replay_since_ms = clock_mono_ms();
+        s->replay_since_ms = in->now_ms;
         store_counter_add(in->store, CNT_REPLAYS, 1);
         char from[24];
         snprintf(from, sizeof(from), "%lld", (long long)s->last_seq + 1);
@@ -83,20 +113,23 @@ static void load_source(void *ud, const char *name, int64_t last)
                 s->last_seq = last;
 }
 
-void ingest_resume(ingest_t *in)
+void ingest_resume(ingest_t *in, int64_t now_ms)
 {
+        in->now_ms = now_ms;
         in->n_src = 0;
         store_feeds_each(in->store, load_source, in);
         for (int i = 0; i < in->n_src; i++)
                 request_replay(in, &in->src[i]);
 }
 
-static int dead_letter(ingest_t *in, const char *reason, const char *raw, size_t len)
+static int dead_letter(ingest_t *in, const char *reason, const char *raw, size_t len, ingest_verdict_t *v)
 {
         bk_time_t now = clock_now(in->clock);
         int r = store_dead_letter_add(in->store, reason, raw, len, now);
         if (r != 0)
                 return r;
+        v->outcome = INGEST_DEAD_LETTER;
+        bk_strlcpy(v->reason, reason, sizeof(v->reason));
         store_counter_add(in->store, CNT_DEAD_LETTERS, 1);
         if (log_ratelimit(reason, now, 60))
                 log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER, LOG_FIELDS({ "BEVAKA_REASON", reason }),
@@ -139,7 +172,7 @@ static int advance(ingest_t *in, struct source *s, int64_t seq)
         return store_feed_set(in->store, s->name, seq);
 }
 
-static int handle_event(ingest_t *in, const bus_msg_t *m)
+static int handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
 {
         char reason[256];
         event_t ev;
@@ -152,27 +185,40 @@ static int handle_event(ingest_t *in, const bus_msg_t *m)
                 r = BK_E_INVALID;
         }
         if (r != 0 && ev.seq <= 0)
-                return dead_letter(in, reason, m->body, m->len);   /* nothing to sequence by */
+                return dead_letter(in, reason, m->body, m->len, v);   /* nothing to sequence by */
         s = source_get(in, ev.source, m->feed);
         if (!s)
-                return dead_letter(in, "envelope.source: too many sources", m->body, m->len);
+                return dead_letter(in, "envelope.source: too many sources", m->body, m->len, v);
+        bk_strlcpy(v->source, s->name, sizeof(v->source));
+        v->seq = ev.seq;
         /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
          * time: a long one (a big backlog) is still streaming. */
         if (m->replay && s->replay_pending)
-                s->replay_since_ms = clock_mono_ms();
-        if (sequence(in, s, ev.seq, m->replay) != V_APPLY)
+                s->replay_since_ms = in->now_ms;
+        switch (sequence(in, s, ev.seq, m->replay)) {
+        case V_DUPLICATE:
+                v->outcome = INGEST_DUPLICATE;
                 return 0;
+        case V_GAP:
+                v->outcome = INGEST_GAP;
+                return 0;
+        case V_APPLY:
+                break;
+        }
         if (r != 0) {
                 /* Invalid but sequenced: stored with its reason, and seq still advances. */
-                if ((r = dead_letter(in, reason, m->body, m->len)) != 0)
+                if ((r = dead_letter(in, reason, m->body, m->len, v)) != 0)
                         return r;
                 return advance(in, s, ev.seq);
         }
         r = engine_apply_event(in->engine, &ev, m->body, m->len);
-        if (r == BK_E_DUPLICATE)
+        v->outcome = INGEST_APPLIED;
+        if (r == BK_E_DUPLICATE) {
                 store_counter_add(in->store, CNT_DUPLICATES, 1);    /* same id under a new seq */
-        else if (r != 0)
+                v->outcome = INGEST_DUPLICATE;
+        } else if (r != 0) {
                 return r;
+        }
         return advance(in, s, ev.seq);
 }
 
@@ -192,22 +238,24 @@ static bool parse_control(const bus_msg_t *m, const char *op, char *source, size
         return ok;
 }
 
-int ingest_handle(ingest_t *in, const bus_msg_t *m)
+int ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v)
 {
         char source[EV_SOURCE_MAX + 1];
         struct source *s;
         int64_t last;
 
-        in->feed[m->feed].last_heard_ms = clock_mono_ms();
+        memset(v, 0, sizeof(*v));
+        in->now_ms = now_ms;
+        in->feed[m->feed].last_heard_ms = now_ms;
         if (in->feed[m->feed].silent) {
                 in->feed[m->feed].silent = false;
                 log_notice("ingest: feed %d is heard again", m->feed);
         }
         switch (m->kind) {
         case BUS_EVENT:
-                return handle_event(in, m);
+                return handle_event(in, m, v);
         case BUS_BAD:
-                return dead_letter(in, m->reason, m->body, m->len);
+                return dead_letter(in, m->reason, m->body, m->len, v);
         case BUS_HEARTBEAT:
                 if (!parse_control(m, "heartbeat", source, sizeof(source), &last)) {
                         if (log_ratelimit("bad heartbeat", clock_now(in->clock), 60))
@@ -241,9 +289,9 @@ int ingest_handle(ingest_t *in, const bus_msg_t *m)
         return 0;
 }
 
-void ingest_tick(ingest_t *in)
+void ingest_tick(ingest_t *in, int64_t now)
 {
-        int64_t now = clock_mono_ms();
+        in->now_ms = now;
 
         for (int i = 0; i < in->n_src; i++) {
                 struct source *s = &in->src[i];
@@ -262,7 +310,7 @@ void ingest_tick(ingest_t *in)
                 fs->silent = true;
                 fs->reconnects++;
                 fs->last_heard_ms = now;     /* next attempt after another silence period */
-                bus_feed_reconnect(in->bus, f);
+                request(in, INGEST_RECONNECT, f, NULL, 0);
                 for (int i = 0; i < in->n_src; i++)
                         if (in->src[i].feed == f || in->src[i].feed < 0) {
                                 in->src[i].replay_pending = false;
@@ -303,8 +351,19 @@ void ingest_status(const ingest_t *in, char *buf, size_t n)
                 snprintf(buf, n, "%d feeds ok", in->cfg->n_feeds);
 }
 
-int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, bus_t *bus,
-               const bk_clock_t *clock, ingest_t **out)
+const ingest_request_t *ingest_requests(const ingest_t *in, int *n)
+{
+        *n = in->n_req;
+        return in->req;
+}
+
+void ingest_requests_clear(ingest_t *in)
+{
+        in->n_req = 0;
+}
+
+int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, const bk_clock_t *clock,
+               int64_t now_ms, ingest_t **out)
 {
         ingest_t *in = calloc(1, sizeof(*in));
         if (!in)
@@ -312,16 +371,19 @@ int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, bus_t *bus
         in->cfg = cfg;
         in->store = store;
         in->engine = engine;
-        in->bus = bus;
         in->clock = clock;
+        in->now_ms = now_ms;
         for (int f = 0; f < CFG_MAX_FEEDS; f++)
-                in->feed[f].last_heard_ms = clock_mono_ms();
+                in->feed[f].last_heard_ms = now_ms;
         *out = in;
         return 0;
 }
 
 void ingest_free(ingest_t **in)
 {
+        if (!*in)
+                return;
+        free((*in)->req);
         free(*in);
         *in = NULL;
 }

@@ -67,10 +67,6 @@ void log_struct(int prio, const char *msgid, const log_field_t *fields, size_t n
 #define log_warn(err, ...) log_errno(LOG_WARNING, (err), __VA_ARGS__)
 #define log_errx(...) log_msg(LOG_ERR, __VA_ARGS__)
 
-/* Logs a failure where it was born and passes the error up unchanged. */
-#define error_origin(r) ({ int _r = (r); \
-        log_msg(LOG_ERR, "%s:%d: %s: %s", __FILE__, __LINE__, __func__, strerror(_r < 0 ? -_r : _r)); _r; })
-
 /*
  * Rate limiting keyed by a short string (a dead-letter reason, a peer):
  * returns true when this key may be logged now, i.e. it was not logged in

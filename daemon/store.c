@@ -1478,3 +1478,41 @@ fail:
         unlink(tmp);
         return r;
 }
+
+/* ---- a case's open-reminder list ------------------------------------------------ */
+
+const char *store_rems_encode(const int64_t *rows, int n, char **buf, size_t *cap)
+{
+        size_t need = (size_t)n * 21 + 1, len = 0;
+
+        if (need > *cap) {
+                char *t = realloc(*buf, need);
+                if (!t)
+                        return NULL;
+                *buf = t;
+                *cap = need;
+        }
+        (*buf)[0] = '\0';
+        for (int i = 0; i < n; i++)
+                len += (size_t)snprintf(*buf + len, need - len, i ? ",%lld" : "%lld", (long long)rows[i]);
+        return *buf;
+}
+
+int store_rems_decode(const char *text, int (*add)(void *ud, int64_t row), void *ud)
+{
+        const char *p = text;
+        int r;
+
+        while (*p) {
+                char *end;
+                long long v = strtoll(p, &end, 10);
+                if (end == p || v <= 0 || (*end && *end != ',')) {
+                        log_errx("store: a case's list of open reminders is unreadable; ignoring the rest");
+                        break;
+                }
+                if ((r = add(ud, v)) < 0)
+                        return r;
+                p = *end ? end + 1 : end;
+        }
+        return 0;
+}

@@ -78,6 +78,14 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
  * BK_E_NOT_FOUND if the case is not stored. */
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
                       bool open, const void *state, size_t len, const char *rems);
+/*
+ * The store form of a case's open reminders (the `rems` above): writes rows[0..n) into *buf
+ * (grown as needed, *cap its size) and returns it, NULL when out of memory. decode hands each
+ * row of a stored list to add, in order; anything that is not a list of rows is dropped from
+ * there on (and logged). 0, or what add returned when it failed.
+ */
+const char *store_rems_encode(const int64_t *rows, int n, char **buf, size_t *cap);
+int store_rems_decode(const char *text, int (*add)(void *ud, int64_t row), void *ud);
 /* Case ids whose wake day is <= day, at most `max`, oldest wake first. */
 int store_cases_waking(store_t *s, cal_day_t day, int max,
                        void (*fn)(void *ud, const char *case_id), void *ud);

@@ -46,7 +46,7 @@ typedef struct fx {
         ingest_t *ingest;
         api_ctx_t api;
         int64_t seq;
-        int published;          /* messages handed over by engine_flush */
+        int published;          /* messages handed over by engine_commit */
         char last_topic[REM_TOPIC_MAX];
         char last_op[16];
 } fx_t;
@@ -80,19 +80,10 @@ static void collect(void *ud, const char *topic, const char *payload)
         json_decref(j);
 }
 
+/* Commits a batch as the daemon does (engine_commit), collecting what it publishes. */
 static int fx_finish(fx_t *f, int res)
 {
-        if (res >= 0)
-                res = engine_prepare_commit(f->engine);
-        if (res >= 0)
-                res = store_commit(f->store);
-        if (res < 0) {
-                store_rollback(f->store);
-                engine_discard(f->engine);
-                return res;
-        }
-        engine_flush(f->engine, collect, f);
-        return 0;
+        return engine_commit(f->engine, res, collect, f);
 }
 
 /* One feed message through ingest, in its own transaction. */
@@ -103,8 +94,9 @@ static int fx_feed(fx_t *f, bus_kind_t kind, const char *type, const char *body)
         int r;
 
         bk_strlcpy(m.type, type, sizeof(m.type));
-        CHECK_INT(store_begin(f->store), 0);
-        r = ingest_handle(f->ingest, &m);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
+        ingest_verdict_t v;
+        r = ingest_handle(f->ingest, &m, 0, &v);
         CHECK_INT(fx_finish(f, r), 0);
         return r;
 }
@@ -130,7 +122,7 @@ static int fx_event(fx_t *f, const char *id, const char *type, const char *at, c
 static void fx_tick(fx_t *f, const char *now)
 {
         CHECK_INT(clock_set(&f->clock, T(now)), 0);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK(engine_wake_cases(f->engine, 1000) >= 0);
         CHECK(engine_deliver_due(f->engine, 1000) >= 0);
         CHECK_INT(fx_finish(f, 0), 0);
@@ -185,7 +177,7 @@ static fx_t *fx_new(bool manual)
         if (f->store)
                 CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);
         if (f->engine)
-                CHECK_INT(ingest_new(&f->cfg, f->store, f->engine, NULL, &f->clock, &f->ingest), 0);
+                CHECK_INT(ingest_new(&f->cfg, f->store, f->engine, &f->clock, 0, &f->ingest), 0);
         if (!f->ingest) {
                 engine_free(&f->engine);
                 store_close(&f->store);
@@ -241,7 +233,7 @@ static json_t *call(fx_t *f, const api_identity_t *who, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(body, sizeof(body), fmt, ap);
         va_end(ap);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         text = api_handle(&f->api, who, body, strlen(body));
         CHECK_INT(fx_finish(f, 0), 0);
         CHECK(text != NULL);
@@ -912,7 +904,7 @@ static void test_stats_and_ingest(void)
                         clock_init(&g->clock, true, T("2026-01-05T07:00:00+01:00"));
                         CHECK_INT(store_open(":memory:", true, &g->store), 0);
                         CHECK_INT(engine_new(&g->cfg, g->store, &g->clock, &g->engine), 0);
-                        CHECK_INT(ingest_new(&g->cfg, g->store, g->engine, NULL, &g->clock, &g->ingest), 0);
+                        CHECK_INT(ingest_new(&g->cfg, g->store, g->engine, &g->clock, 0, &g->ingest), 0);
                         g->api = (api_ctx_t){ .cfg = &g->cfg, .store = g->store, .engine = g->engine,
                                               .feeds = { fx_feeds_json, fx_feeds_status, g->ingest },
                                               .clock = &g->clock };

@@ -2,7 +2,7 @@
  * test-engine.c owns the unit tests of engine.c: an engine over an
  * in-memory store, a manual clock and the embedded default configuration,
  * fed events decoded by event_parse from JSON text, one store transaction
- * per step as the daemon does it, with what engine_flush hands over
+ * per step as the daemon does it, with what engine_commit hands over
  * collected as (topic, payload). It checks that scheduling writes rows with
  * the delivery moment of domain.md §5, that a replayed event never
  * duplicates a reminder, the publishing rules of protocol §2 (resolved and
@@ -183,20 +183,10 @@ static void collect(void *ud, const char *topic, const char *payload)
         f->n++;
 }
 
-/* Commits like the daemon's finish_batch: prepare, commit, publish; or roll back on failure. */
+/* Commits a batch as the daemon does (engine_commit), collecting what it publishes. */
 static int fx_finish(fx_t *f, int res)
 {
-        if (res >= 0)
-                res = engine_prepare_commit(f->engine);
-        if (res >= 0)
-                res = store_commit(f->store);
-        if (res < 0) {
-                store_rollback(f->store);
-                engine_discard(f->engine);
-                return res;
-        }
-        engine_flush(f->engine, collect, f);
-        return 0;
+        return engine_commit(f->engine, res, collect, f);
 }
 
 /* One event as JSON text, through the codec, applied in its own transaction. */
@@ -217,7 +207,7 @@ static int fx_event_in(fx_t *f, const char *id, const char *type, const char *at
                 CHECK_INT(r, 0);
                 return r;
         }
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         r = engine_apply_event(f->engine, &ev, f->raw, strlen(f->raw));
         CHECK_INT(fx_finish(f, r), 0);
         return r;
@@ -247,7 +237,7 @@ static int fx_tick(fx_t *f, const char *now)
 
         if (now)
                 CHECK_INT(clock_set(&f->clock, T(now)), 0);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         w = engine_wake_cases(f->engine, 1000);
         CHECK(w >= 0);
         d = engine_deliver_due(f->engine, 1000);
@@ -769,7 +759,7 @@ static void test_snoozed_reroute_and_unit_move(void)
         two_reminders(f, "EB-7");
         /* a snoozed reminder on a caseworker change: dropped by the old client, and reaches
          * the new caseworker when the snooze ends */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_snooze(f->engine, ci, T("2026-04-08T08:00:00+02:00"), &r), 0);
         CHECK_INT(fx_finish(f, 0), 0);
         CHECK_INT(fx_event(f, "s-cw", "caseworker.assigned", "2026-04-02T09:20:00+02:00", "EB-7",
@@ -809,7 +799,7 @@ static void test_lifecycle_ops(void)
         two_reminders(f, "EB-7");
         first = get_rem(f, ci).delivered_at;
         CHECK_INT(first, T("2026-04-02T09:30:00+02:00"));
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
 
         /* nothing to ack or snooze before delivery; unknown ids */
         CHECK_INT(engine_ack(f->engine, ib3, &r), BK_E_CONFLICT);
@@ -843,7 +833,7 @@ static void test_lifecycle_ops(void)
         fx_clear(f);
 
         /* snooze until a given moment; snoozing a snoozed one moves it again */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_snooze(f->engine, ci, T("2026-04-07T13:00:00+02:00"), &r), 0);
         CHECK_INT(engine_snooze(f->engine, ci, T("2026-04-07T14:00:00+02:00"), &r), 0);
         CHECK_INT(r.deliver_at, T("2026-04-07T14:00:00+02:00"));
@@ -853,7 +843,7 @@ static void test_lifecycle_ops(void)
         fx_clear(f);
 
         /* dismiss: cancelled, published (it was delivered), and then closed for everything */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_dismiss(f->engine, ci, "Dokumenterat muntligt", &r), 0);
         CHECK_INT(r.state, REM_CANCELLED);
         CHECK_STR(r.close_reason, "dismissed: Dokumenterat muntligt");
@@ -867,7 +857,7 @@ static void test_lifecycle_ops(void)
         fx_clear(f);
 
         /* a scheduled, never delivered one may be dismissed: nothing is published */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_dismiss(f->engine, ib3, NULL, &r), 0);
         CHECK_STR(r.close_reason, "dismissed: -");
         CHECK_INT(fx_finish(f, 0), 0);
@@ -887,7 +877,7 @@ static void test_delivery_only_at_working_moments(void)
         if (!f)
                 return;
         two_reminders(f, "EB-7");
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_snooze(f->engine, ci, T("2026-04-04T10:00:00+02:00"), &r), 0);
         CHECK_INT(fx_finish(f, 0), 0);
         CHECK_INT(fx_tick(f, "2026-04-04T10:00:00+02:00"), 0);
@@ -945,14 +935,12 @@ static bool handover_history(const char *ho_id, int granted, int extras, bool *v
         json_t *j = json_string(r.body);
         *valid = j != NULL;
         json_decref(j);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         *delivered = engine_deliver_due(f->engine, 1000);
-        if (*delivered < 0) {
-                store_rollback(f->store);
-                engine_discard(f->engine);
-        } else {
+        if (*delivered < 0)
+                fx_finish(f, *delivered);       /* rolled back */
+        else
                 CHECK_INT(fx_finish(f, 0), 0);
-        }
         fx_free(f);
         return true;
 }
@@ -1006,13 +994,11 @@ static void test_discard_after_failed_transaction(void)
 
         /* a batch that schedules, delivers and queues, then fails */
         CHECK_INT(event_parse(text, strlen(text), &ev, reason, sizeof(reason)), 0);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
         CHECK_INT(store_counter(f->store, CNT_RSEQ), rseq + 1);
-        CHECK_INT(store_rollback(f->store), 0);
-        engine_discard(f->engine);
-        engine_flush(f->engine, collect, f);
+        CHECK_INT(fx_finish(f, -EIO), -EIO);     /* the batch failed: rolled back */
         CHECK_INT(f->n, 0);                               /* nothing queued survives */
         CHECK_INT(store_counter(f->store, CNT_RSEQ), rseq);
         CHECK_INT(get_rem(f, rid("EB-X", RULE_CHILD_IMPACT, "d-x")).state, REM__STATE_COUNT);
@@ -1022,7 +1008,7 @@ static void test_discard_after_failed_transaction(void)
         free(blob);
 
         /* the same batch again succeeds, with the next rseq: no gap */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
         CHECK_INT(fx_finish(f, 0), 0);
@@ -1038,11 +1024,10 @@ static void test_discard_after_failed_transaction(void)
         if (!f)
                 return;
         CHECK_INT(fx_open_case(f, "x-open", "2026-03-30T09:00:00+02:00", "EB-X", "hk1", "\"2016-02\""), 0);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
-        CHECK_INT(store_rollback(f->store), 0);
-        engine_discard(f->engine);
+        CHECK_INT(fx_finish(f, -EIO), -EIO);
         REGRESSION(store_counter(f->store, CNT_RSEQ) == 0, "rseq not rewound by the first rollback");
         fx_free(f);
 }
@@ -1095,7 +1080,7 @@ static void test_wake_cases_summer_allowance(void)
         CHECK_INT(get_rem(f, sa).state, REM__STATE_COUNT);
 
         CHECK_INT(clock_set(&f->clock, T("2026-05-02T09:00:00+02:00")), 0);
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK(engine_wake_cases(f->engine, 100) >= 1);
         CHECK_INT(engine_deliver_due(f->engine, 100), 0);          /* Saturday: nobody at work */
         CHECK_INT(fx_finish(f, 0), 0);
@@ -1108,7 +1093,7 @@ static void test_wake_cases_summer_allowance(void)
         CHECK_STR(r.event_id, "");                                /* time made it, not an event */
         CHECK_INT(get_rem(f, sa9).state, REM__STATE_COUNT);
         /* woken once per day: a second call finds nothing to do */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(engine_wake_cases(f->engine, 100), 0);
         CHECK_INT(fx_finish(f, 0), 0);
         CHECK(store_next_wake(f->store) > D("2026-05-02"));
@@ -1161,7 +1146,7 @@ static void test_rebuild_same_reminders(void)
         CHECK(nb >= 2);
         applied = store_counter(f->store, CNT_APPLIED);
 
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(store_clear_derived(f->store), 0);
         engine_set_rebuild(f->engine, true);
         struct rebuild_ctx c = { f->engine, 0, 0 };
@@ -1210,7 +1195,7 @@ static void test_json_state_of_schema_1(void)
         before = engine_case_view(f->engine, "EB-1");
 
         /* the row as schema 1 left it, and an engine that has not cached it */
-        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(store_case_put(f->store, "EB-1", UNIT, "hk1", true, rules_next_wake(&f->cfg.rules, st),
                                  text, text ? strlen(text) : 0, rems), 0);
         CHECK_INT(store_commit(f->store), 0);

@@ -9,7 +9,7 @@
  *                          parse only; core ingest (event_parse + store_event_add
  *                          + the feed position, in the daemon's batches); and
  *                          the rules (event_parse + engine_apply_event, then
- *                          engine_prepare_commit per batch), followed by what a
+ *                          engine_commit per batch), followed by what a
  *                          daemon does next: wake cases and deliver what is due
  *   next                   the scheduler's queries with M scheduled reminders
  *                          (store_rem_put into a fresh store): store_rem_next_delivery()
@@ -208,7 +208,7 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
         t0 = now_s();
         c0 = cpu_s();
         while ((raw = reader_next(&rd, &len))) {
-                if (st && n_batch == 0 && (r = store_begin(st)) < 0)
+                if (st && n_batch == 0 && (r = eng ? engine_begin(eng, clock_now(&clock)) : store_begin(st)) < 0)
                         break;
                 if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0) {
                         res->rejected++;
@@ -228,23 +228,13 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
                         break;
                 res->events++;
                 if (st && ++n_batch == cfg.store_batch) {
-                        if (eng && (r = engine_prepare_commit(eng)) < 0)
+                        if ((r = eng ? engine_commit(eng, 0, count_message, &res->messages) : store_commit(st)) < 0)
                                 break;
-                        if ((r = store_commit(st)) < 0)
-                                break;
-                        if (eng)
-                                engine_flush(eng, count_message, &res->messages);
                         n_batch = 0;
                 }
         }
-        if (r == 0 && st && n_batch) {
-                if (eng)
-                        r = engine_prepare_commit(eng);
-                if (r == 0)
-                        r = store_commit(st);
-                if (eng)
-                        engine_flush(eng, count_message, &res->messages);
-        }
+        if (r == 0 && st && n_batch)
+                r = eng ? engine_commit(eng, 0, count_message, &res->messages) : store_commit(st);
         if (r != 0) {
                 fprintf(stderr, "phase failed at seq %" PRId64 ": %d\n", rd.seq, r);
                 goto out;
@@ -257,15 +247,14 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
                 int w, d;
                 t0 = now_s();
                 do {
-                        if ((r = store_begin(st)) < 0)
+                        if ((r = engine_begin(eng, clock_now(&clock))) < 0)
                                 goto out;
                         w = engine_wake_cases(eng, 1000);
                         d = w < 0 ? w : engine_deliver_due(eng, 1000);
-                        if (w < 0 || d < 0 || engine_prepare_commit(eng) < 0 || store_commit(st) < 0) {
+                        if (engine_commit(eng, w < 0 ? w : d, count_message, &res->deliver_messages) < 0) {
                                 fprintf(stderr, "deliveries failed\n");
                                 goto out;
                         }
-                        engine_flush(eng, count_message, &res->deliver_messages);
                 } while (w > 0 || d > 0);
                 res->deliver_secs = now_s() - t0;
                 res->reminders = bench_count(st);

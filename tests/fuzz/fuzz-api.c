@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "api.h"
+#include "ingest.h"
 #include "log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -42,13 +43,22 @@ static void discard(void *ud, const char *topic, const char *payload)
         (void)payload;
 }
 
+static json_t *feeds_json(void *arg)
+{
+        return ingest_feeds_json(arg);
+}
+
+static void feeds_status(void *arg, char *buf, size_t n)
+{
+        ingest_status(arg, buf, n);
+}
+
 static void commit(void)
 {
-        if (engine_prepare_commit(w.engine) != 0 || store_commit(w.store) != 0) {
+        if (engine_commit(w.engine, 0, discard, NULL) != 0) {
                 fprintf(stderr, "fuzz-api: seeding failed\n");
                 abort();
         }
-        engine_flush(w.engine, discard, NULL);
 }
 
 static void event(const char *id, const char *type, const char *at, const char *case_id, const char *unit,
@@ -64,7 +74,7 @@ static void event(const char *id, const char *type, const char *at, const char *
                 fprintf(stderr, "fuzz-api: seed event %s: %s\n", id, reason);
                 abort();
         }
-        store_begin(w.store);
+        engine_begin(w.engine, clock_now(&w.clock));
         if (engine_apply_event(w.engine, &ev, raw, strlen(raw)) < 0)
                 abort();
         commit();
@@ -76,7 +86,7 @@ static void tick(const char *now)
 
         if (cal_parse_rfc3339(now, &t) != 0 || clock_set(&w.clock, t) != 0)
                 abort();
-        store_begin(w.store);
+        engine_begin(w.engine, clock_now(&w.clock));
         if (engine_wake_cases(w.engine, 1000) < 0 || engine_deliver_due(w.engine, 1000) < 0)
                 abort();
         commit();
@@ -89,7 +99,7 @@ static void lifecycle(const char *op, const char *case_id, rule_id_t rule, const
         int res;
 
         rules_reminder_id(case_id, rule, cycle, id);
-        store_begin(w.store);
+        engine_begin(w.engine, clock_now(&w.clock));
         res = strcmp(op, "ack") == 0 ? engine_ack(w.engine, id, &r)
             : strcmp(op, "snooze") == 0 ? engine_snooze(w.engine, id, 0, &r)
                                         : engine_dismiss(w.engine, id, "seed", &r);
@@ -117,10 +127,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (cal_parse_rfc3339("2025-10-05T12:00:00+02:00", &w.clock.manual_now) != 0 ||
             store_open(":memory:", true, &w.store) != 0 ||
             engine_new(&w.cfg, w.store, &w.clock, &w.engine) != 0 ||
-            ingest_new(&w.cfg, w.store, w.engine, NULL, &w.clock, &w.ingest) != 0)
+            ingest_new(&w.cfg, w.store, w.engine, &w.clock, 0, &w.ingest) != 0)
                 abort();
-        w.api = (api_ctx_t){ .cfg = &w.cfg, .store = w.store, .engine = w.engine, .ingest = w.ingest,
-                             .clock = &w.clock };
+        w.api = (api_ctx_t){ .cfg = &w.cfg, .store = w.store, .engine = w.engine,
+                             .feeds = { feeds_json, feeds_status, w.ingest }, .clock = &w.clock };
 
         /* EB-5: long-term, FIA-DUE and the escalation FIA-OVERDUE (caseworker and leads) */
         event("s5-open", "case.opened", "2025-01-02T09:00:00+01:00", "EB-5", "HV-EB-1",
@@ -159,7 +169,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         lifecycle("snooze", "EB-1", RULE_CHILD_IMPACT, "d-2");
         lifecycle("dismiss", "EB-1", RULE_CHILD_IMPACT, "d-3");
         /* a dead letter, for dead_letters */
-        store_begin(w.store);
+        engine_begin(w.engine, clock_now(&w.clock));
         store_dead_letter_add(w.store, "not JSON: unexpected end", "{\"v\":", 5, w.clock.manual_now);
         store_counter_add(w.store, CNT_DEAD_LETTERS, 1);
         commit();
@@ -203,17 +213,15 @@ static void run(const api_identity_t *who, const uint8_t *data, size_t size)
         if (!copy)
                 return;
         memcpy(copy, data, size);           /* exact size: ASan sees any read past the end */
-        if (store_begin(w.store) != 0)
+        if (engine_begin(w.engine, clock_now(&w.clock)) != 0)
                 abort();
         reply = api_handle(&w.api, who, copy, size);
         check_reply(reply);
         free(reply);
         free(copy);
-        /* what the daemon would commit must at least be committable */
-        if (engine_prepare_commit(w.engine) < 0)
+        /* every input meets the same world: the batch is rolled back (a failed engine_commit) */
+        if (engine_commit(w.engine, -ECANCELED, discard, NULL) != -ECANCELED)
                 abort();
-        store_rollback(w.store);
-        engine_discard(w.engine);
         w.clock.manual_now = now;
         w.api.reload_requested = false;
         w.api.clock_moved = false;
