@@ -2,11 +2,10 @@
  * test-api.c owns the unit tests of api.c (protocol §3), and of the parts of
  * ingest.c that need no sockets. api_handle runs over an in-memory store, an
  * engine with the embedded default configuration and a manual clock, and a
- * real ingest_t made without a bus: events reach the engine through
- * ingest_handle as the daemon's loop hands them over, so `stats` and
- * `dead_letters` report what sequencing did. Nothing here may ask for a
- * replay (a gap, a heartbeat ahead of us, ingest_resume, ingest_tick),
- * since that is the one thing that needs the bus.
+ * real ingest_t: events reach the engine through ingest_handle as the
+ * daemon's loop hands them over, so `stats` and `dead_letters` report what
+ * sequencing did (test-ingest covers the sequencing itself: gaps, replays,
+ * silence).
  *
  * Each request runs in its own store transaction, as in the daemon. It
  * checks every op's happy path, every error code (bad_request, unknown_op,
