@@ -445,20 +445,7 @@ static int do_move(engine_t *e, reminder_t *r, const void *a)
 
 static int do_list(engine_t *e, reminder_t *r, const void *a)
 {
-        char *buf = (char *)a, due[16], line[128];
-        size_t len = strlen(buf), room = sizeof(((reminder_t *)NULL)->body) - len;
-        int n;
-
-        if (r->rule == RULE_HANDOVER)
-                return 0;
-        cal_format_date(r->due, due, sizeof(due));
-        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", rules_name(r->rule),
-                     strcmp(e->cfg->rules.lang, "en") == 0 ? "due" : "förfaller", due);
-        /* Whole lines only: a cut would split a UTF-8 character. */
-        if (n > 0 && (size_t)n < room - 8)
-                memcpy(buf + len, line, (size_t)n + 1);
-        else if (room > 8 && !strstr(buf, "\n- …"))
-                memcpy(buf + len, "\n- …", sizeof("\n- …"));
+        rules_handover_list(&e->cfg->rules, (char *)a, sizeof(r->body), (rule_id_t)r->rule, r->due);
         return 0;
 }
 
@@ -487,10 +474,7 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         if (a->rule == RULE_HANDOVER) {
                 size_t before = strlen(r.body);
                 (void)for_open(e, c, -1, NULL, do_list, r.body);
-                if (strlen(r.body) == before)
-                        bk_strlcpy(r.body + before, strcmp(e->cfg->rules.lang, "en") == 0
-                                   ? "\nNo open reminders." : "\nInga öppna påminnelser.",
-                                   sizeof(r.body) - before);
+                rules_handover_end(&e->cfg->rules, r.body, sizeof(r.body), before);
         }
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));

@@ -1,8 +1,10 @@
 /*
  * rules-handover.c owns the text of the HANDOVER reminder's summary
- * (domain §4.5): the case's months granted, long-term status, plan, FIA,
- * SIP and children, in the configured language, with no names and no free
- * text.
+ * (domain §4.5), both halves: the case's months granted, long-term status,
+ * plan, FIA, SIP and children, which the rules write when the caseworker
+ * changes, and the list of the case's open reminders, which the engine
+ * appends from the store. In the configured language, with no names and no
+ * free text.
  */
 #include "rules-state.h"
 
@@ -153,4 +155,29 @@ void a_arm_handover(ctx_t *c)
         snprintf(cycle, sizeof(cycle), "a%d", st->assign_n);
         rs_handover_summary(c, body, sizeof(body));
         rs_arm_as(c, RULE_HANDOVER, cycle, cycle, c->day, why_end(&w), body);
+}
+
+void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule, cal_day_t due)
+{
+        size_t len = strlen(body), room = size - len;
+        char date[16], line[128];
+        int n;
+
+        if (rule == RULE_HANDOVER)
+                return;
+        cal_format_date(due, date, sizeof(date));
+        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", rules_name(rule),
+                     strcmp(cfg->lang, "en") == 0 ? "due" : "förfaller", date);
+        /* Whole lines only: a cut would split a UTF-8 character. */
+        if (n > 0 && (size_t)n < room - 8)
+                memcpy(body + len, line, (size_t)n + 1);
+        else if (room > 8 && !strstr(body, "\n- …"))
+                memcpy(body + len, "\n- …", sizeof("\n- …"));
+}
+
+void rules_handover_end(const rules_cfg_t *cfg, char *body, size_t size, size_t before)
+{
+        if (strlen(body) == before)
+                bk_strlcpy(body + before, strcmp(cfg->lang, "en") == 0 ? "\nNo open reminders."
+                           : "\nInga öppna påminnelser.", size - before);
 }

@@ -197,5 +197,15 @@ int rules_tick(const rules_cfg_t *cfg, case_state_t *st, cal_day_t day, rules_ou
  * last day ticked); INT32_MAX for never. Changes only through rules_apply/rules_tick. */
 cal_day_t rules_next_wake(const rules_cfg_t *cfg, const case_state_t *st);
 
+/*
+ * The handover summary's second half (rules-handover.c has both): the rules
+ * put the case's facts into the HANDOVER body; the engine then appends one
+ * line per open reminder with rules_handover_list (whole lines only, "…"
+ * when the rest does not fit) and closes it with rules_handover_end, which
+ * says so when nothing was listed after `before` bytes.
+ */
+void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule, cal_day_t due);
+void rules_handover_end(const rules_cfg_t *cfg, char *body, size_t size, size_t before);
+
 /* Deterministic reminder id "r-" + 16 hex digits from (case, rule, cycle). */
 void rules_reminder_id(const char *case_id, rule_id_t rule, const char *cycle, char out[20]);
