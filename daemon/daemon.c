@@ -425,6 +425,68 @@ static int restore(daemon_t *d, const char *from)
         return 0;
 }
 
+/* --check-config: the configuration, and the key list when it is there (a fresh install has none yet). */
+static int check_config(daemon_t *d)
+{
+        char err[1024];
+
+        if (d->cfg.curve && access(d->cfg.keys_file, R_OK) == 0) {
+                keys_t *k = calloc(1, sizeof(*k));
+                int kr = k ? config_load_keys(d->cfg.keys_file, k, err, sizeof(err)) : -ENOMEM;
+                if (k)
+                        keys_clear(k);
+                free(k);
+                if (kr != 0) {
+                        fprintf(stderr, "%s\n", kr == -ENOMEM ? "out of memory" : err);
+                        return 1;
+                }
+        }
+        config_print(&d->cfg, stdout);
+        return 0;
+}
+
+/* Opens the sockets and the feed side over an open store and engine, then runs the loop until stopped. */
+static int serve(daemon_t *d)
+{
+        char err[1024];
+        int r;
+
+        if ((r = setup_signals(d)) < 0) {
+                log_errx("signals: %s", strerror(-r));
+                return r;
+        }
+        if ((r = store_checkpointer_start(d->store)) < 0) {
+                log_errx("store: cannot start the checkpoint thread: %s", strerror(-r));
+                return r;
+        }
+        if ((r = bus_open(&d->cfg, &d->bus, err, sizeof(err))) < 0) {
+                log_errx("%s", err);
+                return r;
+        }
+        if ((r = ingest_new(&d->cfg, d->store, d->engine, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
+                return r;
+        d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
+                              .feeds = { feeds_json, feeds_status, d->ingest }, .clock = &d->clock,
+                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
+        if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
+                d->watchdog_usec = 0;
+        ingest_resume(d->ingest, clock_mono_ms());
+        perform_requests(d);
+        /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
+         * replay asked for above has been judged (a reminder it resolves would go out). */
+        d->last_deliver_ms = clock_mono_ms();
+        log_struct(LOG_INFO, LOG_ID_STARTED, LOG_FIELDS({ "BEVAKA_VERSION", BEVAKA_VERSION }),
+                   "bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
+                   d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
+                   d->cfg.clock_manual ? "manual" : "system");
+        sd_notify(0, "READY=1");
+        notify_status(d);
+        r = loop(d);
+        sd_notify(0, "STOPPING=1");
+        log_struct(LOG_INFO, LOG_ID_STOPPING, LOG_NO_FIELDS, "stopping");
+        return r;
+}
+
 int daemon_main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -437,7 +499,6 @@ int daemon_main(int argc, char **argv)
         daemon_t *d = calloc(1, sizeof(*d));
         bool check = false, do_rebuild = false, verbose = false;
         const char *restore_from = NULL;
-        char err[1024];
         int opt, r, rc = 1;
 
         if (!d)
@@ -464,20 +525,7 @@ int daemon_main(int argc, char **argv)
         if (load_config(d->config_path, &d->cfg) != 0)
                 goto out;
         if (check) {
-                /* The key list is checked too when it is there (a fresh install has none yet). */
-                if (d->cfg.curve && access(d->cfg.keys_file, R_OK) == 0) {
-                        keys_t *k = calloc(1, sizeof(*k));
-                        int kr = k ? config_load_keys(d->cfg.keys_file, k, err, sizeof(err)) : -ENOMEM;
-                        if (k)
-                                keys_clear(k);
-                        free(k);
-                        if (kr != 0) {
-                                fprintf(stderr, "%s\n", kr == -ENOMEM ? "out of memory" : err);
-                                goto out;
-                        }
-                }
-                config_print(&d->cfg, stdout);
-                rc = 0;
+                rc = check_config(d);
                 goto out;
         }
         log_set_level(verbose ? LOG_DEBUG : d->cfg.log_level);
@@ -501,40 +549,7 @@ int daemon_main(int argc, char **argv)
                 rc = r < 0;
                 goto out;
         }
-        if ((r = setup_signals(d)) < 0) {
-                log_errx("signals: %s", strerror(-r));
-                goto out;
-        }
-        if ((r = store_checkpointer_start(d->store)) < 0) {
-                log_errx("store: cannot start the checkpoint thread: %s", strerror(-r));
-                goto out;
-        }
-        if ((r = bus_open(&d->cfg, &d->bus, err, sizeof(err))) < 0) {
-                log_errx("%s", err);
-                goto out;
-        }
-        if ((r = ingest_new(&d->cfg, d->store, d->engine, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
-                goto out;
-        d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
-                              .feeds = { feeds_json, feeds_status, d->ingest }, .clock = &d->clock,
-                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
-        if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
-                d->watchdog_usec = 0;
-        ingest_resume(d->ingest, clock_mono_ms());
-        perform_requests(d);
-        /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
-         * replay asked for above has been judged (a reminder it resolves would go out). */
-        d->last_deliver_ms = clock_mono_ms();
-        log_struct(LOG_INFO, LOG_ID_STARTED, LOG_FIELDS({ "BEVAKA_VERSION", BEVAKA_VERSION }),
-                   "bevakad %s ready: store %s, %d feed(s), publish %s, api %s, clock %s", BEVAKA_VERSION,
-                   d->cfg.store_path, d->cfg.n_feeds, d->cfg.publish_endpoint, d->cfg.api_endpoint,
-                   d->cfg.clock_manual ? "manual" : "system");
-        sd_notify(0, "READY=1");
-        notify_status(d);
-        r = loop(d);
-        sd_notify(0, "STOPPING=1");
-        log_struct(LOG_INFO, LOG_ID_STOPPING, LOG_NO_FIELDS, "stopping");
-        rc = r < 0;
+        rc = serve(d) < 0;
 out:
         ingest_free(&d->ingest);
         bus_close(&d->bus);
