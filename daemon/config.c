@@ -1,6 +1,7 @@
 /*
- * config.c owns the daemon's configuration file and is the only file that
- * includes <libconfig.h>. config_load() reads libconfig text (a file, or the
+ * config.c owns the daemon's configuration file; it and its parts
+ * (config-values.c, config-keys.c, through config-private.h) are the only
+ * files that include <libconfig.h>. config_load() reads libconfig text (a file, or the
  * embedded demo default) into a plain config_t by walking the tables below:
  * every setting is checked for type, range, enum value, endpoint or time
  * syntax, unknown names are errors so that typos are caught, relative paths
@@ -16,7 +17,7 @@
 
 /*
  * libconfig calls its handle `config_t`, which is our struct's name too.
- * This is the one file that sees both, so libconfig's is renamed here;
+ * The config files are the only ones that see both, so libconfig's is renamed here;
  * the rename is textual and does not touch the library's ABI.
  */
 #define config_t libconfig_t
@@ -25,6 +26,7 @@
 
 #include "config.h"
 #include "keys.h"
+#include "config-private.h"
 
 #define CFG_EMBEDDED "(embedded)"
 
@@ -59,78 +61,6 @@ const char config_default_text[] =
         "\n"
         "# Local sockets only: without CURVE every peer counts as admin.\n"
         "security = { curve = false; };\n";
-
-/* ---- tables --------------------------------------------------------------- */
-
-struct cfg_ctx;
-struct cfg_group;
-
-enum cfg_kind {
-        K_STR,          /* char[size], taken as is */
-        K_PATH,         /* char[size], relative = to the configuration's directory; "" = none */
-        K_ENDPOINT,     /* char[size], tcp:// ipc:// inproc://; relative ipc paths resolved */
-        K_INT,          /* int in [min, max] */
-        K_BOOL,         /* bool */
-        K_ENUM,         /* one of names[]: values[i] into an int or bool, or the name into a char[] */
-        K_HHMM,         /* "HH:MM" into int minutes after midnight */
-        K_GROUP,        /* nested group: struct at base + off */
-        K_CUSTOM,       /* parse/print functions */
-};
-
-/* flags */
-#define CFG_REQUIRED    0x01    /* must be present (and non-empty) */
-#define CFG_NONEMPTY    0x02    /* may be absent, but not "" */
-#define CFG_NOPRINT     0x04    /* printed by another key's print function */
-#define CFG_IF_SET      0x08    /* printed only when not "" */
-
-typedef int (*cfg_parse_fn)(struct cfg_ctx *ctx, const config_setting_t *s, void *base);
-typedef void (*cfg_print_fn)(FILE *f, const void *base, int depth);
-
-struct cfg_key {
-        const char *name;
-        enum cfg_kind kind;
-        unsigned flags;
-        size_t off;                     /* field (or nested struct) offset in base */
-        size_t size;                    /* field size */
-        int min, max;                   /* K_INT */
-        const char *const *names;       /* K_ENUM, NULL-terminated */
-        const int *values;              /* K_ENUM; NULL = store the name itself */
-        const struct cfg_group *group;  /* K_GROUP */
-        cfg_parse_fn parse;             /* K_CUSTOM */
-        cfg_print_fn print;             /* K_CUSTOM */
-        const char *note;               /* printed after the value, for the operator */
-};
-
-struct cfg_group {
-        const struct cfg_key *keys;     /* ends with .name = NULL */
-        /* members not in keys (the rules group's per-rule groups); NULL = "unknown setting" */
-        cfg_parse_fn other;
-        /* consistency between members, after all of them parsed */
-        int (*check)(struct cfg_ctx *ctx, const config_setting_t *g, void *base);
-        cfg_print_fn print_other;
-};
-
-struct cfg_ctx {
-        const char *file;               /* name in messages: the path as given, or "(embedded)" */
-        char dir[CFG_PATH_MAX];         /* absolute; relative paths are resolved against it */
-        const libconfig_t *lc;
-        config_t *cfg;                  /* being filled */
-        char *err;
-        size_t err_size;
-        /* each feed's group, in cfg->feeds order, so late checks can point at it */
-        const config_setting_t *feed_src[CFG_MAX_FEEDS];
-        bool rule_seen[RULE__COUNT];
-};
-
-#define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
-#define KEY(n, k, type, field, ...) \
-        { .name = (n), .kind = (k), .off = offsetof(type, field), \
-          .size = FIELD_SIZE(type, field), __VA_ARGS__ }
-#define KEY_INT(n, type, field, lo, hi, ...) KEY(n, K_INT, type, field, .min = (lo), .max = (hi), __VA_ARGS__)
-#define KEY_ENUM(n, type, field, nm, val, ...) KEY(n, K_ENUM, type, field, .names = (nm), .values = (val), __VA_ARGS__)
-/* A group's struct sits at `o` in its parent's: 0 for groups over config_t's own fields. */
-#define KEY_GROUP(n, o, grp) { .name = (n), .kind = K_GROUP, .off = (o), .group = (grp) }
-#define KEY_CUSTOM(n, p, pr, ...) { .name = (n), .kind = K_CUSTOM, .parse = (p), .print = (pr), __VA_ARGS__ }
 
 /* ---- messages -------------------------------------------------------------- */
 
@@ -175,7 +105,7 @@ static const char *cfg_file_name(const struct cfg_ctx *ctx, const char *file, ch
  * `return cfg_fail(...)`. The root has no line of its own; it points at 1.
  */
 BK_PRINTF(4, 5)
-static int cfg_fail(struct cfg_ctx *ctx, const config_setting_t *s, const char *member,
+int cfg_fail(struct cfg_ctx *ctx, const config_setting_t *s, const char *member,
                     const char *fmt, ...)
 {
         char path[512], msg[512], fbuf[CFG_PATH_MAX];
@@ -197,181 +127,7 @@ static int cfg_fail(struct cfg_ctx *ctx, const config_setting_t *s, const char *
         return BK_E_INVALID;
 }
 
-/* ---- scalar readers ------------------------------------------------------ */
-
-static int cfg_get_string(struct cfg_ctx *ctx, const config_setting_t *s, const char **out)
-{
-        if (config_setting_type(s) != CONFIG_TYPE_STRING)
-                return cfg_fail(ctx, s, NULL, "must be a string");
-        *out = config_setting_get_string(s);
-        return 0;
-}
-
-static int cfg_get_int(struct cfg_ctx *ctx, const config_setting_t *s, int min, int max, int *out)
-{
-        long long v;
-
-        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-                return cfg_fail(ctx, s, NULL, "must be an integer");
-        v = config_setting_get_int64(s);
-        if (v < min || v > max)
-                return cfg_fail(ctx, s, NULL, "must be between %d and %d", min, max);
-        *out = (int)v;
-        return 0;
-}
-
-static int cfg_copy(struct cfg_ctx *ctx, const config_setting_t *s, const char *v, char *dst, size_t n)
-{
-        if (strlen(v) >= n)
-                return cfg_fail(ctx, s, NULL, "too long (at most %zu bytes)", n - 1);
-        bk_strlcpy(dst, v, n);
-        return 0;
-}
-
-/* ---- paths and endpoints ----------------------------------------------- */
-
-/*
- * Lexical only: the file may not exist yet (a new store), and ".." is kept
- * because a symlink before it would change what it means.
- */
-static void cfg_clean_path(char *p)
-{
-        const char *r = p;
-        char *w = p;
-        bool abs = *p == '/';
-
-        while (*r) {
-                const char *end;
-                size_t len;
-
-                if (*r == '/') {
-                        r++;
-                        continue;
-                }
-                end = strchr(r, '/');
-                if (!end)
-                        end = r + strlen(r);
-                len = (size_t)(end - r);
-                if (!(len == 1 && r[0] == '.')) {
-                        if (w > p || abs)
-                                *w++ = '/';
-                        memmove(w, r, len);
-                        w += len;
-                }
-                r = end;
-        }
-        if (w == p)
-                *w++ = abs ? '/' : '.';
-        *w = '\0';
-}
-
-static int cfg_resolve(struct cfg_ctx *ctx, const config_setting_t *s, const char *v,
-                       const char *prefix, char *dst, size_t n)
-{
-        char buf[2 * CFG_PATH_MAX + 8];
-
-        if (v[0] == '/')
-                snprintf(buf, sizeof(buf), "%s", v);
-        else
-                snprintf(buf, sizeof(buf), "%s/%s", ctx->dir, v);
-        cfg_clean_path(buf);
-        if (strlen(prefix) + strlen(buf) >= n)
-                return cfg_fail(ctx, s, NULL, "too long (at most %zu bytes after resolving)", n - 1);
-        snprintf(dst, n, "%s%s", prefix, buf);
-        return 0;
-}
-
-static bool cfg_tcp_valid(const char *hostport)
-{
-        const char *colon = strrchr(hostport, ':');
-        char *end;
-        long port;
-
-        if (!colon || colon == hostport)
-                return false;
-        if (strcmp(colon + 1, "*") == 0)
-                return true;
-        port = strtol(colon + 1, &end, 10);
-        return colon[1] >= '0' && colon[1] <= '9' && *end == '\0' && port >= 1 && port <= 65535;
-}
-
-static int cfg_endpoint(struct cfg_ctx *ctx, const config_setting_t *s, const char *v, char *dst, size_t n)
-{
-        /* ZeroMQ binds ipc:// to a Unix socket, whose path has a hard limit. */
-        const size_t ipc_max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
-
-        if (strncmp(v, "ipc://", 6) == 0) {
-                const char *p = v + 6;
-                int r;
-
-                if (!*p)
-                        return cfg_fail(ctx, s, NULL, "must name a socket path after \"ipc://\"");
-                /* '@' is Linux's abstract namespace: a name, not a path. */
-                if (*p == '@')
-                        return cfg_copy(ctx, s, v, dst, n);
-                r = cfg_resolve(ctx, s, p, "ipc://", dst, n);
-                if (r)
-                        return r;
-                if (strlen(dst + 6) > ipc_max)
-                        return cfg_fail(ctx, s, NULL, "socket path longer than %zu bytes: %s",
-                                        ipc_max, dst + 6);
-                return 0;
-        }
-        if (strncmp(v, "inproc://", 9) == 0) {
-                if (!v[9])
-                        return cfg_fail(ctx, s, NULL, "must name a socket after \"inproc://\"");
-                return cfg_copy(ctx, s, v, dst, n);
-        }
-        if (strncmp(v, "tcp://", 6) == 0) {
-                if (!cfg_tcp_valid(v + 6))
-                        return cfg_fail(ctx, s, NULL, "must be \"tcp://HOST:PORT\"");
-                return cfg_copy(ctx, s, v, dst, n);
-        }
-        return cfg_fail(ctx, s, NULL, "must start with \"tcp://\", \"ipc://\" or \"inproc://\"");
-}
-
-/* Without CURVE anyone who can reach a socket is admin, so only this host may. */
-static bool cfg_endpoint_local(const char *ep)
-{
-        char host[CFG_PATH_MAX];
-        const char *colon;
-
-        if (strncmp(ep, "tcp://", 6) != 0)
-                return true;
-        bk_strlcpy(host, ep + 6, sizeof(host));
-        colon = strrchr(host, ':');
-        if (colon)
-                host[colon - host] = '\0';
-        return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
-               strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "lo") == 0;
-}
-
-/* ---- times --------------------------------------------------------------- */
-
-static bool cfg_two_digits(const char *p, int *out)
-{
-        if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-                return false;
-        *out = (p[0] - '0') * 10 + (p[1] - '0');
-        return true;
-}
-
-static bool cfg_parse_hhmm(const char *v, int *minutes)
-{
-        int h, m;
-
-        if (strlen(v) != 5 || v[2] != ':' || !cfg_two_digits(v, &h) || !cfg_two_digits(v + 3, &m))
-                return false;
-        /* 24:00 lets an office day run to midnight. */
-        if (m > 59 || h > 24 || (h == 24 && m != 0))
-                return false;
-        *minutes = h * 60 + m;
-        return true;
-}
-
 /* ---- the generic walk ---------------------------------------------------- */
-
-static int cfg_walk(struct cfg_ctx *ctx, const config_setting_t *g, const struct cfg_group *grp, void *base);
 
 static void cfg_enum_message(const char *const *names, char *buf, size_t n)
 {
@@ -474,7 +230,7 @@ static const struct cfg_key *cfg_key_find(const struct cfg_key *keys, const char
  * Members are taken in file order, so "the first error" is the first one a
  * reader meets going down the file; checks between members come after.
  */
-static int cfg_walk(struct cfg_ctx *ctx, const config_setting_t *g, const struct cfg_group *grp, void *base)
+int cfg_walk(struct cfg_ctx *ctx, const config_setting_t *g, const struct cfg_group *grp, void *base)
 {
         int r;
 
@@ -1105,7 +861,7 @@ void config_defaults(config_t *cfg)
 }
 
 /* The directory relative settings are resolved against, made absolute. */
-static int cfg_base_dir(struct cfg_ctx *ctx, const char *path, const char *base_dir)
+int cfg_base_dir(struct cfg_ctx *ctx, const char *path, const char *base_dir)
 {
         char cwd[CFG_PATH_MAX], rel[CFG_PATH_MAX];
         const char *slash;
@@ -1132,7 +888,7 @@ static int cfg_base_dir(struct cfg_ctx *ctx, const char *path, const char *base_
         return 0;
 }
 
-static int cfg_read(struct cfg_ctx *ctx, libconfig_t *lc, const char *path)
+int cfg_read(struct cfg_ctx *ctx, libconfig_t *lc, const char *path)
 {
         char fbuf[CFG_PATH_MAX];
         const char *file;
@@ -1193,198 +949,3 @@ int config_load(const char *path, const char *base_dir, config_t *cfg, char *err
         return r;
 }
 
-/* ---- key list -------------------------------------------------------------- */
-
-static int cfg_key_key(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
-{
-        keys_entry_t *e = base;
-        const char *v = NULL;
-        int r = cfg_get_string(ctx, s, &v);
-
-        if (r)
-                return r;
-        if (!keys_z85_decode(v, strlen(v), e->key))
-                return cfg_fail(ctx, s, NULL, "must be a CURVE public key in Z85 (40 characters), "
-                                "as `bevakactl keygen` prints it");
-        keys_z85_encode(e->key, e->z85);
-        return 0;
-}
-
-static int cfg_key_user(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
-{
-        keys_entry_t *e = base;
-        const char *v = NULL;
-        int r = cfg_get_string(ctx, s, &v);
-
-        if (r)
-                return r;
-        /* User ids and units end up in topics ("rem/<unit>/<user>/") and logs. */
-        if (!acl_name_ok(v))
-                return cfg_fail(ctx, s, NULL, "must match " ACL_NAME_GRAMMAR);
-        bk_strlcpy(e->user, v, sizeof(e->user));
-        return 0;
-}
-
-static int cfg_key_role(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
-{
-        keys_entry_t *e = base;
-        const char *v = NULL;
-        int r = cfg_get_string(ctx, s, &v);
-
-        if (r)
-                return r;
-        if ((r = acl_key_role_from_name(v)) < 0)
-                return cfg_fail(ctx, s, NULL, "must be one of caseworker, lead, admin, feed");
-        e->role = (acl_role_t)r;
-        return 0;
-}
-
-static int cfg_key_units(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
-{
-        keys_entry_t *e = base;
-        int n = config_setting_length(s);
-
-        if (!config_setting_is_array(s) && !config_setting_is_list(s))
-                return cfg_fail(ctx, s, NULL, "must be an array of unit names [ \"…\", … ]");
-        if (n > KEYS_MAX_UNITS)
-                return cfg_fail(ctx, s, NULL, "more than %d units", KEYS_MAX_UNITS);
-        e->n_units = 0;
-        for (int i = 0; i < n; i++) {
-                const config_setting_t *u = config_setting_get_elem(s, (unsigned)i);
-                const char *v = NULL;
-                int r = cfg_get_string(ctx, u, &v);
-
-                if (r)
-                        return r;
-                if (!acl_name_ok(v))
-                        return cfg_fail(ctx, u, NULL, "must match " ACL_NAME_GRAMMAR);
-                for (int j = 0; j < e->n_units; j++)
-                        if (strcmp(e->units[j], v) == 0)
-                                return cfg_fail(ctx, u, NULL, "listed twice");
-                bk_strlcpy(e->units[e->n_units++], v, sizeof(e->units[0]));
-        }
-        return 0;
-}
-
-static int cfg_key_comment(struct cfg_ctx *ctx, const config_setting_t *s, BK_UNUSED void *base)
-{
-        const char *v = NULL;
-        return cfg_get_string(ctx, s, &v);
-}
-
-static int cfg_key_check(struct cfg_ctx *ctx, const config_setting_t *g, void *base)
-{
-        const keys_entry_t *e = base;
-
-        /* A caseworker or lead without units could read nothing; say so rather than load a dud. */
-        if (acl_role_needs_units(e->role) && e->n_units == 0)
-                return cfg_fail(ctx, g, "units", "a %s needs at least one unit", acl_role_name(e->role));
-        return 0;
-}
-
-static const struct cfg_key key_entry_keys[] = {
-        KEY_CUSTOM("key", cfg_key_key, NULL, .flags = CFG_REQUIRED),
-        KEY_CUSTOM("user", cfg_key_user, NULL, .flags = CFG_REQUIRED),
-        KEY_CUSTOM("role", cfg_key_role, NULL, .flags = CFG_REQUIRED),
-        KEY_CUSTOM("units", cfg_key_units, NULL),
-        KEY_CUSTOM("comment", cfg_key_comment, NULL),
-        { .name = NULL }
-};
-static const struct cfg_group key_entry_group = { .keys = key_entry_keys, .check = cfg_key_check };
-
-static int cfg_user_cmp(const void *a, const void *b)
-{
-        const keys_entry_t *x = *(const keys_entry_t *const *)a, *y = *(const keys_entry_t *const *)b;
-        int c = strcmp(x->user, y->user);
-        return c ? c : (x->line > y->line) - (x->line < y->line);
-}
-
-/*
- * One user, one grant: the API and the subscription check ask what a user
- * may read, so two keys of one user (a laptop and a desktop) must agree.
- */
-static int cfg_keys_consistent(struct cfg_ctx *ctx, const keys_t *k)
-{
-        _cleanup_free_ const keys_entry_t **by_user = calloc(k->n ? k->n : 1, sizeof(*by_user));
-        int r = 0;
-
-        if (!by_user)
-                return -ENOMEM;
-        for (size_t i = 0; i < k->n; i++)
-                by_user[i] = &k->v[i];
-        qsort(by_user, k->n, sizeof(*by_user), cfg_user_cmp);
-        for (size_t i = 1; i < k->n && !r; i++) {
-                const keys_entry_t *a = by_user[i - 1], *b = by_user[i];
-
-                if (strcmp(a->user, b->user) == 0 && !keys_same_grant(a, b)) {
-                        snprintf(ctx->err, ctx->err_size, "%s:%u: keys: user %s has another role or other "
-                                 "units at line %u (all keys of one user share one grant)",
-                                 ctx->file, b->line, b->user, a->line);
-                        r = BK_E_INVALID;
-                }
-        }
-        return r;
-}
-
-static int cfg_keys_walk(struct cfg_ctx *ctx, const config_setting_t *root, keys_t *k)
-{
-        const config_setting_t *list = NULL;
-        const keys_entry_t *a, *b;
-        int r;
-
-        for (int i = 0; i < config_setting_length(root); i++) {
-                const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
-                if (strcmp(config_setting_name(m), "keys") != 0)
-                        return cfg_fail(ctx, m, NULL, "unknown setting (a key list has only `keys`)");
-                list = m;
-        }
-        if (!list)
-                return cfg_fail(ctx, root, "keys", "missing: a list ( { key = \"…\"; user = \"…\"; "
-                                "role = \"…\"; units = [ \"…\" ]; }, … )");
-        if (!config_setting_is_list(list))
-                return cfg_fail(ctx, list, NULL, "must be a list of groups ( { key = …; user = …; … }, … )");
-        for (int i = 0; i < config_setting_length(list); i++) {
-                const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-                keys_entry_t e = { .line = config_setting_source_line(g) };
-
-                if ((r = cfg_walk(ctx, g, &key_entry_group, &e)) != 0)
-                        return r;
-                if ((r = keys_add(k, &e)) < 0)
-                        return r;
-        }
-        if (keys_finish(k, &a, &b) != 0) {
-                snprintf(ctx->err, ctx->err_size, "%s:%u: keys: the same key is listed at line %u",
-                         ctx->file, b->line, a->line);
-                return BK_E_INVALID;
-        }
-        return cfg_keys_consistent(ctx, k);
-}
-
-int config_load_keys(const char *path, keys_t *out, char *err, size_t err_size)
-{
-        struct cfg_ctx ctx = { .file = path, .err = err, .err_size = err_size };
-        keys_t k = { 0 };
-        libconfig_t lc;
-        int r;
-
-        if (err && err_size)
-                err[0] = '\0';
-        if (!path || !path[0]) {
-                snprintf(err, err_size, "security.keys: no key list configured");
-                return BK_E_INVALID;
-        }
-        if ((r = cfg_base_dir(&ctx, path, NULL)) != 0)
-                return r;
-        config_init(&lc);
-        ctx.lc = &lc;
-        r = cfg_read(&ctx, &lc, path);
-        if (!r)
-                r = cfg_keys_walk(&ctx, config_root_setting(&lc), &k);
-        config_destroy(&lc);
-        if (r) {
-                keys_clear(&k);
-                return r;
-        }
-        *out = k;
-        return 0;
-}
