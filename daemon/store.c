@@ -4,6 +4,9 @@
  * transaction per step, and every statement the daemon runs, each prepared
  * once at open. Counters live in memory and are written back in the same
  * transaction as the work that changed them, so a crash loses neither.
+ * Its parts: store-cases.c (cases and their open-reminder lists),
+ * store-checkpoint.c (the WAL checkpoint thread), store-file.c (backup,
+ * check, restore), sharing store-private.h.
  */
 #include <fcntl.h>
 #include <libgen.h>
@@ -17,17 +20,7 @@
 #include <sys/stat.h>
 #include "log.h"
 #include "store.h"
-
-enum {
-        Q_FEED_GET, Q_FEED_SET, Q_FEEDS_ALL,
-        Q_EVENT_ADD, Q_EVENT_BRIEF, Q_EVENT_STATUS,
-        Q_DEAD_ADD,
-        Q_CASE_GET, Q_CASE_PUT, Q_CASE_UPDATE, Q_CASES_WAKING, Q_NEXT_WAKE,
-        Q_REM_GET, Q_REM_BY_ROW, Q_REM_STATE, Q_REM_ADD, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
-        Q_OUTBOX_ADD,
-        Q_META_PUT,
-        Q__COUNT
-};
+#include "store-private.h"
 
 /* A reminder written whole, and a link line (?21 or excluded.links) appended once to its links. */
 #define REM_INSERT "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, to_leads, " \
@@ -158,53 +151,6 @@ static const char *const migrations[] = {
         "DROP INDEX migrate3_open;",
 };
 
-/*
- * WAL checkpoints run in a thread of their own with its own connection, so that copying the WAL
- * into the database file and its fsync never stall the loop (docs/performance.md, finding 3a).
- * The writer's WAL hook wakes the thread once CKPT_WAKE_FRAMES are in the WAL.
- *
- * SQLite starts the WAL over only when a write transaction begins after a checkpoint that copied
- * every frame, and a writer that never pauses (a catch-up, or a steady feed) rarely leaves such a
- * moment. So once the WAL is past CKPT_SOFT_FRAMES the writer finishes the checkpoint itself, but
- * only when the thread has copied everything before the last commit: then the writer copies just
- * that commit's frames, a short stall. A thread that is behind is left to catch up, up to
- * CKPT_HARD_FRAMES, where the writer checkpoints whatever is left: the WAL stays bounded.
- */
-#define CKPT_WAKE_FRAMES 256       /* about 1 MB with 4 KB pages */
-#define CKPT_SOFT_FRAMES 16384     /* about 64 MB */
-#define CKPT_HARD_FRAMES 131072    /* about 512 MB */
-
-struct checkpointer {
-        pthread_t thread;
-        pthread_mutex_t mu;
-        pthread_cond_t cv;
-        bool pending, stop, busy;  /* busy: a checkpoint is running */
-        sqlite3 *db;               /* used by the thread only */
-        atomic_long runs;          /* checkpoints that ran to the end of the WAL as it was then */
-        atomic_int backfilled;     /* frames the thread's last checkpoint had copied */
-        int last_frames;           /* the WAL's length after the previous commit (writer only) */
-        atomic_int failures;       /* checkpoints that failed (not "busy"); reported by the writer */
-        atomic_int last_rc;
-        int failures_logged;
-};
-
-#define FEEDS_PENDING 16
-
-struct store {
-        sqlite3 *db;
-        struct checkpointer *ckpt;
-        sqlite3_stmt *q[Q__COUNT];
-        int64_t counter[CNT__COUNT];
-        bool counter_dirty[CNT__COUNT];
-        /* Feed positions set in this transaction, written at commit (like the counters): one
-         * row write per source and batch instead of one per event. */
-        struct { char source[EV_SOURCE_MAX + 1]; int64_t seq; } feed_pending[FEEDS_PENDING];
-        int n_feed_pending;
-        bool in_tx;
-        bool failed;            /* a statement failed in this transaction: it must not commit */
-        int lock_fd;            /* flock(2) held while open: one daemon per store */
-};
-
 static int sql_fail(store_t *s, const char *what)
 {
         int code = sqlite3_errcode(s->db) & 0xff;
@@ -213,7 +159,7 @@ static int sql_fail(store_t *s, const char *what)
         return code == SQLITE_FULL ? -ENOSPC : code == SQLITE_BUSY ? -EBUSY : -EIO;
 }
 
-static int exec(store_t *s, const char *sql)
+int st_exec(store_t *s, const char *sql)
 {
         char *msg = NULL;
         int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
@@ -250,21 +196,19 @@ static int migrate(store_t *s)
                 char pragma[64];
                 int r;
 
-                if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+                if ((r = st_exec(s, "BEGIN IMMEDIATE")) < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-                if ((r = exec(s, migrations[v])) < 0 || (r = exec(s, pragma)) < 0) {
-                        exec(s, "ROLLBACK");
+                if ((r = st_exec(s, migrations[v])) < 0 || (r = st_exec(s, pragma)) < 0) {
+                        st_exec(s, "ROLLBACK");
                         return r;
                 }
-                if ((r = exec(s, "COMMIT")) < 0)
+                if ((r = st_exec(s, "COMMIT")) < 0)
                         return r;
                 log_info("store: migrated schema to version %d", v + 1);
         }
         return 0;
 }
-
-static int recount_reminders(store_t *s);
 
 static int load_counters(store_t *s)
 {
@@ -281,148 +225,6 @@ static int load_counters(store_t *s)
         }
         sqlite3_finalize(st);
         return 0;
-}
-
-/* ---- background checkpoints ---------------------------------------------- */
-
-static void *checkpointer_main(void *ud)
-{
-        struct checkpointer *c = ud;
-
-        pthread_mutex_lock(&c->mu);
-        while (!c->stop) {
-                if (!c->pending) {
-                        pthread_cond_wait(&c->cv, &c->mu);
-                        continue;
-                }
-                c->pending = false;
-                c->busy = true;
-                pthread_mutex_unlock(&c->mu);
-                int log_frames = -1, done_frames = -1;
-                int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                                   &done_frames);
-                if (rc == SQLITE_OK)
-                        atomic_store(&c->backfilled, done_frames);
-                if (rc == SQLITE_OK && done_frames == log_frames)
-                        atomic_fetch_add(&c->runs, 1);
-                else if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
-                        atomic_store(&c->last_rc, rc);
-                        atomic_fetch_add(&c->failures, 1);
-                }
-                pthread_mutex_lock(&c->mu);
-                c->busy = false;
-        }
-        pthread_mutex_unlock(&c->mu);
-        return NULL;
-}
-
-/* Runs in the writer's thread after each commit; frames is the WAL's length in pages. */
-static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
-{
-        store_t *s = ud;
-        struct checkpointer *c = s->ckpt;
-        int failures = atomic_load(&c->failures);
-
-        if (failures != c->failures_logged) {
-                log_warnx("store: background checkpoint failed (%s); the WAL keeps the data and grows "
-                          "until a checkpoint succeeds", sqlite3_errstr(atomic_load(&c->last_rc)));
-                c->failures_logged = failures;
-        }
-        int prev = c->last_frames;
-        bool restarted = frames < prev;     /* the WAL started over with this commit */
-        c->last_frames = frames;
-        if (restarted)
-                atomic_store(&c->backfilled, 0);
-        if (frames >= CKPT_HARD_FRAMES ||
-            (frames >= CKPT_SOFT_FRAMES && !restarted && atomic_load(&c->backfilled) >= prev)) {
-                int log_frames = -1, done_frames = -1;
-                if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames) ==
-                    SQLITE_OK)
-                        atomic_store(&c->backfilled, done_frames);
-        } else if (frames >= CKPT_WAKE_FRAMES) {
-                pthread_mutex_lock(&c->mu);
-                c->pending = true;
-                pthread_cond_signal(&c->cv);
-                pthread_mutex_unlock(&c->mu);
-        }
-        return SQLITE_OK;
-}
-
-int store_checkpointer_start(store_t *s)
-{
-        const char *path = sqlite3_db_filename(s->db, "main");
-        struct checkpointer *c;
-        sigset_t all, old;
-        int r;
-
-        if (s->ckpt || !path || !path[0])
-                return 0;   /* running already, or an in-memory store: nothing to checkpoint */
-        if (!(c = calloc(1, sizeof(*c))))
-                return -ENOMEM;
-        /* A connection sees the WAL only once it has read the file: until then a checkpoint on it
-         * does nothing. The journal_mode query is that read. */
-        if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-            sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
-                log_errx("store: checkpoint connection: %s", c->db ? sqlite3_errmsg(c->db) : "out of memory");
-                sqlite3_close(c->db);
-                free(c);
-                return -EIO;
-        }
-        pthread_mutex_init(&c->mu, NULL);
-        pthread_cond_init(&c->cv, NULL);
-        /* Signals belong to the loop's signalfd: the thread starts with all of them blocked. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&c->thread, NULL, checkpointer_main, c);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r != 0) {
-                pthread_mutex_destroy(&c->mu);
-                pthread_cond_destroy(&c->cv);
-                sqlite3_close(c->db);
-                free(c);
-                return -r;
-        }
-        s->ckpt = c;
-        sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoints */
-        return 0;
-}
-
-int64_t store_checkpoint_runs(store_t *s)
-{
-        return s->ckpt ? atomic_load(&s->ckpt->runs) : -1;
-}
-
-bool store_checkpointer_idle(store_t *s)
-{
-        struct checkpointer *c = s->ckpt;
-        bool idle;
-
-        if (!c)
-                return true;
-        pthread_mutex_lock(&c->mu);
-        idle = !c->pending && !c->busy;
-        pthread_mutex_unlock(&c->mu);
-        return idle;
-}
-
-static void checkpointer_stop(store_t *s)
-{
-        struct checkpointer *c = s->ckpt;
-
-        if (!c)
-                return;
-        sqlite3_wal_hook(s->db, NULL, NULL);
-        sqlite3_wal_autocheckpoint(s->db, 1000);
-        pthread_mutex_lock(&c->mu);
-        c->stop = true;
-        pthread_cond_signal(&c->cv);
-        pthread_mutex_unlock(&c->mu);
-        pthread_join(c->thread, NULL);
-        pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->cv);
-        sqlite3_close(c->db);
-        free(c);
-        s->ckpt = NULL;
 }
 
 int store_open(const char *path, bool sync_full, store_t **out)
@@ -455,12 +257,12 @@ int store_open(const char *path, bool sync_full, store_t **out)
         }
         sqlite3_busy_timeout(s->db, 5000);
         sqlite3_extended_result_codes(s->db, 1);
-        if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
-            (r = exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) < 0 ||
-            (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
+        if ((r = st_exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
+            (r = st_exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) < 0 ||
+            (r = st_exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
             /* Cases, reminders and their indexes are read at random: a 32 MB page cache keeps the
              * working set of a Stockholm-size district in memory instead of re-reading pages. */
-            (r = exec(s, "PRAGMA cache_size = -32768")) < 0 ||
+            (r = st_exec(s, "PRAGMA cache_size = -32768")) < 0 ||
             (r = migrate(s)) < 0 || (r = load_counters(s)) < 0)
                 goto fail;
         for (int i = 0; i < Q__COUNT; i++) {
@@ -471,7 +273,7 @@ int store_open(const char *path, bool sync_full, store_t **out)
                 }
         }
         /* The counts by state are kept incrementally; recount once so they are right for any file. */
-        if ((r = store_begin(s)) < 0 || (r = recount_reminders(s)) < 0 || (r = store_commit(s)) < 0)
+        if ((r = store_begin(s)) < 0 || (r = st_recount_reminders(s)) < 0 || (r = store_commit(s)) < 0)
                 goto fail;
         *out = s;
         return 0;
@@ -487,7 +289,7 @@ void store_close(store_t **sp)
                 return;
         if (s->in_tx)
                 store_rollback(s);
-        checkpointer_stop(s);
+        st_checkpointer_stop(s);
         for (int i = 0; i < Q__COUNT; i++)
                 sqlite3_finalize(s->q[i]);
         if (s->db)
@@ -516,7 +318,7 @@ int store_begin(store_t *s)
         int r;
         if (s->in_tx)
                 return 0;
-        if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
+        if ((r = st_exec(s, "BEGIN IMMEDIATE")) < 0)
                 return r;
         s->in_tx = true;
         s->failed = false;
@@ -540,15 +342,13 @@ static int flush_counters(store_t *s)
         return 0;
 }
 
-static int step_done(store_t *s, sqlite3_stmt *q, const char *what);
-
 static int flush_feeds(store_t *s)
 {
         sqlite3_stmt *q = s->q[Q_FEED_SET];
         for (int i = 0; i < s->n_feed_pending; i++) {
                 sqlite3_bind_text(q, 1, s->feed_pending[i].source, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(q, 2, s->feed_pending[i].seq);
-                int r = step_done(s, q, "feed set");
+                int r = st_step_done(s, q, "feed set");
                 if (r != 0)
                         return r;
         }
@@ -567,7 +367,7 @@ int store_commit(store_t *s)
                 store_rollback(s);
                 return -EIO;
         }
-        if ((r = flush_feeds(s)) < 0 || (r = flush_counters(s)) < 0 || (r = exec(s, "COMMIT")) < 0) {
+        if ((r = flush_feeds(s)) < 0 || (r = flush_counters(s)) < 0 || (r = st_exec(s, "COMMIT")) < 0) {
                 store_rollback(s);
                 return r;
         }
@@ -583,7 +383,7 @@ int store_rollback(store_t *s)
         s->n_feed_pending = 0;
         /* After SQLITE_FULL and the like SQLite has already rolled back by itself. */
         if (!sqlite3_get_autocommit(s->db))
-                exec(s, "ROLLBACK");
+                st_exec(s, "ROLLBACK");
         /* In-memory counters may now be ahead of the database: reload them. */
         memset(s->counter_dirty, 0, sizeof(s->counter_dirty));
         return load_counters(s);
@@ -599,7 +399,7 @@ void store_counter_add(store_t *s, store_counter_t c, int64_t n)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static int step_done(store_t *s, sqlite3_stmt *q, const char *what)
+int st_step_done(store_t *s, sqlite3_stmt *q, const char *what)
 {
         int rc = sqlite3_step(q);
         sqlite3_reset(q);
@@ -611,7 +411,7 @@ static int step_done(store_t *s, sqlite3_stmt *q, const char *what)
         return sql_fail(s, what);
 }
 
-static const char *col_text(sqlite3_stmt *q, int i)
+const char *st_col_text(sqlite3_stmt *q, int i)
 {
         const char *t = (const char *)sqlite3_column_text(q, i);
         return t ? t : "";
@@ -656,7 +456,7 @@ int store_feed_set(store_t *s, const char *source, int64_t last_seq)
         }
         sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, last_seq);
-        return step_done(s, q, "feed set");
+        return st_step_done(s, q, "feed set");
 }
 
 int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void *ud)
@@ -666,7 +466,7 @@ int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void
         if ((rc = flush_feeds(s)) != 0)
                 return rc;
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-                fn(ud, col_text(q, 0), sqlite3_column_int64(q, 1));
+                fn(ud, st_col_text(q, 0), sqlite3_column_int64(q, 1));
         sqlite3_reset(q);
         return rc == SQLITE_DONE ? 0 : sql_fail(s, "feeds");
 }
@@ -686,7 +486,7 @@ int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
         sqlite3_bind_int64(q, 7, received_at);
         sqlite3_bind_int(q, 8, status);
         sqlite3_bind_text(q, 9, raw, (int)len, SQLITE_STATIC);
-        return step_done(s, q, "event add");
+        return st_step_done(s, q, "event add");
 }
 
 int store_event_set_status(store_t *s, const char *id, ev_status_t status)
@@ -694,7 +494,7 @@ int store_event_set_status(store_t *s, const char *id, ev_status_t status)
         sqlite3_stmt *q = s->q[Q_EVENT_STATUS];
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 2, status);
-        return step_done(s, q, "event status");
+        return st_step_done(s, q, "event status");
 }
 
 int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void *ud)
@@ -720,7 +520,7 @@ int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time
         int r = BK_E_NOT_FOUND;
         sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW) {
-                bk_strlcpy(type, col_text(q, 0), tn);
+                bk_strlcpy(type, st_col_text(q, 0), tn);
                 *at = sqlite3_column_int64(q, 1);
                 r = 0;
         }
@@ -736,7 +536,7 @@ int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_
         sqlite3_bind_text(q, 1, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, received_at);
         sqlite3_bind_blob(q, 3, raw, (int)len, SQLITE_STATIC);
-        return step_done(s, q, "dead letter add");
+        return st_step_done(s, q, "dead letter add");
 }
 
 static char *base64(const unsigned char *in, size_t n)
@@ -781,7 +581,7 @@ json_t *store_dead_letters(store_t *s, int limit)
                         free(enc);
                         b64 = true;
                 }
-                json_t *o = json_pack("{s:s, s:s, s:o}", "reason", col_text(q, 0), "received_at", when,
+                json_t *o = json_pack("{s:s, s:s, s:o}", "reason", st_col_text(q, 0), "received_at", when,
                                       "raw", rawj ? rawj : json_null());
                 if (b64)
                         json_object_set_new(o, "raw_base64", json_true());
@@ -789,104 +589,6 @@ json_t *store_dead_letters(store_t *s, int limit)
         }
         sqlite3_finalize(q);
         return arr;
-}
-
-/* ---- cases ---------------------------------------------------------------- */
-
-int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake, char **rems)
-{
-        sqlite3_stmt *q = s->q[Q_CASE_GET];
-        int r = BK_E_NOT_FOUND;
-        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-                const void *b = sqlite3_column_blob(q, 0);
-                size_t n = (size_t)sqlite3_column_bytes(q, 0);
-                *state = malloc(n + 1);
-                if (*state) {
-                        if (n)
-                                memcpy(*state, b, n);
-                        ((char *)*state)[n] = '\0';   /* a JSON form reads as a C string too */
-                        *len = n;
-                }
-                r = *state ? 0 : -ENOMEM;
-                if (wake)
-                        *wake = (cal_day_t)sqlite3_column_int64(q, 1);
-                if (rems && r == 0 && !(*rems = strdup(col_text(q, 2)))) {
-                        free(*state);
-                        *state = NULL;
-                        r = -ENOMEM;
-                }
-        }
-        sqlite3_reset(q);
-        return r;
-}
-
-int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems)
-{
-        sqlite3_stmt *q = s->q[Q_CASE_PUT];
-        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, unit ? unit : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, caseworker ? caseworker : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 4, open);
-        sqlite3_bind_int64(q, 5, wake);
-        sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
-        sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
-        return step_done(s, q, "case put");
-}
-
-int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len, const char *rems)
-{
-        sqlite3_stmt *q = s->q[Q_CASE_UPDATE];
-        int r;
-        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, unit ? unit : "", -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 3, caseworker ? caseworker : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 4, open);
-        sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
-        sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
-        if ((r = step_done(s, q, "case update")) != 0)
-                return r;
-        return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;
-}
-
-int store_cases_waking(store_t *s, cal_day_t day, int max, void (*fn)(void *, const char *), void *ud)
-{
-        sqlite3_stmt *q = s->q[Q_CASES_WAKING];
-        int rc, n = 0;
-        /* Collect first: fn may write the same table through this connection. */
-        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)max, sizeof(*ids));
-        if (!ids)
-                return -ENOMEM;
-        sqlite3_bind_int64(q, 1, day);
-        sqlite3_bind_int(q, 2, max);
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < max)
-                bk_strlcpy(ids[n++], col_text(q, 0), sizeof(ids[0]));
-        sqlite3_reset(q);
-        for (int i = 0; i < n; i++)
-                fn(ud, ids[i]);
-        free(ids);
-        return n;
-}
-
-cal_day_t store_next_wake(store_t *s)
-{
-        sqlite3_stmt *q = s->q[Q_NEXT_WAKE];
-        cal_day_t v = INT32_MAX;
-        if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
-                v = (cal_day_t)sqlite3_column_int64(q, 0);
-        sqlite3_reset(q);
-        return v;
-}
-
-int store_clear_derived(store_t *s)
-{
-        int r;
-        /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
-        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders;")) < 0)
-                return r;
-        return recount_reminders(s);
 }
 
 /* ---- reminders ------------------------------------------------------------ */
@@ -897,26 +599,26 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
 static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
 {
         memset(r, 0, sizeof(*r));
-        bk_strlcpy(r->id, col_text(q, 0), sizeof(r->id));
-        bk_strlcpy(r->case_id, col_text(q, 1), sizeof(r->case_id));
+        bk_strlcpy(r->id, st_col_text(q, 0), sizeof(r->id));
+        bk_strlcpy(r->case_id, st_col_text(q, 1), sizeof(r->case_id));
         r->rule = sqlite3_column_int(q, 2);
-        bk_strlcpy(r->cycle, col_text(q, 3), sizeof(r->cycle));
-        bk_strlcpy(r->unit, col_text(q, 4), sizeof(r->unit));
-        bk_strlcpy(r->caseworker, col_text(q, 5), sizeof(r->caseworker));
+        bk_strlcpy(r->cycle, st_col_text(q, 3), sizeof(r->cycle));
+        bk_strlcpy(r->unit, st_col_text(q, 4), sizeof(r->unit));
+        bk_strlcpy(r->caseworker, st_col_text(q, 5), sizeof(r->caseworker));
         r->to_caseworker = sqlite3_column_int(q, 6);
         r->to_leads = sqlite3_column_int(q, 7);
         r->severity = (severity_t)sqlite3_column_int(q, 8);
         r->due = (cal_day_t)sqlite3_column_int64(q, 9);
         r->deliver_at = sqlite3_column_int64(q, 10);
         r->state = (rem_state_t)sqlite3_column_int(q, 11);
-        bk_strlcpy(r->title, col_text(q, 12), sizeof(r->title));
-        bk_strlcpy(r->body, col_text(q, 13), sizeof(r->body));
-        bk_strlcpy(r->why, col_text(q, 14), sizeof(r->why));
-        bk_strlcpy(r->event_id, col_text(q, 15), sizeof(r->event_id));
+        bk_strlcpy(r->title, st_col_text(q, 12), sizeof(r->title));
+        bk_strlcpy(r->body, st_col_text(q, 13), sizeof(r->body));
+        bk_strlcpy(r->why, st_col_text(q, 14), sizeof(r->why));
+        bk_strlcpy(r->event_id, st_col_text(q, 15), sizeof(r->event_id));
         r->created_at = sqlite3_column_int64(q, 16);
         r->delivered_at = sqlite3_column_int64(q, 17);
         r->closed_at = sqlite3_column_int64(q, 18);
-        bk_strlcpy(r->close_reason, col_text(q, 19), sizeof(r->close_reason));
+        bk_strlcpy(r->close_reason, st_col_text(q, 19), sizeof(r->close_reason));
         r->row = sqlite3_column_int64(q, 21);     /* 20 is links: see store_rem_events() */
 }
 
@@ -1000,12 +702,12 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
                 sqlite3_bind_text(q, 15, r->why, -1, SQLITE_STATIC);
                 sqlite3_bind_text(q, 16, r->event_id, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(q, 17, r->created_at);
-                if ((res = step_done(s, q, "reminder put")) != 0)
+                if ((res = st_step_done(s, q, "reminder put")) != 0)
                         return res;
                 return add && sqlite3_changes(s->db) == 0 ? BK_E_DUPLICATE : 0;
         }
         sqlite3_bind_int64(q, 22, r->row);
-        if ((res = step_done(s, q, "reminder update")) != 0 || sqlite3_changes(s->db) == 1)
+        if ((res = st_step_done(s, q, "reminder update")) != 0 || sqlite3_changes(s->db) == 1)
                 return res;
         reminder_t fresh = *r;    /* the row is not this reminder's (cannot happen): by id */
         fresh.row = 0;
@@ -1114,7 +816,7 @@ int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT])
 }
 
 /* Recounts reminders by state from the table (at open: the counters' source of truth). */
-static int recount_reminders(store_t *s)
+int st_recount_reminders(store_t *s)
 {
         sqlite3_stmt *q;
         int64_t counts[REM__STATE_COUNT] = { 0 };
@@ -1141,7 +843,7 @@ json_t *store_rem_events(store_t *s, const char *rem_id)
 
         sqlite3_bind_text(q, 1, rem_id, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW)
-                links = strdup(col_text(q, 0));
+                links = strdup(st_col_text(q, 0));
         sqlite3_reset(q);
         for (char *line = links, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
                 char *tab = memchr(line, '\t', (size_t)(nl - line)), when[32] = "", type[EV_TYPE_MAX + 1] = "";
@@ -1150,7 +852,7 @@ json_t *store_rem_events(store_t *s, const char *rem_id)
                 *tab = *nl = '\0';
                 sqlite3_bind_text(ev, 1, tab + 1, -1, SQLITE_STATIC);
                 if (sqlite3_step(ev) == SQLITE_ROW) {
-                        bk_strlcpy(type, col_text(ev, 0), sizeof(type));
+                        bk_strlcpy(type, st_col_text(ev, 0), sizeof(type));
                         cal_format_rfc3339(sqlite3_column_int64(ev, 1), when, sizeof(when));
                 }
                 sqlite3_reset(ev);
@@ -1170,7 +872,7 @@ int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *pa
         sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, payload, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, at);
-        return step_done(s, q, "outbox add");
+        return st_step_done(s, q, "outbox add");
 }
 
 int store_outbox_each(store_t *s, int64_t since,
@@ -1183,336 +885,9 @@ int store_outbox_each(store_t *s, int64_t since,
                 return sql_fail(s, "outbox");
         sqlite3_bind_int64(q, 1, since);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-                if ((r = fn(ud, sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2))) < 0)
+                if ((r = fn(ud, sqlite3_column_int64(q, 0), st_col_text(q, 1), st_col_text(q, 2))) < 0)
                         break;
         sqlite3_finalize(q);
         return r < 0 ? r : (rc == SQLITE_DONE ? 0 : sql_fail(s, "outbox"));
 }
 
-int store_backup(store_t *s, const char *dest_path)
-{
-        sqlite3 *dst;
-        sqlite3_backup *b;
-        int rc;
-
-        if (sqlite3_open(dest_path, &dst) != SQLITE_OK) {
-                log_errx("store: backup: cannot open %s: %s", dest_path, sqlite3_errmsg(dst));
-                sqlite3_close(dst);
-                return -EIO;
-        }
-        b = sqlite3_backup_init(dst, "main", s->db, "main");
-        if (!b) {
-                log_errx("store: backup: %s", sqlite3_errmsg(dst));
-                sqlite3_close(dst);
-                return -EIO;
-        }
-        /* One step copies everything: the copy is a consistent snapshot. */
-        rc = sqlite3_backup_step(b, -1);
-        sqlite3_backup_finish(b);
-        if (rc != SQLITE_DONE) {
-                log_errx("store: backup: %s", sqlite3_errstr(rc));
-                sqlite3_close(dst);
-                return -EIO;
-        }
-        sqlite3_close(dst);
-        return 0;
-}
-
-/* ---- operator tools: check, online backup, restore ------------------------------- */
-
-static int file_fail(char *err, size_t errn, int r, const char *fmt, ...) BK_PRINTF(4, 5);
-static int file_fail(char *err, size_t errn, int r, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errn, fmt, ap);
-        va_end(ap);
-        return r;
-}
-
-static bool query_int(sqlite3 *db, const char *sql, int64_t *out)
-{
-        sqlite3_stmt *st;
-        bool ok = false;
-
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-                return false;
-        if (sqlite3_step(st) == SQLITE_ROW) {
-                *out = sqlite3_column_int64(st, 0);
-                ok = true;
-        }
-        sqlite3_finalize(st);
-        return ok;
-}
-
-/* integrity_check, schema version and event count of an open database. */
-static int db_check(sqlite3 *db, const char *path, store_file_info_t *info, char *err, size_t errn)
-{
-        sqlite3_stmt *st;
-        char verdict[256] = "";
-        int64_t v = 0, events = 0;
-
-        if (sqlite3_prepare_v2(db, "PRAGMA integrity_check(1)", -1, &st, NULL) != SQLITE_OK)
-                return file_fail(err, errn, BK_E_INVALID, "%s: not a database: %s", path, sqlite3_errmsg(db));
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                bk_strlcpy(verdict, (const char *)sqlite3_column_text(st, 0), sizeof(verdict));
-        else
-                bk_strlcpy(verdict, sqlite3_errmsg(db), sizeof(verdict));
-        sqlite3_finalize(st);
-        if (strcmp(verdict, "ok") != 0)
-                return file_fail(err, errn, BK_E_INVALID, "%s: integrity check failed: %s", path, verdict);
-        if (!query_int(db, "PRAGMA user_version", &v))
-                return file_fail(err, errn, BK_E_INVALID, "%s: cannot read the schema version", path);
-        if (v < 1)
-                return file_fail(err, errn, BK_E_INVALID, "%s: not a bevaka store (schema version 0)", path);
-        if (v > STORE_SCHEMA_VERSION)
-                return file_fail(err, errn, BK_E_INVALID,
-                                 "%s: schema version %lld is newer than this bevaka (%d)", path,
-                                 (long long)v, STORE_SCHEMA_VERSION);
-        if (!query_int(db, "SELECT count(*) FROM events", &events))
-                return file_fail(err, errn, BK_E_INVALID, "%s: not a bevaka store: %s", path, sqlite3_errmsg(db));
-        if (info) {
-                info->version = (int)v;
-                info->events = events;
-        }
-        return 0;
-}
-
-static int open_readonly(const char *path, sqlite3 **db, char *err, size_t errn)
-{
-        if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-                int r = file_fail(err, errn, BK_E_INVALID, "%s: cannot open: %s", path,
-                                  *db ? sqlite3_errmsg(*db) : "out of memory");
-                sqlite3_close(*db);
-                *db = NULL;
-                return r;
-        }
-        sqlite3_busy_timeout(*db, 5000);
-        return 0;
-}
-
-int store_check_file(const char *path, store_file_info_t *info, char *err, size_t errn)
-{
-        sqlite3 *db = NULL;
-        int r;
-
-        if (access(path, R_OK) < 0)
-                return file_fail(err, errn, -errno, "%s: %s", path, strerror(errno));
-        if ((r = open_readonly(path, &db, err, errn)) != 0)
-                return r;
-        r = db_check(db, path, info, err, errn);
-        sqlite3_close(db);
-        return r;
-}
-
-static int fsync_path(const char *path, int flags)
-{
-        int fd = open(path, flags | O_CLOEXEC), r = 0;
-        if (fd < 0)
-                return -errno;
-        if (fsync(fd) < 0)
-                r = -errno;
-        close(fd);
-        return r;
-}
-
-static int fsync_dir_of(const char *path)
-{
-        char copy[PATH_MAX];
-        bk_strlcpy(copy, path, sizeof(copy));
-        return fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
-}
-
-/*
- * Copies the open database src into the new file tmp (the backup API in one
- * step, so one read transaction: a consistent snapshot even while another
- * process writes), then checks the copy and makes it a rollback-journal
- * file so that it stands alone without -wal/-shm companions.
- */
-static int copy_to(sqlite3 *src, const char *src_path, const char *tmp, store_file_info_t *info,
-                   char *err, size_t errn)
-{
-        sqlite3 *dst = NULL;
-        sqlite3_backup *b;
-        int rc, r;
-
-        if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL) != SQLITE_OK) {
-                r = file_fail(err, errn, -EIO, "%s: cannot create: %s", tmp,
-                              dst ? sqlite3_errmsg(dst) : "out of memory");
-                sqlite3_close(dst);
-                return r;
-        }
-        b = sqlite3_backup_init(dst, "main", src, "main");
-        if (!b) {
-                r = file_fail(err, errn, -EIO, "backup of %s: %s", src_path, sqlite3_errmsg(dst));
-                sqlite3_close(dst);
-                return r;
-        }
-        rc = sqlite3_backup_step(b, -1);
-        sqlite3_backup_finish(b);
-        if (rc != SQLITE_DONE) {
-                r = file_fail(err, errn, -EIO, "backup of %s: %s", src_path, sqlite3_errstr(rc));
-                sqlite3_close(dst);
-                return r;
-        }
-        if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
-                r = file_fail(err, errn, -EIO, "%s: %s", tmp, sqlite3_errmsg(dst));
-                sqlite3_close(dst);
-                return r;
-        }
-        r = db_check(dst, tmp, info, err, errn);
-        if (sqlite3_close(dst) != SQLITE_OK && r == 0)
-                r = file_fail(err, errn, -EIO, "%s: close failed", tmp);
-        return r;
-}
-
-/* A fresh temporary file beside path, for a rename(2) into place. */
-static int temp_beside(const char *path, char *tmp, size_t n)
-{
-        char copy[PATH_MAX], dir[PATH_MAX];
-        int fd;
-
-        bk_strlcpy(copy, path, sizeof(copy));
-        bk_strlcpy(dir, dirname(copy), sizeof(dir));
-        bk_strlcpy(copy, path, sizeof(copy));
-        if ((size_t)snprintf(tmp, n, "%s/.%s.tmp-XXXXXX", dir, basename(copy)) >= n)
-                return -ENAMETOOLONG;
-        fd = mkstemp(tmp);
-        if (fd < 0)
-                return -errno;
-        close(fd);
-        return 0;
-}
-
-int store_backup_file(const char *src_path, const char *dest_path, store_file_info_t *info,
-                      char *err, size_t errn)
-{
-        char tmp[PATH_MAX];
-        sqlite3 *src = NULL;
-        int r;
-
-        if (access(src_path, R_OK) < 0)
-                return file_fail(err, errn, -errno, "%s: %s", src_path, strerror(errno));
-        if ((r = temp_beside(dest_path, tmp, sizeof(tmp))) < 0)
-                return file_fail(err, errn, r, "%s: cannot create a file beside it: %s", dest_path, strerror(-r));
-        /*
-         * Read-write when allowed, though nothing is written: with no daemon
-         * running, the -wal/-shm this connection creates are removed again
-         * at close only by a writer; a reader would leave them behind, owned
-         * by whoever ran the backup, and the daemon could not open them.
-         */
-        if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK) {
-                sqlite3_busy_timeout(src, 5000);
-        } else {
-                sqlite3_close(src);
-                src = NULL;
-                if ((r = open_readonly(src_path, &src, err, errn)) != 0)
-                        goto fail;
-        }
-        r = copy_to(src, src_path, tmp, info, err, errn);
-        sqlite3_close(src);
-        if (r != 0)
-                goto fail;
-        if ((r = fsync_path(tmp, O_RDONLY)) < 0 || (rename(tmp, dest_path) < 0 && (r = -errno))) {
-                file_fail(err, errn, r, "%s: %s", dest_path, strerror(-r));
-                goto fail;
-        }
-        fsync_dir_of(dest_path);
-        return 0;
-fail:
-        unlink(tmp);
-        return r;
-}
-
-int store_restore(const char *from, const char *path, store_file_info_t *info, char *err, size_t errn)
-{
-        char tmp[PATH_MAX], side[PATH_MAX + 8];
-        _cleanup_close_ int lock = -1;
-        sqlite3 *src = NULL;
-        struct stat old;
-        bool have_old;
-        int r;
-
-        if ((r = store_check_file(from, info, err, errn)) != 0)
-                return r;
-        /* The same lock store_open() holds: a running daemon keeps its store. */
-        lock = open(path, O_RDONLY | O_CLOEXEC);
-        have_old = lock >= 0 && fstat(lock, &old) == 0;
-        if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0)
-                return file_fail(err, errn, BK_E_CONFLICT, "%s is in use by a running bevakad; stop it first",
-                                 path);
-        if ((r = temp_beside(path, tmp, sizeof(tmp))) < 0)
-                return file_fail(err, errn, r, "%s: cannot create a file beside it: %s", path, strerror(-r));
-        /* The daemon's user must still own its store when root restores it. */
-        if (have_old && (chmod(tmp, old.st_mode & 07777) < 0 ||
-                         (geteuid() == 0 && chown(tmp, old.st_uid, old.st_gid) < 0))) {
-                r = file_fail(err, errn, -errno, "%s: %s", tmp, strerror(errno));
-                goto fail;
-        }
-        if ((r = open_readonly(from, &src, err, errn)) != 0)
-                goto fail;
-        r = copy_to(src, from, tmp, info, err, errn);
-        sqlite3_close(src);
-        if (r != 0)
-                goto fail;
-        if ((r = fsync_path(tmp, O_RDONLY)) < 0) {
-                file_fail(err, errn, r, "%s: %s", tmp, strerror(-r));
-                goto fail;
-        }
-        /* A stale WAL would be replayed into the new file: it goes before the rename. */
-        for (int i = 0; i < 2; i++) {
-                snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
-                if (unlink(side) < 0 && errno != ENOENT) {
-                        r = file_fail(err, errn, -errno, "%s: %s", side, strerror(errno));
-                        goto fail;
-                }
-        }
-        if (rename(tmp, path) < 0) {
-                r = file_fail(err, errn, -errno, "%s: %s", path, strerror(errno));
-                goto fail;
-        }
-        fsync_dir_of(path);
-        return 0;
-fail:
-        unlink(tmp);
-        return r;
-}
-
-/* ---- a case's open-reminder list ------------------------------------------------ */
-
-const char *store_rems_encode(const int64_t *rows, int n, char **buf, size_t *cap)
-{
-        size_t need = (size_t)n * 21 + 1, len = 0;
-
-        if (need > *cap) {
-                char *t = realloc(*buf, need);
-                if (!t)
-                        return NULL;
-                *buf = t;
-                *cap = need;
-        }
-        (*buf)[0] = '\0';
-        for (int i = 0; i < n; i++)
-                len += (size_t)snprintf(*buf + len, need - len, i ? ",%lld" : "%lld", (long long)rows[i]);
-        return *buf;
-}
-
-int store_rems_decode(const char *text, int (*add)(void *ud, int64_t row), void *ud)
-{
-        const char *p = text;
-        int r;
-
-        while (*p) {
-                char *end;
-                long long v = strtoll(p, &end, 10);
-                if (end == p || v <= 0 || (*end && *end != ',')) {
-                        log_errx("store: a case's list of open reminders is unreadable; ignoring the rest");
-                        break;
-                }
-                if ((r = add(ud, v)) < 0)
-                        return r;
-                p = *end ? end + 1 : end;
-        }
-        return 0;
-}
