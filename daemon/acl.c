@@ -125,12 +125,9 @@ bool acl_topic_split(const char *topic, char *unit, char *name)
                take_name(w + 1, (size_t)(end - w - 1), true, name);
 }
 
-bool acl_may_read_topic(const acl_identity_t *who, const char *topic)
+/* What is (unit, name)'s is an admin's, a lead's of the unit, and that caseworker's in the unit. */
+static bool owns(const acl_identity_t *who, const char *unit, const char *name)
 {
-        char unit[EV_NAME_MAX + 1], name[EV_NAME_MAX + 1];
-
-        if (!acl_topic_split(topic, unit, name))
-                return false;
         switch (who->role) {
         case ROLE_ADMIN:
                 return true;
@@ -141,6 +138,13 @@ bool acl_may_read_topic(const acl_identity_t *who, const char *topic)
         default:
                 return false;
         }
+}
+
+bool acl_may_read_topic(const acl_identity_t *who, const char *topic)
+{
+        char unit[EV_NAME_MAX + 1], name[EV_NAME_MAX + 1];
+
+        return acl_topic_split(topic, unit, name) && owns(who, unit, name);
 }
 
 bool acl_may_subscribe(const acl_identity_t *who, const char *prefix, size_t len)
@@ -177,14 +181,8 @@ bool acl_may_call(const acl_identity_t *who, const char *op, const char **refusa
 
 bool acl_may_handle(const acl_identity_t *who, const char *unit, const char *caseworker, bool to_caseworker)
 {
-        switch (who->role) {
-        case ROLE_ADMIN:
-                return true;
-        case ROLE_LEAD:
-                return acl_has_unit(who, unit);
-        case ROLE_CASEWORKER:
-                return to_caseworker && strcmp(caseworker, who->user) == 0 && acl_has_unit(who, unit);
-        default:
+        /* A caseworker handles only what is addressed to it, not the leads' copies. */
+        if (who->role == ROLE_CASEWORKER && !to_caseworker)
                 return false;
-        }
+        return owns(who, unit, caseworker);
 }
