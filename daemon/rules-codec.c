@@ -6,7 +6,6 @@
  */
 #include "rules-state.h"
 
-
 char *rules_state_to_json(const case_state_t *st)
 {
         json_t *o, *a;

@@ -74,7 +74,6 @@ static void text_phrase(text_t *t, const char *label, cal_day_t d)
         }
 }
 
-
 /*
  * domain §4.5: months granted in the window, long-term since, plan date and
  * next follow-up, FIA, SIP and children state. No names, no free text (the

@@ -199,7 +199,7 @@ typedef struct why {
         size_t len;
 } why_t;
 
-/* ---- small helpers ---- */
+/* ---- small helpers ------------------------------------------------------------ */
 
 static inline cal_day_t armed_due(const case_state_t *st, rule_id_t r)
 {
@@ -220,7 +220,6 @@ static inline bool is_open(const case_state_t *st)
 {
         return st->seen && st->ts[TR_CASE] == CS_OPEN;
 }
-
 
 /* rules-facts.c: the case-facts actions */
 void a_note_opened(ctx_t *c);
@@ -254,10 +253,10 @@ void why_month(why_t *w, const char *key, cal_month_t m);
 void why_str(why_t *w, const char *key, const char *s);
 void why_long_term(const ctx_t *c, why_t *w);
 
-/* rules.c */
+/* rules.c: arming, resolving, cancelling; the facts' arithmetic */
 void rs_arm(ctx_t *c, rule_id_t rule, const char *cycle, cal_day_t due, const char *why);
 void rs_arm_as(ctx_t *c, rule_id_t rule, const char *base, const char *cycle, cal_day_t due,
-                   const char *why, const char *body);
+               const char *why, const char *body);
 void rs_cancel(ctx_t *c, rule_id_t rule);
 int rs_children_on(const rules_cfg_t *cfg, const case_state_t *st, cal_day_t day);
 void rs_copy_text(char *dst, const char *src, size_t size);
@@ -271,7 +270,7 @@ void rs_queue(ctx_t *c, int event);
 bool rs_recent_mapping(const rules_cfg_t *cfg, const case_state_t *st, cal_day_t day);
 void rs_resolve(ctx_t *c, rule_id_t rule);
 void rs_schedule(ctx_t *c, rule_id_t rule, const char *cycle, cal_day_t due,
-                     const char *why, const char *body);
+                 const char *why, const char *body);
 bool rs_summer_applied(const case_state_t *st, int year);
 cal_day_t rs_summer_expire_day(const rules_cfg_t *cfg, int year);
 int rs_summer_granted(const rules_cfg_t *cfg, const case_state_t *st, cal_day_t check);

@@ -711,7 +711,6 @@ static void a_assess_wc(ctx_t *c)
  * summary sees every other track's result of the same event.
  */
 
-
 const transition_t rs_transitions[] = {
         /* case facts: status open ↔ closed; the rest are facts the tracks read */
         { TR_CASE, S(CS_CLOSED), EV_CASE_OPENED, NULL, { a_reopen, a_note_opened }, CS_OPEN,

@@ -92,7 +92,6 @@ const char *why_end(why_t *w)
         return w->buf;
 }
 
-
 /* ---- store form ------------------------------------------------------------------------------ */
 
 json_t *rs_j_day(cal_day_t d)

@@ -43,8 +43,6 @@ const char *const rs_state_names[TR__COUNT][TRACK_STATES_MAX] = {
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-
-
 static cal_day_t first_day_of_month(cal_month_t m)
 {
         int y, mo;
@@ -192,7 +190,6 @@ void rs_window_text(const rules_cfg_t *cfg, cal_month_t end, char *buf, size_t n
         snprintf(buf, n, "%s..%s", a, b);
 }
 
-
 bool rs_summer_applied(const case_state_t *st, int year)
 {
         for (int i = 0; i < st->n_applied; i++)
@@ -261,7 +258,7 @@ rule_action_t *rs_emit(ctx_t *c, rule_act_kind_t kind, int rule, const char *cyc
 
 /* A closed case schedules nothing; a disabled rule never schedules. */
 void rs_schedule(ctx_t *c, rule_id_t rule, const char *cycle, cal_day_t due,
-                     const char *why, const char *body)
+                 const char *why, const char *body)
 {
         rule_action_t *a;
 
@@ -298,7 +295,7 @@ void rs_cancel(ctx_t *c, rule_id_t rule)
 }
 
 void rs_arm_as(ctx_t *c, rule_id_t rule, const char *base, const char *cycle, cal_day_t due,
-                   const char *why, const char *body)
+               const char *why, const char *body)
 {
         armed_t *a = &c->st->armed[rule];
 
@@ -485,7 +482,6 @@ static void tick_to(ctx_t *c, cal_day_t day)
                 st->tick_day = day;
         c->ev = ev;
 }
-
 
 /* ---- public: state ------------------------------------------------------------------------ */
 
