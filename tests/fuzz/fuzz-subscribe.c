@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "api.h"
+#include "acl.h"
 #include "zap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REQUIRE(cond) do { if (!(cond)) { \
                 fprintf(stderr, "fuzz-subscribe: invariant broken: %s\n", #cond); abort(); } } while (0)
 
-static const api_identity_t people[] = {
+static const acl_identity_t people[] = {
         { "hkA", ROLE_CASEWORKER, 1, { "HV-EB-1" } },
         { "leadU", ROLE_LEAD, 2, { "HV-EB-1", "HV-EB-2" } },
         { "ops", ROLE_ADMIN, 0, { "" } },
@@ -30,7 +30,7 @@ static const api_identity_t people[] = {
         { "unknown", ROLE_NONE, 0, { "" } },
 };
 
-static bool has_unit(const api_identity_t *who, const char *u, size_t n)
+static bool has_unit(const acl_identity_t *who, const char *u, size_t n)
 {
         for (int i = 0; i < who->n_units; i++)
                 if (strlen(who->units[i]) == n && memcmp(who->units[i], u, n) == 0)
@@ -38,8 +38,22 @@ static bool has_unit(const api_identity_t *who, const char *u, size_t n)
         return false;
 }
 
+/* The name grammar of protocol §6, or the leads' "@leads", written out again as the oracle. */
+static bool name_ok(const uint8_t *s, size_t n)
+{
+        if (n == 6 && memcmp(s, "@leads", 6) == 0)
+                return true;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t c = s[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+                        return false;
+        }
+        return n > 0;
+}
+
 /* "rem/" unit "/" name "/" and nothing else, both parts non-empty and without '/' or NUL. */
-static bool exact_topic(const uint8_t *p, size_t n, const api_identity_t *who)
+static bool exact_topic(const uint8_t *p, size_t n, const acl_identity_t *who)
 {
         const uint8_t *u, *slash, *name, *end;
 
@@ -59,13 +73,13 @@ static bool exact_topic(const uint8_t *p, size_t n, const api_identity_t *who)
         if (!has_unit(who, (const char *)u, (size_t)(slash - u)))
                 return false;
         if (who->role == ROLE_LEAD)
-                return true;
+                return name_ok(name, (size_t)(end - name));
         return strlen(who->user) == (size_t)(end - name) && memcmp(who->user, name, (size_t)(end - name)) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        const api_identity_t *who;
+        const acl_identity_t *who;
         uint8_t *msg;
         size_t n;
         zap_sub_t v;

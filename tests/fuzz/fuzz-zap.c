@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include "api.h"
+#include "acl.h"
 #include "keys.h"
 #include "zap.h"
 
@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The same bytes as a message's metadata: User-Id and the key property. */
         if (n >= 2) {
                 char *user = cstr(&req[0]), *key = cstr(&req[1]);
-                api_identity_t who;
+                acl_identity_t who;
                 bool known = user && key && zap_identity(&list, user, key, &who);
                 if (known) {
                         const keys_entry_t *e = keys_find_z85(&list, key);
