@@ -1,9 +1,11 @@
 /*
  * api.h owns the request API of protocol §3: parsing one request frame,
- * checking the caller's role and ownership, running the op against the
- * engine and store, and producing exactly one reply frame, an error reply
- * with a protocol error code for anything malformed. The daemon wraps each
- * call in a store transaction and publishes what the engine queued.
+ * asking acl.c whether the caller's role may call the op (before its
+ * arguments are read) and whether it owns what the op touches, running the
+ * op against the engine and store, and producing exactly one reply frame,
+ * an error reply with a protocol error code for anything malformed. The
+ * daemon wraps each call in a batch (engine_begin … engine_commit), which
+ * publishes what the engine queued.
  */
 #pragma once
 
