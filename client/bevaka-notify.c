@@ -100,6 +100,7 @@ static void notify_usage(FILE *out)
                 "Usage: bevaka-notify --topic rem/<unit>/<user>/ [--api EP] [--pub EP] [--terminal]\n"
                 "                     [--state-dir DIR] [--timeout MS]\n"
                 "                     [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
+                "                     [--version] [--help]\n"
                 "\n"
                 "Shows the topic's due reminders as desktop notifications (D-Bus), or with\n"
                 "--terminal as one line each on stdout. Endpoints default to $BEVAKA_API /\n"
@@ -911,7 +912,7 @@ static int notify_run(notify_t *n, int sfd)
 int main(int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
-               O_SECRET_KEY, O_HELP };
+               O_SECRET_KEY, O_HELP, O_VERSION };
         static const struct option lo[] = {
                 { "topic", required_argument, NULL, O_TOPIC },
                 { "api", required_argument, NULL, O_API },
@@ -923,6 +924,7 @@ int main(int argc, char **argv)
                 { "public-key", required_argument, NULL, O_PUBLIC_KEY },
                 { "secret-key", required_argument, NULL, O_SECRET_KEY },
                 { "help", no_argument, NULL, O_HELP },
+                { "version", no_argument, NULL, O_VERSION },
                 { 0 },
         };
         notify_t n = { 0 };
@@ -961,6 +963,9 @@ int main(int argc, char **argv)
                 case 'h':
                 case O_HELP:
                         notify_usage(stdout);
+                        return 0;
+                case O_VERSION:
+                        printf("bevaka-notify %s\n", BEVAKA_VERSION);
                         return 0;
                 default:
                         fprintf(stderr, "bevaka-notify: unknown option or missing value: %s\n", argv[optind - 1]);

@@ -48,14 +48,39 @@ typedef struct daemon {
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: bevakad [--config FILE] [--check-config] [--rebuild] [--version]\n"
+        fprintf(f, "usage: bevakad [--config FILE] [--check-config] [--rebuild] [--restore FILE] [--verbose]\n"
+                   "               [--version] [--help]\n"
                    "  --config FILE    libconfig file (default: the embedded demo configuration,\n"
                    "                   with relative paths under the current directory)\n"
                    "  --check-config   validate, print the normalised configuration, exit\n"
                    "  --rebuild        rebuild cases and reminders from the stored event log, exit\n"
                    "  --restore FILE   replace the store (store.path) with the backup FILE, exit;\n"
                    "                   the daemon must be stopped\n"
-                   "  --verbose        log at debug level\n");
+                   "  --verbose        log at debug level\n"
+                   "  --version        print the version, exit\n"
+                   "  --help           print this, exit\n");
+}
+
+/*
+ * With CURVE the daemon cannot serve without its keypair: say so, naming the
+ * setting, before the store is opened (and migrated) for nothing.
+ */
+static int check_key_files(const config_t *cfg)
+{
+        const struct { const char *setting, *path; } f[] = {
+                { "security.secret_key", cfg->secret_key_file },
+                { "security.public_key", cfg->public_key_file },
+        };
+
+        for (size_t i = 0; cfg->curve && i < sizeof(f) / sizeof(f[0]); i++) {
+                if (access(f[i].path, R_OK) == 0)
+                        continue;
+                log_errx("%s: %s: %s: cannot read: %s (make the daemon's keypair with `bevakactl keygen %s`; "
+                         "docs/operations.md, \"Keys\")", cfg->file, f[i].setting, f[i].path, strerror(errno),
+                         cfg->secret_key_file);
+                return -errno;
+        }
+        return 0;
 }
 
 static int load_config(const char *path, config_t *cfg)
@@ -453,6 +478,8 @@ int daemon_main(int argc, char **argv)
                 rc = restore(d, restore_from) != 0;
                 goto out;
         }
+        if (check_key_files(&d->cfg) < 0)
+                goto out;
         clock_init(&d->clock, d->cfg.clock_manual, d->cfg.clock_start);
         if ((r = store_open(d->cfg.store_path, d->cfg.store_sync_full, &d->store)) < 0) {
                 log_errx("cannot open the store %s", d->cfg.store_path);
