@@ -841,6 +841,52 @@ static void ctl_metric_one(const json_t *rep, const char *key, const char *name,
         printf("%s %" JSON_INTEGER_FORMAT "\n", name, json_integer_value(v));
 }
 
+/* Per feed endpoint: silent now (gauge) and how often it fell silent (counter). */
+static void ctl_metric_endpoints(const json_t *eps)
+{
+        static const struct { const char *key, *name, *type, *help; } m[] = {
+                { "silent", "bevaka_feed_silent", "gauge", "1 while a feed endpoint has been silent past feed_silence_s." },
+                { "silences", "bevaka_feed_silences_total", "counter", "Times a feed endpoint fell silent." },
+                { "reconnects", "bevaka_feed_reconnects_total", "counter", "Reconnects to a silent feed endpoint." },
+        };
+        const json_t *ep;
+        size_t i;
+
+        if (!json_array_size(eps))
+                return;
+        for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+                ctl_metric_family(m[k].name, m[k].type, m[k].help);
+                json_array_foreach((json_t *)eps, i, ep) {
+                        json_t *v = json_object_get(ep, m[k].key);
+                        printf("%s{endpoint=\"", m[k].name);
+                        ctl_label(ctl_str(ep, "endpoint"));
+                        printf("\"} %" JSON_INTEGER_FORMAT "\n",
+                               json_is_boolean(v) ? (json_int_t)json_is_true(v) : json_integer_value(v));
+                }
+        }
+}
+
+/* The CURVE gate's counters (only with security.curve). */
+static void ctl_metric_security(const json_t *sec)
+{
+        if (!json_is_object(sec))
+                return;
+        ctl_metric_family("bevaka_security_handshakes_total", "counter", "CURVE handshakes by result.");
+        printf("bevaka_security_handshakes_total{result=\"allowed\"} %" JSON_INTEGER_FORMAT "\n"
+               "bevaka_security_handshakes_total{result=\"refused\"} %" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(sec, "handshakes_allowed")),
+               json_integer_value(json_object_get(sec, "handshakes_refused")));
+        ctl_metric_family("bevaka_security_subscriptions_total", "counter", "Topic subscriptions by result.");
+        printf("bevaka_security_subscriptions_total{result=\"granted\"} %" JSON_INTEGER_FORMAT "\n"
+               "bevaka_security_subscriptions_total{result=\"refused\"} %" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(sec, "subscriptions_granted")),
+               json_integer_value(json_object_get(sec, "subscriptions_refused")));
+        ctl_metric_one(sec, "protocol_violations", "bevaka_security_protocol_violations_total", "counter",
+                       "Peers cut off for breaking the protocol.");
+        ctl_metric_one(sec, "resets", "bevaka_security_resets_total", "counter",
+                       "Publish sockets reset to drop refused subscribers.");
+}
+
 static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
 {
         json_t *rep, *f;
@@ -868,9 +914,17 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
                 ctl_label(ctl_str(f, "source"));
                 printf("\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(f, "last_seq")));
         }
+        ctl_metric_endpoints(json_object_get(rep, "feed_endpoints"));
         ctl_metric_one(rep, "gaps", "bevaka_feed_gaps_total", "counter", "Gaps in a feed's seq that needed a replay.");
         ctl_metric_one(rep, "replays", "bevaka_feed_replays_total", "counter", "Replays asked of the feeds.");
-        ctl_metric_one(rep, "rseq", "bevaka_reminder_rseq", "counter", "Reminder messages published (global rseq).");
+        if (json_object_size(json_object_get(rep, "dead_letter_reasons"))) {
+                ctl_metric_family("bevaka_dead_letters", "gauge",
+                                  "Stored dead letters by reason (the rejected field, or not JSON).");
+                ctl_metric_by(json_object_get(rep, "dead_letter_reasons"), "bevaka_dead_letters", "reason");
+        }
+        ctl_metric_one(rep, "rseq", "bevaka_reminder_messages_total", "counter",
+                       "Reminder messages published (the global rseq).");
+        ctl_metric_security(json_object_get(rep, "security"));
         if (ctl_parse_time(json_string_value(json_object_get(rep, "next_delivery")), &next)) {
                 ctl_metric_family("bevaka_next_delivery_timestamp_seconds", "gauge",
                                   "When the next scheduled reminder is delivered.");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with -Werror, runs every
-# test; then the same under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test; then the same under AddressSanitizer + UndefinedBehaviorSanitizer
+# (without it-deb: the Debian packages are built without sanitizers).
 # Usage: scripts/test.sh [--quick]   (--quick skips the sanitizer pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."

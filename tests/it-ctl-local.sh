@@ -10,7 +10,9 @@
 #    public key, are errors that name the path and the setting;
 #  - every subcommand takes --help, prints its usage, exits 0 and does
 #    nothing (`backup --help` writes no file, `keygen --help` no key);
-#  - every program takes --version.
+#  - every program takes --version;
+#  - `bevakactl metrics` has the CURVE gate's counters and passes
+#    `promtool check metrics`.
 set -u
 bin=${BEVAKA_BIN:?}
 pass=0 fail=0
@@ -55,6 +57,18 @@ check "bevakactl hello without flags: $out" grep -q 'ops' <<< "$out"
 check "bevakactl hello: not admin: $out" grep -q 'admin' <<< "$out"
 out=$("$bin/bevakactl" --json stats 2>&1)
 check "bevakactl stats without flags: $out" grep -q '"ok": *true' <<< "$out"
+
+# ---- metrics with CURVE: the security counters, and promtool's lint ----
+"$bin/bevakactl" metrics > "$work/metrics.prom" 2>&1
+check "metrics: security counters missing: $(cat "$work/metrics.prom")" \
+        grep -Eq '^bevaka_security_handshakes_total\{result="allowed"\} [1-9]' "$work/metrics.prom"
+check "metrics: no subscription counter" grep -q '^bevaka_security_subscriptions_total{result="refused"} ' "$work/metrics.prom"
+if command -v promtool >/dev/null; then
+        out=$(promtool check metrics < "$work/metrics.prom" 2>&1)
+        check "promtool check metrics: $out" [ $? -eq 0 ]
+else
+        no "promtool not found (scripts/deps.sh installs prometheus)"
+fi
 
 # ---- missing or unreadable keys name the path and the setting ----
 mv "$work/keys/admin.key" "$work/keys/admin.key.away"
