@@ -18,6 +18,7 @@
 #include "api.h"
 #include "bus.h"
 #include "daemon.h"
+#include "zone.h"
 #include "engine.h"
 #include "ingest.h"
 #include "keys.h"
@@ -476,6 +477,10 @@ int daemon_main(int argc, char **argv)
         log_set_level(verbose ? LOG_DEBUG : d->cfg.log_level);
         if (restore_from) {
                 rc = restore(d, restore_from) != 0;
+                goto out;
+        }
+        if (zone_error()) {     /* local time would silently follow a rule tzdata may since have changed */
+                log_errx("calendar: %s", zone_error());
                 goto out;
         }
         if (check_key_files(&d->cfg) < 0)
