@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 #include "bevaka/client.h"
+#include "notify-text.h"
 
 #define NOTIFY_DEFAULT_API      "ipc://bevaka-api.sock"
 #define NOTIFY_DEFAULT_PUB      "ipc://bevaka-pub.sock"
@@ -63,6 +64,7 @@ typedef struct notify {
         const char *topic;
         char state_path[PATH_MAX];
         bool terminal;
+        notify_lang_t lang;             /* --lang, $BEVAKA_LANG: the notifier's own words */
         bk_client_t *client;
         /* {"topic": T, "rseq": N, "shown": {id: {"deliver_at": …}}}: what the user has seen */
         json_t *state;
@@ -100,13 +102,15 @@ static void notify_usage(FILE *out)
                 "Usage: bevaka-notify --topic rem/<unit>/<user>/ [--api EP] [--pub EP] [--terminal]\n"
                 "                     [--state-dir DIR] [--timeout MS]\n"
                 "                     [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
-                "                     [--version] [--help]\n"
+                "                     [--lang sv|en] [--version] [--help]\n"
                 "\n"
                 "Shows the topic's due reminders as desktop notifications (D-Bus), or with\n"
                 "--terminal as one line each on stdout. Endpoints default to $BEVAKA_API /\n"
                 "$BEVAKA_PUB, else %s / %s. What was shown is kept in\n"
                 "$XDG_STATE_HOME/bevaka/notify-<topic>.json (or --state-dir). CURVE keys default to\n"
-                "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n",
+                "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n"
+                "--lang (default $BEVAKA_LANG, else sv) is the language of the notifier's own words;\n"
+                "the reminders' titles and bodies come in the daemon's rules.lang.\n",
                 NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB);
 }
 
@@ -302,8 +306,9 @@ static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, co
         if (r >= 0)
                 r = sd_bus_message_append(m, "susss", "bevaka", replaces, "", summary, body);
         if (r >= 0 && reminder)
-                r = sd_bus_message_append(m, "as", 6, "ack", "Kvittera", "snooze", "Påminn i morgon", "why",
-                                          "Varför?");
+                r = sd_bus_message_append(m, "as", 6, "ack", notify_text_action(n->lang, "ack"), "snooze",
+                                          notify_text_action(n->lang, "snooze"), "why",
+                                          notify_text_action(n->lang, "why"));
         else if (r >= 0)
                 r = sd_bus_message_append(m, "as", 0);
         if (r >= 0 && reminder)
@@ -413,9 +418,7 @@ static void notify_display(notify_t *n, json_t *e)
         notify_ref_t ref = notify_ref_of(e);
         char *plain = NULL, *body = NULL;
 
-        if (asprintf(&plain, "%s \u00b7 %s \u00b7 förfaller %s\n%s", notify_str(r, "case"), notify_str(r, "rule"),
-                     notify_str(r, "due_at"), notify_str(r, "body")) < 0)
-                plain = NULL;
+        plain = notify_text_body(n->lang, r);
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
         if (!body || notify_dbus_notify(n, &ref, notify_str(r, "title"), body, notify_urgency(r), true) < 0) {
@@ -581,11 +584,8 @@ static const char *notify_id_of(notify_t *n, uint32_t nid, const char *server)
 
 static void notify_why(notify_t *n, const char *id)
 {
-        json_t *rep = NULL, *rem, *v, *e;
+        json_t *rep = NULL, *rem;
         char *plain = NULL, *body = NULL, *summary = NULL;
-        const char *k;
-        size_t len = 0, i;
-        FILE *f;
         int r = bk_client_why(n->client, id, &rep);
 
         if (r != 0) {
@@ -596,27 +596,10 @@ static void notify_why(notify_t *n, const char *id)
         }
         /* The reminder's members are in the reply itself or under "reminder". */
         rem = json_is_object(json_object_get(rep, "reminder")) ? json_object_get(rep, "reminder") : rep;
-        f = open_memstream(&plain, &len);
-        if (f) {
-                fprintf(f, "Regel %s, ärende %s, förfaller %s\n", notify_str(rep, "rule"), notify_str(rem, "case"),
-                        notify_str(rem, "due_at"));
-                json_object_foreach(json_object_get(rep, "dates"), k, v) {
-                        if (json_is_string(v))
-                                fprintf(f, "%s: %s\n", k, json_string_value(v));
-                        else if (json_is_integer(v))
-                                fprintf(f, "%s: %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
-                }
-                json_array_foreach(json_object_get(rep, "events"), i, e)
-                        fprintf(f, "%s %s\n", notify_str(e, "at"), notify_str(e, "type"));
-                if (fclose(f) != 0) {
-                        free(plain);
-                        plain = NULL;
-                }
-        }
+        plain = notify_text_why_body(n->lang, rep, rem);
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
-        if (asprintf(&summary, "Varför: %s", notify_str(rem, "title")) < 0)
-                summary = NULL;
+        summary = notify_text_why_summary(n->lang, rem);
         if (!body || !summary || notify_dbus_notify(n, &n->why, summary, body, 0, false) < 0)
                 n->why = (notify_ref_t){ 0 };
         free(plain);
@@ -912,7 +895,7 @@ static int notify_run(notify_t *n, int sfd)
 int main(int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
-               O_SECRET_KEY, O_HELP, O_VERSION };
+               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG };
         static const struct option lo[] = {
                 { "topic", required_argument, NULL, O_TOPIC },
                 { "api", required_argument, NULL, O_API },
@@ -925,6 +908,7 @@ int main(int argc, char **argv)
                 { "secret-key", required_argument, NULL, O_SECRET_KEY },
                 { "help", no_argument, NULL, O_HELP },
                 { "version", no_argument, NULL, O_VERSION },
+                { "lang", required_argument, NULL, O_LANG },
                 { 0 },
         };
         notify_t n = { 0 };
@@ -939,6 +923,7 @@ int main(int argc, char **argv)
         o.server_key = getenv("BEVAKA_SERVER_KEY");
         o.public_key = getenv("BEVAKA_PUBLIC_KEY");
         o.secret_key = getenv("BEVAKA_SECRET_KEY");
+        n.lang = notify_text_lang(getenv("BEVAKA_LANG"));
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
@@ -967,6 +952,13 @@ int main(int argc, char **argv)
                 case O_VERSION:
                         printf("bevaka-notify %s\n", BEVAKA_VERSION);
                         return 0;
+                case O_LANG:
+                        if (strcmp(optarg, "sv") != 0 && strcmp(optarg, "en") != 0) {
+                                fprintf(stderr, "bevaka-notify: --lang must be sv or en\n");
+                                return 2;
+                        }
+                        n.lang = notify_text_lang(optarg);
+                        break;
                 default:
                         fprintf(stderr, "bevaka-notify: unknown option or missing value: %s\n", argv[optind - 1]);
                         notify_usage(stderr);
