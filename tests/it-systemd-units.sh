@@ -82,7 +82,7 @@ out=$(XDG_RUNTIME_DIR=$work/xdg MANPATH=$root/share/man systemd-analyze --user v
 rc=$?
 if [ $rc -eq 0 ] && [ -z "$out" ]; then ok; else no "systemd-analyze --user verify bevaka-notify.service (exit $rc): $out"; fi
 for want in 'WantedBy=graphical-session.target' 'PartOf=graphical-session.target' 'Restart=on-failure' \
-            'EnvironmentFile=%E/bevaka/notify.env' 'ExecStart=.*--topic \${BEVAKA_TOPIC}' \
+            'EnvironmentFile=%E/bevaka/notify.env' 'ExecStart=.*bevaka-notify \$BEVAKA_TOPIC$' \
             "EnvironmentFile=$prefix/etc/bevaka/notify.env"; do
         if grep -q "^$want" "$uunit"; then ok; else no "bevaka-notify.service lacks $want"; fi
 done
