@@ -452,15 +452,18 @@ static int do_move(engine_t *e, reminder_t *r, const void *a)
 
 static int do_list(engine_t *e, reminder_t *r, const void *a)
 {
-        char *buf = (char *)a, due[16], line[128];
+        char *buf = (char *)a, due[16], line[RULE_TEXT_MAX + 48];
         size_t len = strlen(buf), room = sizeof(((reminder_t *)NULL)->body) - len;
+        bool en = strcmp(e->cfg->rules.lang, "en") == 0;
+        bool past = r->due < cal_local_day(clock_now(e->clock));
         int n;
 
         if (r->rule == RULE_HANDOVER)
                 return 0;
+        /* The reminder's title, in the configured language: a rule id means nothing to a caseworker. */
         cal_format_date(r->due, due, sizeof(due));
-        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", rules_name(r->rule),
-                     strcmp(e->cfg->rules.lang, "en") == 0 ? "due" : "förfaller", due);
+        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", r->title,
+                     en ? (past ? "was due" : "due") : (past ? "förföll" : "förfaller"), due);
         /* Whole lines only: a cut would split a UTF-8 character. */
         if (n > 0 && (size_t)n < room - 8)
                 memcpy(buf + len, line, (size_t)n + 1);
