@@ -12,9 +12,11 @@
 #    nothing (`backup --help` writes no file, `keygen --help` no key);
 #  - every program takes --version;
 #  - `bevakactl metrics` has the CURVE gate's counters and passes
-#    `promtool check metrics`.
+#    `promtool check metrics`;
+#  - each program's bash completion loads and completes.
 set -u
-bin=${BEVAKA_BIN:?}
+bin=$(cd "${BEVAKA_BIN:?}" && pwd)
+src=$(cd "${BEVAKA_SRC:?}" && pwd)
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 no() { echo "FAIL: $*"; fail=$((fail + 1)); }
@@ -105,5 +107,26 @@ for p in bevakad bevakactl bevaka-feed bevaka-notify; do
         v=$("$bin/$p" --version 2>&1)
         check "$p --version: $v" grep -Eqx "$p [0-9]+\.[0-9]+\.[0-9]+" <<< "$v"
 done
+# ---- bash completion: each program's file loads and completes ----
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+        complete_words() {     # FILE WORD... : what completing the last word offers
+                bash -c 'source /usr/share/bash-completion/bash_completion; source "$1"; shift
+                         COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+                         f=$(complete -p "$1" | sed -n "s/.*-F \([^ ]*\).*/\1/p"); "$f" "$1" "${@: -1}" "${@: -2:1}"
+                         printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
+        }
+        out=$(complete_words "$src/client/completion/bevakactl" bevakactl ba)
+        check "completion: bevakactl ba -> $out" [ "$out" = backup ]
+        out=$(complete_words "$src/client/completion/bevakactl" bevakactl keygen --r)
+        check "completion: bevakactl keygen --r -> $out" [ "$out" = --role ]
+        out=$(complete_words "$src/client/completion/bevakad" bevakad --chec)
+        check "completion: bevakad --chec -> $out" [ "$out" = --check-config ]
+        out=$(complete_words "$src/client/completion/bevaka-feed" bevaka-feed sy)
+        check "completion: bevaka-feed sy -> $out" [ "$out" = synth ]
+        out=$(complete_words "$src/client/completion/bevaka-notify" bevaka-notify --ter)
+        check "completion: bevaka-notify --ter -> $out" [ "$out" = --terminal ]
+else
+        no "bash-completion not installed (scripts/deps.sh installs it)"
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
