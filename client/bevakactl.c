@@ -1201,6 +1201,14 @@ static int ctl_config_apply(ctl_t *ctl, bool api_given, bool pub_given)
         return 0;
 }
 
+/* A key given as a file (anything but 40 characters of Z85 text) must be readable; say which and from where. */
+static int ctl_key_file(const char *key, const char *from)
+{
+        if (!key || (strlen(key) == 40 && !strchr(key, '/')))
+                return 0;
+        return ctl_key_readable(key, from);
+}
+
 static int ctl_run(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, bool api_given, bool pub_given)
 {
         char server_path[PATH_MAX], secret_path[PATH_MAX];
@@ -1209,6 +1217,10 @@ static int ctl_run(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, bool
 
         bk_client_opts_default_keys(&ctl->opts, server_path, secret_path, sizeof(server_path));
         if ((r = ctl_config_apply(ctl, api_given, pub_given)) != 0)
+                return r;
+        if ((r = ctl_key_file(ctl->opts.server_key, "--server-key, $BEVAKA_SERVER_KEY or the user's server.pub")) ||
+            (r = ctl_key_file(ctl->opts.secret_key, "--secret-key, $BEVAKA_SECRET_KEY or the user's client.key")) ||
+            (r = ctl_key_file(ctl->opts.public_key, "--public-key or $BEVAKA_PUBLIC_KEY")))
                 return r;
         ctl->opts.request_timeout_ms = ctl->timeout_ms;
         /* Only watch reads the stream: the one-shot commands open no SUB connection. */

@@ -79,6 +79,9 @@ check "missing admin key: exit $rc" [ $rc -eq 2 ]
 check "missing admin key not named: $err" grep -q "$work/keys/admin.key: cannot read: No such file" <<< "$err"
 check "missing admin key: no hint at keygen: $err" grep -q 'bevakactl keygen' <<< "$err"
 mv "$work/keys/admin.key.away" "$work/keys/admin.key"
+err=$("$bin/bevakactl" --server-key "$work/keys/bevakad.key.pub" --secret-key "$work/nonexistent.key" hello 2>&1); rc=$?
+check "missing --secret-key file: exit $rc: $err" [ $rc -eq 2 ]
+check "missing --secret-key file not named: $err" grep -q "$work/nonexistent.key: cannot read: No such file or directory (--secret-key" <<< "$err"
 if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null; then
         chmod 750 "$work/keys"
         err=$(runuser -u nobody -- env BEVAKA_CONFIG="$BEVAKA_CONFIG" XDG_CONFIG_HOME=/nonexistent \
