@@ -4,7 +4,8 @@
 # +pedantic` on the result (no error, no warning), the packages' contents
 # and hardening, then what piuparts would do, scripted (piuparts needs a
 # chroot built from a mirror, which CI has not): install a previous build
-# (the same packages re-versioned one step lower), upgrade to this build,
+# (the packages the last passing run kept in BIN/deb-previous, else this
+# build's, re-versioned to 0.0.1 so that dpkg upgrades), upgrade to this build,
 # check the installed system (user, directories, conffile, units, a client
 # program linked against libbevaka-client-dev), remove, purge, and check
 # that nothing is left. The machine is left as it was: the packages are
@@ -115,8 +116,19 @@ done
 
 # ---- install a previous build, upgrade, remove, purge ----
 trap restore_machine EXIT
+# The previous build: the packages the last run of this test kept, else this
+# build's; either way re-versioned below this one, so that dpkg upgrades.
+keep=$bin/deb-previous
+from=("${debs[@]}")
+if ls "$keep"/*.deb > /dev/null 2>&1; then
+        from=()
+        for p in $PKGS; do from+=("$(ls "$keep/${p}_"*.deb | head -1)"); done
+        echo "previous build: $(dpkg-deb -f "${from[0]}" Version) from the last run"
+else
+        echo "previous build: none kept; this build re-versioned"
+fi
 prev=()
-for d in "${debs[@]}"; do
+for d in "${from[@]}"; do
         r=$pkg/prev/$(basename "$d" .deb) && dpkg-deb -R "$d" "$r"
         sed -i "s/^Version: .*/Version: 0.0.1/" "$r/DEBIAN/control"
         dpkg-deb --root-owner-group -b "$r" "$r.deb" > /dev/null && prev+=("$r.deb")
@@ -161,4 +173,5 @@ done
 for p in $PKGS; do
         check "$p still known to dpkg after purge" bash -c "! dpkg-query -W $p >/dev/null 2>&1 || [ -z \"\$(dpkg-query -W -f='\${Status}' $p | grep -v not-installed)\" ]"
 done
+[ $fail -eq 0 ] && rm -rf "$keep" && mkdir -p "$keep" && cp "${debs[@]}" "$keep/"    # the next run's previous build
 finish
