@@ -257,9 +257,14 @@ static void ctl_print_json(const json_t *v)
 
 static int ctl_fail(ctl_t *ctl, int r)
 {
-        if (r == -ETIMEDOUT)
-                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running?)\n",
-                        ctl->opts.api_endpoint, ctl->timeout_ms);
+        if (r == -ETIMEDOUT && !ctl->opts.server_key)
+                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running? with "
+                                "security.curve it answers only CURVE clients: --server-key and --secret-key, "
+                                "or --config with its admin key)\n", ctl->opts.api_endpoint, ctl->timeout_ms);
+        else if (r == -ETIMEDOUT)
+                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running, and is the key "
+                                "%s in its key list?)\n", ctl->opts.api_endpoint, ctl->timeout_ms,
+                        ctl->opts.secret_key ? ctl->opts.secret_key : "given");
         else if (r == -EPROTO)
                 fprintf(stderr, "bevakactl: the reply from %s is not a protocol reply\n", ctl->opts.api_endpoint);
         else

@@ -79,6 +79,10 @@ check "missing admin key: exit $rc" [ $rc -eq 2 ]
 check "missing admin key not named: $err" grep -q "$work/keys/admin.key: cannot read: No such file" <<< "$err"
 check "missing admin key: no hint at keygen: $err" grep -q 'bevakactl keygen' <<< "$err"
 mv "$work/keys/admin.key.away" "$work/keys/admin.key"
+# The right endpoint without keys: the answer says CURVE, not only "is bevakad running?".
+err=$("$bin/bevakactl" --api "ipc://$work/api" --pub "ipc://$work/pub" --timeout 300 hello 2>&1); rc=$?
+check "no keys: exit $rc: $err" [ $rc -eq 3 ]
+check "no keys: no hint at CURVE: $err" grep -q 'answers only CURVE clients' <<< "$err"
 err=$("$bin/bevakactl" --server-key "$work/keys/bevakad.key.pub" --secret-key "$work/nonexistent.key" hello 2>&1); rc=$?
 check "missing --secret-key file: exit $rc: $err" [ $rc -eq 2 ]
 check "missing --secret-key file not named: $err" grep -q "$work/nonexistent.key: cannot read: No such file or directory (--secret-key" <<< "$err"
