@@ -963,6 +963,22 @@ static int notify_topics_env(notify_t *n, char *list)
         return 0;
 }
 
+/* Topics also as arguments (the user unit passes $BEVAKA_TOPIC split on spaces), else from the environment. */
+static int notify_topics_rest(notify_t *n, int argc, char **argv)
+{
+        for (int i = 0; i < argc; i++)
+                if (notify_topic_add(n, argv[i]) < 0)
+                        return 2;
+        if (n->n_topics == 0 && getenv("BEVAKA_TOPIC") && notify_topics_env(n, getenv("BEVAKA_TOPIC")) < 0)
+                return 2;
+        if (n->n_topics == 0) {
+                fprintf(stderr, "bevaka-notify: --topic rem/<unit>/<user>/ is required\n");
+                notify_usage(stderr);
+                return 2;
+        }
+        return -1;
+}
+
 /* Follows one topic from its saved rseq; a topic the daemon refuses ends the notifier. */
 static int notify_follow(notify_t *n, notify_topic_t *t, const char *api)
 {
@@ -981,7 +997,11 @@ static int notify_follow(notify_t *n, notify_topic_t *t, const char *api)
         return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * Options, topics and the environment into *n and *o-> Returns -1 to go on,
+ * or the exit status (0 after --help or --version, 2 for a usage error).
+ */
+static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir, int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
                O_SECRET_KEY, O_HELP, O_VERSION, O_LANG };
@@ -1000,30 +1020,25 @@ int main(int argc, char **argv)
                 { "lang", required_argument, NULL, O_LANG },
                 { 0 },
         };
-        notify_t n = { 0 };
-        bk_client_opts_t o = { 0 };
-        char key_server[PATH_MAX], key_secret[PATH_MAX];
-        const char *state_dir = NULL;
-        sigset_t mask;
-        int c, r, sfd, rc;
+        int c;
 
-        o.api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
-        o.pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
-        o.server_key = getenv("BEVAKA_SERVER_KEY");
-        o.public_key = getenv("BEVAKA_PUBLIC_KEY");
-        o.secret_key = getenv("BEVAKA_SECRET_KEY");
-        n.lang = notify_text_lang(getenv("BEVAKA_LANG"));
+        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
+        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
+        o->server_key = getenv("BEVAKA_SERVER_KEY");
+        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
+        o->secret_key = getenv("BEVAKA_SECRET_KEY");
+        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
                 case O_TOPIC:
-                        if (notify_topic_add(&n, optarg) < 0)
+                        if (notify_topic_add(n, optarg) < 0)
                                 return 2;
                         break;
-                case O_API: o.api_endpoint = optarg; break;
-                case O_PUB: o.pub_endpoint = optarg; break;
-                case O_TERMINAL: n.terminal = true; break;
-                case O_STATE_DIR: state_dir = optarg; break;
+                case O_API: o->api_endpoint = optarg; break;
+                case O_PUB: o->pub_endpoint = optarg; break;
+                case O_TERMINAL: n->terminal = true; break;
+                case O_STATE_DIR: *state_dir = optarg; break;
                 case O_TIMEOUT: {
                         char *end;
                         long v = strtol(optarg, &end, 10);
@@ -1031,12 +1046,12 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "bevaka-notify: --timeout must be 1..3600000 ms\n");
                                 return 2;
                         }
-                        o.request_timeout_ms = (int)v;
+                        o->request_timeout_ms = (int)v;
                         break;
                 }
-                case O_SERVER_KEY: o.server_key = optarg; break;
-                case O_PUBLIC_KEY: o.public_key = optarg; break;
-                case O_SECRET_KEY: o.secret_key = optarg; break;
+                case O_SERVER_KEY: o->server_key = optarg; break;
+                case O_PUBLIC_KEY: o->public_key = optarg; break;
+                case O_SECRET_KEY: o->secret_key = optarg; break;
                 case 'h':
                 case O_HELP:
                         notify_usage(stdout);
@@ -1049,7 +1064,7 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "bevaka-notify: --lang must be sv or en\n");
                                 return 2;
                         }
-                        n.lang = notify_text_lang(optarg);
+                        n->lang = notify_text_lang(optarg);
                         break;
                 default:
                         fprintf(stderr, "bevaka-notify: unknown option or missing value: %s\n", argv[optind - 1]);
@@ -1057,17 +1072,20 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        /* Topics also as arguments (the user unit passes $BEVAKA_TOPIC split on spaces), else from the environment. */
-        for (int i = optind; i < argc; i++)
-                if (notify_topic_add(&n, argv[i]) < 0)
-                        return 2;
-        if (n.n_topics == 0 && getenv("BEVAKA_TOPIC") && notify_topics_env(&n, getenv("BEVAKA_TOPIC")) < 0)
-                return 2;
-        if (n.n_topics == 0) {
-                fprintf(stderr, "bevaka-notify: --topic rem/<unit>/<user>/ is required\n");
-                notify_usage(stderr);
-                return 2;
-        }
+        return notify_topics_rest(n, argc - optind, argv + optind);
+}
+
+int main(int argc, char **argv)
+{
+        notify_t n = { 0 };
+        bk_client_opts_t o = { 0 };
+        char key_server[PATH_MAX], key_secret[PATH_MAX];
+        const char *state_dir = NULL;
+        sigset_t mask;
+        int r, sfd, rc;
+
+        if ((rc = notify_args(&n, &o, &state_dir, argc, argv)) >= 0)
+                return rc;
         bk_client_opts_default_keys(&o, key_server, key_secret, sizeof(key_server));
         for (int i = 0; i < n.n_topics; i++) {
                 if ((r = notify_state_path(&n.topics[i], state_dir)) < 0) {
