@@ -169,6 +169,8 @@ static void feed_usage(FILE *out)
         fputs("Usage:\n"
               "  bevaka-feed publish [options] FILE.jsonl|-   publish events as the case-system adapter would\n"
               "  bevaka-feed serve [options]                   serve the stored log only (replays + heartbeats)\n"
+              "  bevaka-feed synth [options]                   write a synthetic history (bevaka-feed synth --help)\n"
+              "  bevaka-feed --version\n"
               "\n"
               "Options:\n"
               "  --endpoint E            feed XPUB bind (default ipc://bevaka-feed.sock)\n"
@@ -253,6 +255,10 @@ static int feed_opts_parse(feed_opts_t *o, int argc, char **argv)
         }
         if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
                 feed_usage(stdout);
+                return -1;
+        }
+        if (strcmp(argv[1], "--version") == 0) {
+                printf("bevaka-feed %s\n", BEVAKA_VERSION);
                 return -1;
         }
         if (strcmp(argv[1], "publish") == 0) {

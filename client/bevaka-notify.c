@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 #include "bevaka/client.h"
+#include "notify-text.h"
 
 #define NOTIFY_DEFAULT_API      "ipc://bevaka-api.sock"
 #define NOTIFY_DEFAULT_PUB      "ipc://bevaka-pub.sock"
@@ -45,6 +46,7 @@
  */
 #define NOTIFY_ACTION_CLOSE_MS  5000
 #define NOTIFY_NAME_MAX         256     /* D-Bus names are at most 255 characters */
+#define NOTIFY_MAX_TOPICS       8       /* a caseworker who is also a lead of one or more units */
 
 #define FDN_NAME  "org.freedesktop.Notifications"
 #define FDN_PATH  "/org/freedesktop/Notifications"
@@ -59,16 +61,26 @@ typedef struct notify_ref {
         char server[NOTIFY_NAME_MAX];   /* unique bus name of the server that issued nid */
 } notify_ref_t;
 
-typedef struct notify {
+/*
+ * One followed topic: a caseworker's, and for a lead also the unit's
+ * @leads topic, in the same process. Each keeps its own state file.
+ */
+typedef struct notify_topic {
         const char *topic;
         char state_path[PATH_MAX];
-        bool terminal;
-        bk_client_t *client;
         /* {"topic": T, "rseq": N, "shown": {id: {"deliver_at": …}}}: what the user has seen */
         json_t *state;
         bool dirty;
         json_t *seen;           /* ids in the first snapshot, to forget what closed while we were off */
         bool started;           /* the first snapshot is done */
+} notify_topic_t;
+
+typedef struct notify {
+        notify_topic_t topics[NOTIFY_MAX_TOPICS];
+        int n_topics;
+        bool terminal;
+        notify_lang_t lang;             /* --lang, $BEVAKA_LANG: the notifier's own words */
+        bk_client_t *client;
         sd_bus *bus;
         char owner[NOTIFY_NAME_MAX];    /* unique name owning org.freedesktop.Notifications; "" for none */
         bool owner_changed;             /* set by the NameOwnerChanged callback, handled outside it */
@@ -97,15 +109,19 @@ static int64_t notify_now_ms(void)
 static void notify_usage(FILE *out)
 {
         fprintf(out,
-                "Usage: bevaka-notify --topic rem/<unit>/<user>/ [--api EP] [--pub EP] [--terminal]\n"
+                "Usage: bevaka-notify [--topic] rem/<unit>/<user>/ [[--topic] rem/<unit>/@leads/ ...]\n"
+                "                     [--api EP] [--pub EP] [--terminal]\n"
                 "                     [--state-dir DIR] [--timeout MS]\n"
                 "                     [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
+                "                     [--lang sv|en] [--version] [--help]\n"
                 "\n"
-                "Shows the topic's due reminders as desktop notifications (D-Bus), or with\n"
+                "Shows the topics' due reminders as desktop notifications (D-Bus), or with\n"
                 "--terminal as one line each on stdout. Endpoints default to $BEVAKA_API /\n"
                 "$BEVAKA_PUB, else %s / %s. What was shown is kept in\n"
                 "$XDG_STATE_HOME/bevaka/notify-<topic>.json (or --state-dir). CURVE keys default to\n"
-                "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n",
+                "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n"
+                "--lang (default $BEVAKA_LANG, else sv) is the language of the notifier's own words;\n"
+                "the reminders' titles and bodies come in the daemon's rules.lang.\n",
                 NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB);
 }
 
@@ -138,7 +154,7 @@ static int notify_mkdirs(const char *dir)
         return 0;
 }
 
-static int notify_state_path(notify_t *n, const char *dir_opt)
+static int notify_state_path(notify_topic_t *n, const char *dir_opt)
 {
         char dir[PATH_MAX], name[512];
         const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
@@ -169,7 +185,7 @@ static int notify_state_path(notify_t *n, const char *dir_opt)
         return 0;
 }
 
-static void notify_state_load(notify_t *n)
+static void notify_state_load(notify_topic_t *n)
 {
         json_error_t err;
         json_t *s = json_load_file(n->state_path, JSON_REJECT_DUPLICATES, &err);
@@ -188,7 +204,7 @@ static void notify_state_load(notify_t *n)
 }
 
 /* Written to a temporary file and renamed, so a crash leaves the old or the new state. */
-static void notify_state_save(notify_t *n)
+static void notify_state_save(notify_topic_t *n)
 {
         char tmp[PATH_MAX + 8];
 
@@ -203,9 +219,36 @@ static void notify_state_save(notify_t *n)
         n->dirty = false;
 }
 
-static json_t *notify_shown(notify_t *n)
+static json_t *notify_shown(notify_topic_t *n)
 {
         return json_object_get(n->state, "shown");
+}
+
+/* The followed topic an event belongs to (NULL for none of ours). */
+static notify_topic_t *notify_topic_of(notify_t *n, const char *topic)
+{
+        for (int i = 0; topic && i < n->n_topics; i++)
+                if (strcmp(n->topics[i].topic, topic) == 0)
+                        return &n->topics[i];
+        return NULL;
+}
+
+static void notify_save_all(notify_t *n)
+{
+        for (int i = 0; i < n->n_topics; i++)
+                notify_state_save(&n->topics[i]);
+}
+
+/* Whether another followed topic already shows this delivery (a reminder on two of the user's topics). */
+static bool notify_shown_elsewhere(notify_t *n, const notify_topic_t *t, const char *id, const char *deliver_at)
+{
+        for (int i = 0; i < n->n_topics; i++) {
+                json_t *o = json_object_get(notify_shown(&n->topics[i]), id);
+                if (&n->topics[i] != t && o && strcmp(notify_str(o, "deliver_at"), deliver_at) == 0 &&
+                    json_object_get(n->desk, id))
+                        return true;
+        }
+        return false;
 }
 
 /* ---- desktop notifications ------------------------------------------------------------ */
@@ -301,8 +344,9 @@ static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, co
         if (r >= 0)
                 r = sd_bus_message_append(m, "susss", "bevaka", replaces, "", summary, body);
         if (r >= 0 && reminder)
-                r = sd_bus_message_append(m, "as", 6, "ack", "Kvittera", "snooze", "Påminn i morgon", "why",
-                                          "Varför?");
+                r = sd_bus_message_append(m, "as", 6, "ack", notify_text_action(n->lang, "ack"), "snooze",
+                                          notify_text_action(n->lang, "snooze"), "why",
+                                          notify_text_action(n->lang, "why"));
         else if (r >= 0)
                 r = sd_bus_message_append(m, "as", 0);
         if (r >= 0 && reminder)
@@ -412,9 +456,7 @@ static void notify_display(notify_t *n, json_t *e)
         notify_ref_t ref = notify_ref_of(e);
         char *plain = NULL, *body = NULL;
 
-        if (asprintf(&plain, "%s \u00b7 %s \u00b7 förfaller %s\n%s", notify_str(r, "case"), notify_str(r, "rule"),
-                     notify_str(r, "due_at"), notify_str(r, "body")) < 0)
-                plain = NULL;
+        plain = notify_text_body(n->lang, r);
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
         if (!body || notify_dbus_notify(n, &ref, notify_str(r, "title"), body, notify_urgency(r), true) < 0) {
@@ -478,88 +520,93 @@ static void notify_hide(notify_t *n, const char *id)
 
 /* ---- reminder events ---------------------------------------------------------------------- */
 
-static void notify_due(notify_t *n, const bk_event_t *ev)
+static void notify_due(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
 {
         const json_t *r = ev->reminder;
         const char *id = notify_str(r, "id"), *deliver_at = notify_str(r, "deliver_at");
         const char *state = json_string_value(json_object_get(r, "state"));
-        json_t *shown = json_object_get(notify_shown(n), id);
+        json_t *shown = json_object_get(notify_shown(t), id);
         bool same = shown && strcmp(notify_str(shown, "deliver_at"), deliver_at) == 0;
 
         if (!id[0])
                 return;
-        if (n->seen)
-                json_object_set_new(n->seen, id, json_true());
+        if (t->seen)
+                json_object_set_new(t->seen, id, json_true());
         if (state && strcmp(state, "delivered") != 0) {
                 /* Acknowledged or snoozed elsewhere: off the desktop, and not news when it returns unchanged. */
                 notify_hide(n, id);
                 if (!same) {
-                        json_object_set_new(notify_shown(n), id, json_pack("{s:s}", "deliver_at", deliver_at));
-                        n->dirty = true;
+                        json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));
+                        t->dirty = true;
                 }
                 return;
         }
         if (same)
                 return;     /* this delivery has been shown */
-        notify_show(n, r);
-        json_object_set_new(notify_shown(n), id, json_pack("{s:s}", "deliver_at", deliver_at));
-        n->dirty = true;
+        if (!notify_shown_elsewhere(n, t, id, deliver_at))
+                notify_show(n, r);
+        json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));
+        t->dirty = true;
         /* Saved at once: a crash right after showing must not show it again. */
-        notify_state_save(n);
+        notify_state_save(t);
 }
 
-static void notify_gone(notify_t *n, const bk_event_t *ev)
+static void notify_gone(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
 {
         const char *id = notify_str(ev->reminder, "id");
 
-        if (!json_object_get(notify_shown(n), id))
+        if (!json_object_get(notify_shown(t), id))
                 return;     /* never shown: nothing to take back */
         if (n->terminal)
                 notify_line(notify_tag(ev->kind), ev->reminder);
         notify_hide(n, id);
-        json_object_del(notify_shown(n), id);
-        n->dirty = true;
+        json_object_del(notify_shown(t), id);
+        t->dirty = true;
 }
 
 static void notify_event(notify_t *n, const bk_event_t *ev)
 {
+        notify_topic_t *t = notify_topic_of(n, ev->topic);
+
+        if (!t)
+                return;
         switch (ev->kind) {
         case BK_EVENT_SNAPSHOT_BEGIN:
-                if (!n->started)
-                        n->seen = json_object();
+                if (!t->started)
+                        t->seen = json_object();
                 break;
         case BK_EVENT_DUE:
-                notify_due(n, ev);
+                notify_due(n, t, ev);
                 break;
         case BK_EVENT_RESOLVED:
         case BK_EVENT_CANCELLED:
         case BK_EVENT_REROUTED:
         case BK_EVENT_CLOSED:
-                notify_gone(n, ev);
+                notify_gone(n, t, ev);
                 break;
         case BK_EVENT_SNAPSHOT_END:
-                if (n->seen) {
+                if (t->seen) {
                         /* Shown in an earlier session, closed while we were off: forget it quietly. */
                         const char *id;
                         json_t *v;
                         void *tmp;
-                        json_object_foreach_safe(notify_shown(n), tmp, id, v) {
-                                if (!json_object_get(n->seen, id)) {
-                                        json_object_del(notify_shown(n), id);
-                                        n->dirty = true;
+                        json_object_foreach_safe(notify_shown(t), tmp, id, v) {
+                                if (!json_object_get(t->seen, id)) {
+                                        json_object_del(notify_shown(t), id);
+                                        t->dirty = true;
                                 }
                         }
-                        json_decref(n->seen);
-                        n->seen = NULL;
+                        json_decref(t->seen);
+                        t->seen = NULL;
                 }
-                if (!n->started)
-                        fprintf(stderr, "bevaka-notify: following %s from rseq %" PRId64 "\n", n->topic, ev->rseq);
-                n->started = true;
+                if (!t->started)
+                        fprintf(stderr, "bevaka-notify: following %s from rseq %" PRId64 "\n", t->topic, ev->rseq);
+                t->started = true;
                 break;
         }
-        if (json_integer_value(json_object_get(n->state, "rseq")) != bk_client_rseq(n->client, n->topic)) {
-                json_object_set_new(n->state, "rseq", json_integer(bk_client_rseq(n->client, n->topic)));
-                n->dirty = true;
+        if (json_integer_value(json_object_get(t->state, "rseq")) != bk_client_rseq(n->client, t->topic)) {
+                json_object_set_new(t->state, "rseq", json_integer(bk_client_rseq(n->client, t->topic)));
+                t->dirty = true;
         }
 }
 
@@ -580,11 +627,8 @@ static const char *notify_id_of(notify_t *n, uint32_t nid, const char *server)
 
 static void notify_why(notify_t *n, const char *id)
 {
-        json_t *rep = NULL, *rem, *v, *e;
+        json_t *rep = NULL, *rem;
         char *plain = NULL, *body = NULL, *summary = NULL;
-        const char *k;
-        size_t len = 0, i;
-        FILE *f;
         int r = bk_client_why(n->client, id, &rep);
 
         if (r != 0) {
@@ -595,27 +639,10 @@ static void notify_why(notify_t *n, const char *id)
         }
         /* The reminder's members are in the reply itself or under "reminder". */
         rem = json_is_object(json_object_get(rep, "reminder")) ? json_object_get(rep, "reminder") : rep;
-        f = open_memstream(&plain, &len);
-        if (f) {
-                fprintf(f, "Regel %s, ärende %s, förfaller %s\n", notify_str(rep, "rule"), notify_str(rem, "case"),
-                        notify_str(rem, "due_at"));
-                json_object_foreach(json_object_get(rep, "dates"), k, v) {
-                        if (json_is_string(v))
-                                fprintf(f, "%s: %s\n", k, json_string_value(v));
-                        else if (json_is_integer(v))
-                                fprintf(f, "%s: %" JSON_INTEGER_FORMAT "\n", k, json_integer_value(v));
-                }
-                json_array_foreach(json_object_get(rep, "events"), i, e)
-                        fprintf(f, "%s %s\n", notify_str(e, "at"), notify_str(e, "type"));
-                if (fclose(f) != 0) {
-                        free(plain);
-                        plain = NULL;
-                }
-        }
+        plain = notify_text_why_body(n->lang, rep, rem);
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
-        if (asprintf(&summary, "Varför: %s", notify_str(rem, "title")) < 0)
-                summary = NULL;
+        summary = notify_text_why_summary(n->lang, rem);
         if (!body || !summary || notify_dbus_notify(n, &n->why, summary, body, 0, false) < 0)
                 n->why = (notify_ref_t){ 0 };
         free(plain);
@@ -876,7 +903,7 @@ static int notify_run(notify_t *n, int sfd)
                         fprintf(stderr, "bevaka-notify: %s\n", strerror(-r));
                         return 1;
                 }
-                notify_state_save(n);
+                notify_save_all(n);
                 k = bk_client_pollitems(n->client, items, 2);
                 timeout = bk_client_timeout(n->client);
                 items[k++] = (zmq_pollitem_t){ .fd = sfd, .events = ZMQ_POLLIN };
@@ -908,10 +935,76 @@ static int notify_run(notify_t *n, int sfd)
         }
 }
 
-int main(int argc, char **argv)
+/* Adds a topic to follow: rem/<unit>/<user>/ or rem/<unit>/@leads/, each once. */
+static int notify_topic_add(notify_t *n, const char *topic)
+{
+        size_t len = strlen(topic);
+
+        if (strncmp(topic, "rem/", 4) != 0 || len < 6 || topic[len - 1] != '/') {
+                fprintf(stderr, "bevaka-notify: %s: a topic is rem/<unit>/<user>/ or rem/<unit>/@leads/\n", topic);
+                return -EINVAL;
+        }
+        if (notify_topic_of(n, topic))
+                return 0;
+        if (n->n_topics == NOTIFY_MAX_TOPICS) {
+                fprintf(stderr, "bevaka-notify: at most %d topics\n", NOTIFY_MAX_TOPICS);
+                return -E2BIG;
+        }
+        n->topics[n->n_topics++].topic = topic;
+        return 0;
+}
+
+/* $BEVAKA_TOPIC: one topic or several separated by spaces (the .desktop entry's way in). */
+static int notify_topics_env(notify_t *n, char *list)
+{
+        for (char *save = NULL, *t = strtok_r(list, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+                if (notify_topic_add(n, t) < 0)
+                        return -EINVAL;
+        return 0;
+}
+
+/* Topics also as arguments (the user unit passes $BEVAKA_TOPIC split on spaces), else from the environment. */
+static int notify_topics_rest(notify_t *n, int argc, char **argv)
+{
+        for (int i = 0; i < argc; i++)
+                if (notify_topic_add(n, argv[i]) < 0)
+                        return 2;
+        if (n->n_topics == 0 && getenv("BEVAKA_TOPIC") && notify_topics_env(n, getenv("BEVAKA_TOPIC")) < 0)
+                return 2;
+        if (n->n_topics == 0) {
+                fprintf(stderr, "bevaka-notify: --topic rem/<unit>/<user>/ is required\n");
+                notify_usage(stderr);
+                return 2;
+        }
+        return -1;
+}
+
+/* Follows one topic from its saved rseq; a topic the daemon refuses ends the notifier. */
+static int notify_follow(notify_t *n, notify_topic_t *t, const char *api)
+{
+        int r = bk_client_follow(n->client, t->topic, json_integer_value(json_object_get(t->state, "rseq")));
+
+        if (r == BK_CLIENT_E_REPLY) {
+                json_t *rep = NULL;
+                bk_client_sync(n->client, t->topic, 0, &rep);
+                fprintf(stderr, "bevaka-notify: %s: %s: %s\n", t->topic, rep ? bk_reply_error_code(rep) : "error",
+                        rep ? bk_reply_error_message(rep) : "the daemon refused the topic");
+                json_decref(rep);
+                return -EPERM;
+        }
+        if (r < 0)  /* the daemon is not up yet: the client syncs as soon as it is */
+                fprintf(stderr, "bevaka-notify: %s not answering yet (%s); waiting\n", api, strerror(-r));
+        return 0;
+}
+
+/*
+ * Options, topics and the environment into *n and *o-> Returns -1 to go on,
+ * or the exit status (0 after --help or --version, 2 for a usage error).
+ */
+static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir, int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
-               O_SECRET_KEY, O_HELP };
+               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG };
         static const struct option lo[] = {
                 { "topic", required_argument, NULL, O_TOPIC },
                 { "api", required_argument, NULL, O_API },
@@ -923,28 +1016,29 @@ int main(int argc, char **argv)
                 { "public-key", required_argument, NULL, O_PUBLIC_KEY },
                 { "secret-key", required_argument, NULL, O_SECRET_KEY },
                 { "help", no_argument, NULL, O_HELP },
+                { "version", no_argument, NULL, O_VERSION },
+                { "lang", required_argument, NULL, O_LANG },
                 { 0 },
         };
-        notify_t n = { 0 };
-        bk_client_opts_t o = { 0 };
-        char key_server[PATH_MAX], key_secret[PATH_MAX];
-        const char *state_dir = NULL;
-        sigset_t mask;
-        int c, r, sfd, rc;
+        int c;
 
-        o.api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
-        o.pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
-        o.server_key = getenv("BEVAKA_SERVER_KEY");
-        o.public_key = getenv("BEVAKA_PUBLIC_KEY");
-        o.secret_key = getenv("BEVAKA_SECRET_KEY");
+        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
+        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
+        o->server_key = getenv("BEVAKA_SERVER_KEY");
+        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
+        o->secret_key = getenv("BEVAKA_SECRET_KEY");
+        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
-                case O_TOPIC: n.topic = optarg; break;
-                case O_API: o.api_endpoint = optarg; break;
-                case O_PUB: o.pub_endpoint = optarg; break;
-                case O_TERMINAL: n.terminal = true; break;
-                case O_STATE_DIR: state_dir = optarg; break;
+                case O_TOPIC:
+                        if (notify_topic_add(n, optarg) < 0)
+                                return 2;
+                        break;
+                case O_API: o->api_endpoint = optarg; break;
+                case O_PUB: o->pub_endpoint = optarg; break;
+                case O_TERMINAL: n->terminal = true; break;
+                case O_STATE_DIR: *state_dir = optarg; break;
                 case O_TIMEOUT: {
                         char *end;
                         long v = strtol(optarg, &end, 10);
@@ -952,34 +1046,55 @@ int main(int argc, char **argv)
                                 fprintf(stderr, "bevaka-notify: --timeout must be 1..3600000 ms\n");
                                 return 2;
                         }
-                        o.request_timeout_ms = (int)v;
+                        o->request_timeout_ms = (int)v;
                         break;
                 }
-                case O_SERVER_KEY: o.server_key = optarg; break;
-                case O_PUBLIC_KEY: o.public_key = optarg; break;
-                case O_SECRET_KEY: o.secret_key = optarg; break;
+                case O_SERVER_KEY: o->server_key = optarg; break;
+                case O_PUBLIC_KEY: o->public_key = optarg; break;
+                case O_SECRET_KEY: o->secret_key = optarg; break;
                 case 'h':
                 case O_HELP:
                         notify_usage(stdout);
                         return 0;
+                case O_VERSION:
+                        printf("bevaka-notify %s\n", BEVAKA_VERSION);
+                        return 0;
+                case O_LANG:
+                        if (strcmp(optarg, "sv") != 0 && strcmp(optarg, "en") != 0) {
+                                fprintf(stderr, "bevaka-notify: --lang must be sv or en\n");
+                                return 2;
+                        }
+                        n->lang = notify_text_lang(optarg);
+                        break;
                 default:
                         fprintf(stderr, "bevaka-notify: unknown option or missing value: %s\n", argv[optind - 1]);
                         notify_usage(stderr);
                         return 2;
                 }
         }
-        if (optind != argc || !n.topic || strncmp(n.topic, "rem/", 4) != 0 || n.topic[strlen(n.topic) - 1] != '/') {
-                fprintf(stderr, "bevaka-notify: --topic rem/<unit>/<user>/ is required\n");
-                notify_usage(stderr);
-                return 2;
-        }
+        return notify_topics_rest(n, argc - optind, argv + optind);
+}
+
+int main(int argc, char **argv)
+{
+        notify_t n = { 0 };
+        bk_client_opts_t o = { 0 };
+        char key_server[PATH_MAX], key_secret[PATH_MAX];
+        const char *state_dir = NULL;
+        sigset_t mask;
+        int r, sfd, rc;
+
+        if ((rc = notify_args(&n, &o, &state_dir, argc, argv)) >= 0)
+                return rc;
         bk_client_opts_default_keys(&o, key_server, key_secret, sizeof(key_server));
-        if ((r = notify_state_path(&n, state_dir)) < 0) {
-                fprintf(stderr, "bevaka-notify: no state directory (set XDG_STATE_HOME or --state-dir): %s\n",
-                        strerror(-r));
-                return 2;
+        for (int i = 0; i < n.n_topics; i++) {
+                if ((r = notify_state_path(&n.topics[i], state_dir)) < 0) {
+                        fprintf(stderr, "bevaka-notify: no state directory (set XDG_STATE_HOME or --state-dir): %s\n",
+                                strerror(-r));
+                        return 2;
+                }
+                notify_state_load(&n.topics[i]);
         }
-        notify_state_load(&n);
         n.desk = json_object();
         n.signals = json_array();
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1002,25 +1117,20 @@ int main(int argc, char **argv)
                 rc = 2;
                 goto out;
         }
-        r = bk_client_follow(n.client, n.topic, json_integer_value(json_object_get(n.state, "rseq")));
-        if (r == BK_CLIENT_E_REPLY) {
-                json_t *rep = NULL;
-                bk_client_sync(n.client, n.topic, 0, &rep);
-                fprintf(stderr, "bevaka-notify: %s: %s\n", rep ? bk_reply_error_code(rep) : "error",
-                        rep ? bk_reply_error_message(rep) : "the daemon refused the topic");
-                json_decref(rep);
-                goto out;
+        for (int i = 0; i < n.n_topics; i++) {
+                if (notify_follow(&n, &n.topics[i], o.api_endpoint) < 0)
+                        goto out;
         }
-        if (r < 0)  /* the daemon is not up yet: the client syncs as soon as it is */
-                fprintf(stderr, "bevaka-notify: %s not answering yet (%s); waiting\n", o.api_endpoint, strerror(-r));
         rc = notify_run(&n, sfd);
-        notify_state_save(&n);
+        notify_save_all(&n);
 out:
         bk_client_destroy(&n.client);
         if (n.bus)
                 sd_bus_flush_close_unref(n.bus);
-        json_decref(n.state);
-        json_decref(n.seen);
+        for (int i = 0; i < n.n_topics; i++) {
+                json_decref(n.topics[i].state);
+                json_decref(n.topics[i].seen);
+        }
         json_decref(n.desk);
         json_decref(n.signals);
         close(sfd);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "bevaka/client.h"
+#include "config.h"
 #include "store.h"
 
 #define CTL_DEFAULT_API     "ipc://bevaka-api.sock"
@@ -34,6 +35,11 @@
 #define CTL_DEFAULT_TIMEOUT 5000
 #define CTL_RAW_MAX         60          /* dead-letter bytes shown in a table */
 #define CTL_DEFAULT_DB      "/var/lib/bevaka/bevaka.db"
+/* The packaged configuration: where a local operator's bevakactl finds the daemon. */
+#ifndef CTL_DEFAULT_CONFIG
+#define CTL_DEFAULT_CONFIG  "/etc/bevaka/bevakad.conf"
+#endif
+#define CTL_ADMIN_KEY_NAME  "admin.key"     /* beside security.secret_key */
 
 enum { EXIT_OK = 0, EXIT_REPLY = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -43,6 +49,8 @@ typedef struct ctl {
         bool json;
         int timeout_ms;
         const char *db_path;            /* backup's source: --db, $BEVAKA_DB or CTL_DEFAULT_DB */
+        config_t *cfg;                  /* the daemon's configuration, when one was read */
+        char admin_key[CFG_PATH_MAX];   /* the admin key found beside the daemon's */
 } ctl_t;
 
 typedef struct ctl_cmd {
@@ -249,9 +257,14 @@ static void ctl_print_json(const json_t *v)
 
 static int ctl_fail(ctl_t *ctl, int r)
 {
-        if (r == -ETIMEDOUT)
-                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running?)\n",
-                        ctl->opts.api_endpoint, ctl->timeout_ms);
+        if (r == -ETIMEDOUT && !ctl->opts.server_key)
+                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running? with "
+                                "security.curve it answers only CURVE clients: --server-key and --secret-key, "
+                                "or --config with its admin key)\n", ctl->opts.api_endpoint, ctl->timeout_ms);
+        else if (r == -ETIMEDOUT)
+                fprintf(stderr, "bevakactl: no reply from %s within %d ms (is bevakad running, and is the key "
+                                "%s in its key list?)\n", ctl->opts.api_endpoint, ctl->timeout_ms,
+                        ctl->opts.secret_key ? ctl->opts.secret_key : "given");
         else if (r == -EPROTO)
                 fprintf(stderr, "bevakactl: the reply from %s is not a protocol reply\n", ctl->opts.api_endpoint);
         else
@@ -833,6 +846,52 @@ static void ctl_metric_one(const json_t *rep, const char *key, const char *name,
         printf("%s %" JSON_INTEGER_FORMAT "\n", name, json_integer_value(v));
 }
 
+/* Per feed endpoint: silent now (gauge) and how often it fell silent (counter). */
+static void ctl_metric_endpoints(const json_t *eps)
+{
+        static const struct { const char *key, *name, *type, *help; } m[] = {
+                { "silent", "bevaka_feed_silent", "gauge", "1 while a feed endpoint has been silent past feed_silence_s." },
+                { "silences", "bevaka_feed_silences_total", "counter", "Times a feed endpoint fell silent." },
+                { "reconnects", "bevaka_feed_reconnects_total", "counter", "Reconnects to a silent feed endpoint." },
+        };
+        const json_t *ep;
+        size_t i;
+
+        if (!json_array_size(eps))
+                return;
+        for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+                ctl_metric_family(m[k].name, m[k].type, m[k].help);
+                json_array_foreach((json_t *)eps, i, ep) {
+                        json_t *v = json_object_get(ep, m[k].key);
+                        printf("%s{endpoint=\"", m[k].name);
+                        ctl_label(ctl_str(ep, "endpoint"));
+                        printf("\"} %" JSON_INTEGER_FORMAT "\n",
+                               json_is_boolean(v) ? (json_int_t)json_is_true(v) : json_integer_value(v));
+                }
+        }
+}
+
+/* The CURVE gate's counters (only with security.curve). */
+static void ctl_metric_security(const json_t *sec)
+{
+        if (!json_is_object(sec))
+                return;
+        ctl_metric_family("bevaka_security_handshakes_total", "counter", "CURVE handshakes by result.");
+        printf("bevaka_security_handshakes_total{result=\"allowed\"} %" JSON_INTEGER_FORMAT "\n"
+               "bevaka_security_handshakes_total{result=\"refused\"} %" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(sec, "handshakes_allowed")),
+               json_integer_value(json_object_get(sec, "handshakes_refused")));
+        ctl_metric_family("bevaka_security_subscriptions_total", "counter", "Topic subscriptions by result.");
+        printf("bevaka_security_subscriptions_total{result=\"granted\"} %" JSON_INTEGER_FORMAT "\n"
+               "bevaka_security_subscriptions_total{result=\"refused\"} %" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(sec, "subscriptions_granted")),
+               json_integer_value(json_object_get(sec, "subscriptions_refused")));
+        ctl_metric_one(sec, "protocol_violations", "bevaka_security_protocol_violations_total", "counter",
+                       "Peers cut off for breaking the protocol.");
+        ctl_metric_one(sec, "resets", "bevaka_security_resets_total", "counter",
+                       "Publish sockets reset to drop refused subscribers.");
+}
+
 static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
 {
         json_t *rep, *f;
@@ -860,9 +919,17 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
                 ctl_label(ctl_str(f, "source"));
                 printf("\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(f, "last_seq")));
         }
+        ctl_metric_endpoints(json_object_get(rep, "feed_endpoints"));
         ctl_metric_one(rep, "gaps", "bevaka_feed_gaps_total", "counter", "Gaps in a feed's seq that needed a replay.");
         ctl_metric_one(rep, "replays", "bevaka_feed_replays_total", "counter", "Replays asked of the feeds.");
-        ctl_metric_one(rep, "rseq", "bevaka_reminder_rseq", "counter", "Reminder messages published (global rseq).");
+        if (json_object_size(json_object_get(rep, "dead_letter_reasons"))) {
+                ctl_metric_family("bevaka_dead_letters", "gauge",
+                                  "Stored dead letters by reason (the rejected field, or not JSON).");
+                ctl_metric_by(json_object_get(rep, "dead_letter_reasons"), "bevaka_dead_letters", "reason");
+        }
+        ctl_metric_one(rep, "rseq", "bevaka_reminder_messages_total", "counter",
+                       "Reminder messages published (the global rseq).");
+        ctl_metric_security(json_object_get(rep, "security"));
         if (ctl_parse_time(json_string_value(json_object_get(rep, "next_delivery")), &next)) {
                 ctl_metric_family("bevaka_next_delivery_timestamp_seconds", "gauge",
                                   "When the next scheduled reminder is delivered.");
@@ -1035,23 +1102,151 @@ static const ctl_cmd_t ctl_cmds[] = {
 
 static void ctl_usage(FILE *out)
 {
-        fprintf(out, "Usage: bevakactl [--api EP] [--pub EP] [--json] [--timeout MS]\n"
+        fprintf(out, "Usage: bevakactl [--api EP] [--pub EP] [--json] [--timeout MS] [--config FILE]\n"
                      "                 [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
-                     "                 [--db PATH]\n"
-                     "                 COMMAND [ARGS]\n\nCommands:\n");
+                     "                 [--db PATH] [--version] [--help]\n"
+                     "                 COMMAND [ARGS]      (bevakactl COMMAND --help: that command's usage)\n\n"
+                     "Commands:\n");
         for (const ctl_cmd_t *c = ctl_cmds; c->name; c++)
                 fprintf(out, "  %s%s%s\n        %s\n", c->name, c->args[0] ? " " : "", c->args, c->help);
-        fprintf(out, "\nEndpoints default to $BEVAKA_API / $BEVAKA_PUB, else %s / %s.\n"
+        fprintf(out, "\nEndpoints default to $BEVAKA_API / $BEVAKA_PUB, else to api.endpoint and\n"
+                     "publish.endpoint of the daemon's configuration (--config, $BEVAKA_CONFIG, else\n"
+                     "%s) when it exists, else %s / %s.\n"
                      "CURVE keys default to $BEVAKA_SERVER_KEY, $BEVAKA_SECRET_KEY, $BEVAKA_PUBLIC_KEY,\n"
-                     "else to $XDG_CONFIG_HOME/bevaka/server.pub and client.key when server.pub exists.\n"
-                     "backup reads the store at --db, else $BEVAKA_DB, else %s.\n"
+                     "else to $XDG_CONFIG_HOME/bevaka/server.pub and client.key when server.pub exists,\n"
+                     "else, with that configuration, to its security.public_key and the admin key\n"
+                     "%s in the directory of its security.secret_key.\n"
+                     "backup reads the store at --db, else $BEVAKA_DB, else the configuration's\n"
+                     "store.path, else %s.\n"
                      "Exit: 0 ok, 1 the daemon answered with an error, 2 usage, 3 no answer.\n",
-                CTL_DEFAULT_API, CTL_DEFAULT_PUB, CTL_DEFAULT_DB);
+                CTL_DEFAULT_CONFIG, CTL_DEFAULT_API, CTL_DEFAULT_PUB, CTL_ADMIN_KEY_NAME, CTL_DEFAULT_DB);
+}
+
+/* `bevakactl COMMAND --help` (or -h anywhere before `--`): the command's usage, and nothing done. */
+static bool ctl_cmd_help(const ctl_cmd_t *cmd, int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                        printf("Usage: bevakactl [GLOBAL OPTIONS] %s%s%s\n\n%s.\n\n"
+                               "bevakactl --help lists the global options and the other commands.\n",
+                               cmd->name, cmd->args[0] ? " " : "", cmd->args, cmd->help);
+                        return true;
+                }
+        }
+        return false;
+}
+
+/*
+ * Reads the daemon's configuration, for a local operator: explicit means
+ * --config or $BEVAKA_CONFIG named it, and then it must load; the packaged
+ * default is used only when it exists. Returns 0, or EXIT_USAGE.
+ */
+static int ctl_config_read(ctl_t *ctl, const char *path, bool explicit)
+{
+        char err[1024];
+
+        if (!explicit && access(path, F_OK) != 0)
+                return 0;
+        ctl->cfg = calloc(1, sizeof(*ctl->cfg));
+        if (!ctl->cfg)
+                return EXIT_USAGE;
+        if (config_load(path, NULL, ctl->cfg, err, sizeof(err)) != 0) {
+                fprintf(stderr, "bevakactl: %s\n", err);
+                free(ctl->cfg);
+                ctl->cfg = NULL;
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* A key file bevakactl is about to use: readable, or an error naming it and where it came from. */
+static int ctl_key_readable(const char *path, const char *what)
+{
+        if (access(path, R_OK) == 0)
+                return 0;
+        fprintf(stderr, "bevakactl: %s: cannot read: %s (%s)\n", path, strerror(errno), what);
+        return EXIT_USAGE;
+}
+
+/*
+ * Endpoints and keys from the configuration where nothing more explicit
+ * (options, environment, the user's own key files) gave them.
+ */
+static int ctl_config_apply(ctl_t *ctl, bool api_given, bool pub_given)
+{
+        const config_t *cfg = ctl->cfg;
+        const char *slash;
+        int r;
+
+        if (!cfg)
+                return 0;
+        if (!api_given)
+                ctl->opts.api_endpoint = cfg->api_endpoint;
+        if (!pub_given)
+                ctl->opts.pub_endpoint = cfg->publish_endpoint;
+        if (!cfg->curve || ctl->opts.server_key || ctl->opts.secret_key || ctl->opts.public_key)
+                return 0;
+        slash = strrchr(cfg->secret_key_file, '/');
+        snprintf(ctl->admin_key, sizeof(ctl->admin_key), "%.*s/%s",
+                 slash ? (int)(slash - cfg->secret_key_file) : 1, slash ? cfg->secret_key_file : ".",
+                 CTL_ADMIN_KEY_NAME);
+        if ((r = ctl_key_readable(cfg->public_key_file, "security.public_key of the daemon's configuration; "
+                                  "bevakactl needs root or the group bevaka to read it")) != 0)
+                return r;
+        if (access(ctl->admin_key, R_OK) != 0) {
+                fprintf(stderr, "bevakactl: %s: cannot read: %s (the admin key, beside security.secret_key of %s;\n"
+                                "make it with `bevakactl keygen %s --role admin --user admin`, add the entry it\n"
+                                "prints to security.keys (%s) and `systemctl reload bevakad`; or give\n"
+                                "--server-key and --secret-key)\n",
+                        ctl->admin_key, strerror(errno), cfg->file, ctl->admin_key, cfg->keys_file);
+                return EXIT_USAGE;
+        }
+        ctl->opts.server_key = cfg->public_key_file;
+        ctl->opts.secret_key = ctl->admin_key;
+        return 0;
+}
+
+/* A key given as a file (anything but 40 characters of Z85 text) must be readable; say which and from where. */
+static int ctl_key_file(const char *key, const char *from)
+{
+        if (!key || (strlen(key) == 40 && !strchr(key, '/')))
+                return 0;
+        return ctl_key_readable(key, from);
+}
+
+static int ctl_run(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, bool api_given, bool pub_given)
+{
+        char server_path[PATH_MAX], secret_path[PATH_MAX];
+        bk_client_opts_t o;
+        int r;
+
+        bk_client_opts_default_keys(&ctl->opts, server_path, secret_path, sizeof(server_path));
+        if ((r = ctl_config_apply(ctl, api_given, pub_given)) != 0)
+                return r;
+        if ((r = ctl_key_file(ctl->opts.server_key, "--server-key, $BEVAKA_SERVER_KEY or the user's server.pub")) ||
+            (r = ctl_key_file(ctl->opts.secret_key, "--secret-key, $BEVAKA_SECRET_KEY or the user's client.key")) ||
+            (r = ctl_key_file(ctl->opts.public_key, "--public-key or $BEVAKA_PUBLIC_KEY")))
+                return r;
+        ctl->opts.request_timeout_ms = ctl->timeout_ms;
+        /* Only watch reads the stream: the one-shot commands open no SUB connection. */
+        o = ctl->opts;
+        if (cmd->fn != cmd_watch)
+                o.pub_endpoint = NULL;
+        ctl->client = bk_client_new(&o);
+        if (!ctl->client) {
+                fprintf(stderr, "bevakactl: cannot set up the client (%s): %s\n",
+                        errno == ENOENT ? "key file" : "endpoint or keys", strerror(errno));
+                return EXIT_USAGE;
+        }
+        r = cmd->fn(ctl, argc, argv);
+        bk_client_destroy(&ctl->client);
+        return r;
 }
 
 int main(int argc, char **argv)
 {
-        enum { O_API = 1, O_PUB, O_JSON, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY, O_SECRET_KEY, O_HELP, O_DB };
+        enum { O_API = 1, O_PUB, O_JSON, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY, O_SECRET_KEY, O_HELP, O_DB,
+               O_CONFIG, O_VERSION };
         static const struct option lo[] = {
                 { "api", required_argument, NULL, O_API },
                 { "pub", required_argument, NULL, O_PUB },
@@ -1062,24 +1257,29 @@ int main(int argc, char **argv)
                 { "secret-key", required_argument, NULL, O_SECRET_KEY },
                 { "help", no_argument, NULL, O_HELP },
                 { "db", required_argument, NULL, O_DB },
+                { "config", required_argument, NULL, O_CONFIG },
+                { "version", no_argument, NULL, O_VERSION },
                 { 0 },
         };
         ctl_t ctl = { .timeout_ms = CTL_DEFAULT_TIMEOUT };
+        const char *config = getenv("BEVAKA_CONFIG");
+        bool config_given = config != NULL, db_given = getenv("BEVAKA_DB") != NULL;
+        bool api_given = getenv("BEVAKA_API") != NULL, pub_given = getenv("BEVAKA_PUB") != NULL;
         const ctl_cmd_t *cmd;
         long long n;
         int c, r;
 
-        ctl.opts.api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : CTL_DEFAULT_API;
-        ctl.opts.pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : CTL_DEFAULT_PUB;
+        ctl.opts.api_endpoint = api_given ? getenv("BEVAKA_API") : CTL_DEFAULT_API;
+        ctl.opts.pub_endpoint = pub_given ? getenv("BEVAKA_PUB") : CTL_DEFAULT_PUB;
         ctl.opts.server_key = getenv("BEVAKA_SERVER_KEY");
         ctl.opts.public_key = getenv("BEVAKA_PUBLIC_KEY");
         ctl.opts.secret_key = getenv("BEVAKA_SECRET_KEY");
-        ctl.db_path = getenv("BEVAKA_DB") ? getenv("BEVAKA_DB") : CTL_DEFAULT_DB;
+        ctl.db_path = db_given ? getenv("BEVAKA_DB") : CTL_DEFAULT_DB;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
                 switch (c) {
-                case O_API: ctl.opts.api_endpoint = optarg; break;
-                case O_PUB: ctl.opts.pub_endpoint = optarg; break;
+                case O_API: ctl.opts.api_endpoint = optarg; api_given = true; break;
+                case O_PUB: ctl.opts.pub_endpoint = optarg; pub_given = true; break;
                 case O_JSON: ctl.json = true; break;
                 case O_TIMEOUT:
                         if (!ctl_parse_int(optarg, 1, 3600000, &n))
@@ -1089,7 +1289,9 @@ int main(int argc, char **argv)
                 case O_SERVER_KEY: ctl.opts.server_key = optarg; break;
                 case O_PUBLIC_KEY: ctl.opts.public_key = optarg; break;
                 case O_SECRET_KEY: ctl.opts.secret_key = optarg; break;
-                case O_DB: ctl.db_path = optarg; break;
+                case O_DB: ctl.db_path = optarg; db_given = true; break;
+                case O_CONFIG: config = optarg; config_given = true; break;
+                case O_VERSION: printf("bevakactl %s\n", BEVAKA_VERSION); return EXIT_OK;
                 case 'h':
                 case O_HELP:
                         ctl_usage(stdout);
@@ -1105,24 +1307,19 @@ int main(int argc, char **argv)
                         break;
         if (!cmd->name)
                 return ctl_usage_error("unknown command: %s", argv[optind]);
-        if (cmd->fn == cmd_backup)
-                return cmd_backup(&ctl, argc - optind, argv + optind);    /* no daemon, no keys */
+        if (ctl_cmd_help(cmd, argc - optind, argv + optind))
+                return EXIT_OK;
         if (cmd->fn == cmd_keygen)
                 return cmd_keygen(&ctl, argc - optind, argv + optind);    /* no daemon */
-        char server_path[PATH_MAX], secret_path[PATH_MAX];
-        bk_client_opts_default_keys(&ctl.opts, server_path, secret_path, sizeof(server_path));
-        ctl.opts.request_timeout_ms = ctl.timeout_ms;
-        /* Only watch reads the stream: the one-shot commands open no SUB connection. */
-        bk_client_opts_t o = ctl.opts;
-        if (cmd->fn != cmd_watch)
-                o.pub_endpoint = NULL;
-        ctl.client = bk_client_new(&o);
-        if (!ctl.client) {
-                fprintf(stderr, "bevakactl: cannot set up the client (%s): %s\n",
-                        errno == ENOENT ? "key file" : "endpoint or keys", strerror(errno));
-                return EXIT_USAGE;
-        }
-        r = cmd->fn(&ctl, argc - optind, argv + optind);
-        bk_client_destroy(&ctl.client);
+        if ((!api_given || !pub_given || (cmd->fn == cmd_backup && !db_given)) &&
+            (r = ctl_config_read(&ctl, config_given ? config : CTL_DEFAULT_CONFIG, config_given)) != 0)
+                return r;
+        if (cmd->fn == cmd_backup) {
+                if (!db_given && ctl.cfg)
+                        ctl.db_path = ctl.cfg->store_path;
+                r = cmd_backup(&ctl, argc - optind, argv + optind);       /* no daemon, no keys */
+        } else
+                r = ctl_run(&ctl, cmd, argc - optind, argv + optind, api_given, pub_given);
+        free(ctl.cfg);
         return r;
 }

@@ -289,6 +289,9 @@ static int op_stats(api_req_t *q)
                            "next_delivery", next == INT64_MAX ? json_null() : json_string(when),
                            "feed_status", status);
         json_object_set_new(q->out, "rseq", json_integer(store_counter(s, CNT_RSEQ)));
+        json_object_set_new(q->out, "feed_endpoints",
+                            q->ctx->feeds.endpoints ? q->ctx->feeds.endpoints(q->ctx->feeds.arg) : json_array());
+        json_object_set_new(q->out, "dead_letter_reasons", store_dead_letter_reasons(s));
         if (q->ctx->security) {
                 const struct bus_stats *sec = q->ctx->security;
                 json_object_set_new(q->out, "security",

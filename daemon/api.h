@@ -25,6 +25,7 @@ struct bus_stats;
 typedef struct api_feeds {
         json_t *(*json)(void *arg);                     /* new reference: [{source, last_seq, …}] */
         void (*status)(void *arg, char *buf, size_t n); /* "feeds ok" / "feed 0 silent 12s" */
+        json_t *(*endpoints)(void *arg);                /* new reference: [{endpoint, silent, …}] */
         void *arg;
 } api_feeds_t;
 

@@ -1,8 +1,9 @@
 /*
  * calendar.c owns civil time: proleptic Gregorian dates as day numbers
  * (Howard Hinnant's days-from-civil algorithms), month arithmetic clamped to
- * the end of shorter months, the Europe/Stockholm offset by the EU rule
- * (computed, so no tzdata, TZ or localtime is ever consulted), strict
+ * the end of shorter months, local time in Europe/Stockholm (its offset
+ * from the system's zoneinfo through zone.c; TZ and localtime are never
+ * consulted), strict
  * RFC 3339 / date / month text forms, Swedish public holidays after lag
  * 1989:253 and the office-hours questions the scheduler asks ("when is the
  * first working moment at or after t"). Nothing here reads a clock, does I/O
@@ -10,12 +11,11 @@
  */
 #include <stdio.h>
 #include "calendar.h"
+#include "zone.h"
 
 #define CAL_MIN_YEAR 1900
 #define CAL_MAX_YEAR 9999
 #define DAY_S INT64_C(86400)
-#define CET_S 3600
-#define CEST_S 7200
 /* RFC 3339 allows any offset; real ones stay within ±18 h (as java.time and Go agree). */
 #define MAX_OFFSET_S (18 * 3600)
 
@@ -155,32 +155,9 @@ void cal_ym(cal_month_t month, int *y, int *m)
 
 /* ---- Europe/Stockholm ---------------------------------------------------- */
 
-static cal_day_t last_sunday(int y, int m)
-{
-        cal_day_t last = cal_day_from_ymd(y, m, cal_days_in_month(y, m));
-
-        return last - cal_weekday(last) % 7;
-}
-
-/* EU rule: summer time from 01:00 UTC on the last Sunday of March ... */
-static bk_time_t dst_start(int y)
-{
-        return (bk_time_t)last_sunday(y, 3) * DAY_S + 3600;
-}
-
-/* ... to 01:00 UTC on the last Sunday of October. */
-static bk_time_t dst_end(int y)
-{
-        return (bk_time_t)last_sunday(y, 10) * DAY_S + 3600;
-}
-
 int cal_utc_offset_s(bk_time_t t)
 {
-        int y, m, d;
-
-        /* The UTC year is the right one: no transition lies near New Year. */
-        civil_from_days(floor_div(t, DAY_S), &y, &m, &d);
-        return t >= dst_start(y) && t < dst_end(y) ? CEST_S : CET_S;
+        return zone_offset_s(t);
 }
 
 cal_day_t cal_local_day(bk_time_t t)
@@ -196,16 +173,28 @@ int cal_local_minute(bk_time_t t)
 bk_time_t cal_local_to_utc(cal_day_t day, int minute)
 {
         bk_time_t wall = (bk_time_t)day * DAY_S + (bk_time_t)minute * 60;
-        int y, m, d;
+        /* The offsets a day either side: no zone changes twice within two days. */
+        int before = cal_utc_offset_s(wall - DAY_S), after = cal_utc_offset_s(wall + DAY_S);
+        bk_time_t t1 = wall - before, t2 = wall - after, lo, hi;
+        bool ok1 = cal_utc_offset_s(t1) == before, ok2 = cal_utc_offset_s(t2) == after;
 
-        /* Trying CEST first is what makes the autumn overlap pick the earlier instant. */
-        if (cal_utc_offset_s(wall - CEST_S) == CEST_S)
-                return wall - CEST_S;
-        if (cal_utc_offset_s(wall - CET_S) == CET_S)
-                return wall - CET_S;
-        /* Neither reading holds only in the spring gap; the clocks jump at 01:00 UTC. */
-        civil_from_days(day, &y, &m, &d);
-        return dst_start(y);
+        /* In an overlap both readings hold: the earlier instant, as the scheduler wants. */
+        if (ok1 && ok2)
+                return t1 < t2 ? t1 : t2;
+        if (ok1 || ok2)
+                return ok1 ? t1 : t2;
+        /* Neither holds only in a gap: the first instant after it, found by bisection. */
+        lo = t1 < t2 ? t1 : t2;
+        hi = t1 < t2 ? t2 : t1;
+        int off_lo = cal_utc_offset_s(lo);
+        while (hi - lo > 1) {
+                bk_time_t mid = lo + (hi - lo) / 2;
+                if (cal_utc_offset_s(mid) == off_lo)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        return hi;
 }
 
 /* ---- text forms ------------------------------------------------------------ */

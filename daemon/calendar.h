@@ -1,11 +1,12 @@
 /*
  * calendar.h owns civil time for the rules and the scheduler: local dates as
  * day numbers, calendar-month arithmetic with end-of-month clamping,
- * Europe/Stockholm local time (CET/CEST by the EU rule, computed here, so
- * the daemon needs no tzdata and no TZ environment), RFC 3339 parsing and
+ * Europe/Stockholm local time (the offset from the system's zoneinfo, read
+ * once by zone.c; no TZ environment), RFC 3339 parsing and
  * formatting, Swedish public holidays (lag 1989:253) plus julafton and
  * nyårsafton, and office hours: "the first working moment at or after t".
- * Everything here is pure: no clock, no I/O, no allocation.
+ * Everything here is pure (no clock, no allocation) but for the zone file,
+ * read once at the first use of local time.
  */
 #pragma once
 
@@ -40,7 +41,7 @@ cal_month_t cal_month_from_ym(int y, int m);
 void cal_ym(cal_month_t month, int *y, int *m);
 
 /* ---- Europe/Stockholm ---------------------------------------------------- */
-int cal_utc_offset_s(bk_time_t t);                /* 3600 or 7200 at instant t */
+int cal_utc_offset_s(bk_time_t t);                /* at instant t: 3600 (CET) or 7200 (CEST) today */
 cal_day_t cal_local_day(bk_time_t t);             /* local date of instant t */
 int cal_local_minute(bk_time_t t);                /* local minutes after midnight */
 /*

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "bus.h"
 #include "daemon.h"
+#include "zone.h"
 #include "engine.h"
 #include "ingest.h"
 #include "keys.h"
@@ -48,14 +49,39 @@ typedef struct daemon {
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: bevakad [--config FILE] [--check-config] [--rebuild] [--version]\n"
+        fprintf(f, "usage: bevakad [--config FILE] [--check-config] [--rebuild] [--restore FILE] [--verbose]\n"
+                   "               [--version] [--help]\n"
                    "  --config FILE    libconfig file (default: the embedded demo configuration,\n"
                    "                   with relative paths under the current directory)\n"
                    "  --check-config   validate, print the normalised configuration, exit\n"
                    "  --rebuild        rebuild cases and reminders from the stored event log, exit\n"
                    "  --restore FILE   replace the store (store.path) with the backup FILE, exit;\n"
                    "                   the daemon must be stopped\n"
-                   "  --verbose        log at debug level\n");
+                   "  --verbose        log at debug level\n"
+                   "  --version        print the version, exit\n"
+                   "  --help           print this, exit\n");
+}
+
+/*
+ * With CURVE the daemon cannot serve without its keypair: say so, naming the
+ * setting, before the store is opened (and migrated) for nothing.
+ */
+static int check_key_files(const config_t *cfg)
+{
+        const struct { const char *setting, *path; } f[] = {
+                { "security.secret_key", cfg->secret_key_file },
+                { "security.public_key", cfg->public_key_file },
+        };
+
+        for (size_t i = 0; cfg->curve && i < sizeof(f) / sizeof(f[0]); i++) {
+                if (access(f[i].path, R_OK) == 0)
+                        continue;
+                log_errx("%s: %s: %s: cannot read: %s (make the daemon's keypair with `bevakactl keygen %s`; "
+                         "docs/operations.md, \"Keys\")", cfg->file, f[i].setting, f[i].path, strerror(errno),
+                         cfg->secret_key_file);
+                return -errno;
+        }
+        return 0;
 }
 
 static void publish_nothing(void *ud, const char *topic, const char *payload)
@@ -189,6 +215,11 @@ static json_t *feeds_json(void *arg)
 static void feeds_status(void *arg, char *buf, size_t n)
 {
         ingest_status(arg, buf, n);
+}
+
+static json_t *feeds_endpoints(void *arg)
+{
+        return ingest_endpoints_json(arg);
 }
 
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
@@ -466,7 +497,7 @@ static int serve(daemon_t *d)
         if ((r = ingest_new(&d->cfg, d->store, d->engine, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
                 return r;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
-                              .feeds = { feeds_json, feeds_status, d->ingest }, .clock = &d->clock,
+                              .feeds = { feeds_json, feeds_status, feeds_endpoints, d->ingest }, .clock = &d->clock,
                               .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
@@ -533,6 +564,12 @@ int daemon_main(int argc, char **argv)
                 rc = restore(d, restore_from) != 0;
                 goto out;
         }
+        if (zone_error()) {     /* local time would silently follow a rule tzdata may since have changed */
+                log_errx("calendar: %s", zone_error());
+                goto out;
+        }
+        if (check_key_files(&d->cfg) < 0)
+                goto out;
         clock_init(&d->clock, d->cfg.clock_manual, d->cfg.clock_start);
         if ((r = store_open(d->cfg.store_path, d->cfg.store_sync_full, &d->store)) < 0) {
                 log_errx("cannot open the store %s", d->cfg.store_path);

@@ -445,7 +445,8 @@ static int do_move(engine_t *e, reminder_t *r, const void *a)
 
 static int do_list(engine_t *e, reminder_t *r, const void *a)
 {
-        rules_handover_list(&e->cfg->rules, (char *)a, sizeof(r->body), (rule_id_t)r->rule, r->due);
+        rules_handover_list(&e->cfg->rules, (char *)a, sizeof(r->body), (rule_id_t)r->rule, r->title, r->due,
+                            cal_local_day(e->now));
         return 0;
 }
 

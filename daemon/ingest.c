@@ -33,6 +33,7 @@ struct feed_state {
         int64_t last_heard_ms;
         bool silent;
         int reconnects;
+        int64_t silences;         /* times it fell silent (for the metrics) */
 };
 
 struct ingest {
@@ -304,9 +305,11 @@ void ingest_tick(ingest_t *in, int64_t now)
                 struct feed_state *fs = &in->feed[f];
                 if (now - fs->last_heard_ms < (int64_t)in->cfg->feed_silence_s * 1000)
                         continue;
-                if (!fs->silent)
+                if (!fs->silent) {
                         log_warnx("ingest: feed %d (%s) silent for %ds; reconnecting", f,
                                   in->cfg->feeds[f].endpoint, in->cfg->feed_silence_s);
+                        fs->silences++;
+                }
                 fs->silent = true;
                 fs->reconnects++;
                 fs->last_heard_ms = now;     /* next attempt after another silence period */
@@ -337,6 +340,17 @@ json_t *ingest_feeds_json(const ingest_t *in)
                                                      "last_seq", (json_int_t)in->src[i].last_seq,
                                                      "known_seq", (json_int_t)in->src[i].known_seq,
                                                      "replaying", in->src[i].replay_pending));
+        return arr;
+}
+
+json_t *ingest_endpoints_json(const ingest_t *in)
+{
+        json_t *arr = json_array();
+        for (int f = 0; f < in->cfg->n_feeds; f++)
+                json_array_append_new(arr, json_pack("{s:s, s:b, s:I, s:I}", "endpoint", in->cfg->feeds[f].endpoint,
+                                                     "silent", in->feed[f].silent,
+                                                     "silences", (json_int_t)in->feed[f].silences,
+                                                     "reconnects", (json_int_t)in->feed[f].reconnects));
         return arr;
 }
 

@@ -58,5 +58,7 @@ void ingest_requests_clear(ingest_t *in);
 bool ingest_catching_up(const ingest_t *in);
 /* {source, last_seq} per known source, plus counters, for stats. */
 json_t *ingest_feeds_json(const ingest_t *in);
+/* Per feed endpoint: [{"endpoint", "silent", "silences", "reconnects"}, …] (stats, metrics). */
+json_t *ingest_endpoints_json(const ingest_t *in);
 /* "feeds ok" / "feed 0 silent 12s" for STATUS=. */
 void ingest_status(const ingest_t *in, char *buf, size_t n);

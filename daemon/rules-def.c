@@ -40,7 +40,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                         "Förändringsplan (IB4) saknas",
                         "Change plan (IB4) missing",
                         "Nybesöket (IB3) är gjort men ingen förändringsplan är upprättad. "
-                        "Upprätta planen tillsammans med den enskilde, eller dokumentera varför ni avstår.",
+                        "Upprätta planen tillsammans med den enskilde, eller dokumentera varför du avstår.",
                         "The first visit (IB3) is done but no change plan has been established. "
                         "Draw up the plan together with the person, or record why you refrain.",
                 },

@@ -156,17 +156,20 @@ void a_arm_handover(ctx_t *c)
         rs_arm_as(c, RULE_HANDOVER, cycle, cycle, c->day, why_end(&w), body);
 }
 
-void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule, cal_day_t due)
+void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule,
+                         const char *title, cal_day_t due, cal_day_t today)
 {
         size_t len = strlen(body), room = size - len;
-        char date[16], line[128];
+        char date[16], line[RULE_TEXT_MAX + 48];
+        bool en = strcmp(cfg->lang, "en") == 0, past = due < today;
         int n;
 
         if (rule == RULE_HANDOVER)
                 return;
+        /* The reminder's title, in the configured language: a rule id means nothing to a caseworker. */
         cal_format_date(due, date, sizeof(date));
-        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", rules_name(rule),
-                     strcmp(cfg->lang, "en") == 0 ? "due" : "förfaller", date);
+        n = snprintf(line, sizeof(line), "\n- %s (%s %s)", title,
+                     en ? (past ? "was due" : "due") : (past ? "förföll" : "förfaller"), date);
         /* Whole lines only: a cut would split a UTF-8 character. */
         if (n > 0 && (size_t)n < room - 8)
                 memcpy(body + len, line, (size_t)n + 1);

@@ -204,7 +204,8 @@ cal_day_t rules_next_wake(const rules_cfg_t *cfg, const case_state_t *st);
  * when the rest does not fit) and closes it with rules_handover_end, which
  * says so when nothing was listed after `before` bytes.
  */
-void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule, cal_day_t due);
+void rules_handover_list(const rules_cfg_t *cfg, char *body, size_t size, rule_id_t rule,
+                         const char *title, cal_day_t due, cal_day_t today);
 void rules_handover_end(const rules_cfg_t *cfg, char *body, size_t size, size_t before);
 
 /* Deterministic reminder id "r-" + 16 hex digits from (case, rule, cycle). */

@@ -557,6 +557,26 @@ static char *base64(const unsigned char *in, size_t n)
         return out;
 }
 
+/*
+ * Stored dead letters counted by what was wrong: the reason up to its first
+ * ':' ("envelope.at", "data.household", "not JSON"), so the set of labels a
+ * metric gets stays small and carries no value from the event.
+ */
+json_t *store_dead_letter_reasons(store_t *s)
+{
+        sqlite3_stmt *q;
+        json_t *o = json_object();
+        if (sqlite3_prepare_v2(s->db, "SELECT substr(reason, 1, instr(reason || ':', ':') - 1) AS r, count(*) "
+                               "FROM dead_letters GROUP BY r ORDER BY r", -1, &q, NULL) != SQLITE_OK) {
+                sql_fail(s, "dead letter reasons");
+                return o;
+        }
+        while (sqlite3_step(q) == SQLITE_ROW)
+                json_object_set_new(o, st_col_text(q, 0), json_integer(sqlite3_column_int64(q, 1)));
+        sqlite3_finalize(q);
+        return o;
+}
+
 json_t *store_dead_letters(store_t *s, int limit)
 {
         sqlite3_stmt *q;

@@ -64,6 +64,8 @@ int store_events_each(store_t *s, int (*fn)(void *ud, const char *raw, size_t le
 int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at);
 int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at);
 json_t *store_dead_letters(store_t *s, int limit);
+/* Stored dead letters by kind (the reason up to its first ':'): {"envelope.at": 2, …}. */
+json_t *store_dead_letter_reasons(store_t *s);
 
 /*
  * cases: state is the rules engine's store form (an opaque blob to the store).

@@ -5,7 +5,10 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libsqlite3-dev sqlite3 libconfig-dev libsystemd-dev libjansson-dev
       python3 python3-jsonschema dbus dbus-daemon systemd
-      dpkg-dev file man-db groff-base)     # packaging and unit tests: dpkg-shlibdeps, man pages
+      dpkg-dev file man-db groff-base      # packaging and unit tests: dpkg-shlibdeps, man pages
+      debhelper lintian fakeroot bash-completion   # tests/it-deb.sh: dpkg-buildpackage, lintian
+      prometheus tzdata                    # promtool check metrics; the system's zoneinfo
+      xvfb x11-apps x11-utils netpbm xfce4-notifyd dunst)   # scripts/notify-shot.sh: a real notification server
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -82,9 +82,31 @@ out=$(XDG_RUNTIME_DIR=$work/xdg MANPATH=$root/share/man systemd-analyze --user v
 rc=$?
 if [ $rc -eq 0 ] && [ -z "$out" ]; then ok; else no "systemd-analyze --user verify bevaka-notify.service (exit $rc): $out"; fi
 for want in 'WantedBy=graphical-session.target' 'PartOf=graphical-session.target' 'Restart=on-failure' \
-            'EnvironmentFile=%E/bevaka/notify.env' 'ExecStart=.*--topic \${BEVAKA_TOPIC}'; do
+            'EnvironmentFile=%E/bevaka/notify.env' 'ExecStart=.*bevaka-notify \$BEVAKA_TOPIC$' \
+            "EnvironmentFile=$prefix/etc/bevaka/notify.env"; do
         if grep -q "^$want" "$uunit"; then ok; else no "bevaka-notify.service lacks $want"; fi
 done
+# The user units are sandboxed as far as a D-Bus session client allows: at
+# most NOTIFY_MAX_EXPOSURE (it was 9.8 UNSAFE without a sandbox).
+NOTIFY_MAX_EXPOSURE=2.0
+sed "s|^ExecStart=$prefix/bin/bevaka-notify|ExecStart=$root/bin/bevaka-notify|" "$root/lib/systemd/user/bevaka-notify@.service" \
+        > "$work/units/bevaka-notify@.service"
+for u in bevaka-notify.service bevaka-notify@desk.service; do
+        line=$(XDG_RUNTIME_DIR=$work/xdg systemd-analyze security --offline=true --user "$work/units/$u" 2>&1 |
+               grep 'Overall exposure')
+        level=$(sed -n 's/.*: \([0-9.]*\) \([A-Z]*\).*/\1/p' <<< "$line")
+        echo "security --user: ${line#→ }"
+        if awk -v l="$level" -v m="$NOTIFY_MAX_EXPOSURE" 'BEGIN { exit !(l != "" && l <= m) }'; then ok
+        else no "systemd-analyze security --user $u: '$level' (want <= $NOTIFY_MAX_EXPOSURE)"; fi
+done
+out=$(XDG_RUNTIME_DIR=$work/xdg MANPATH=$root/share/man systemd-analyze --user verify \
+      "$work/units/bevaka-notify@desk.service" 2>&1)
+if [ -z "$out" ]; then ok; else no "systemd-analyze --user verify bevaka-notify@desk.service: $out"; fi
+# The desktop entry is valid (desktop-file-validate, when installed).
+if command -v desktop-file-validate >/dev/null; then
+        out=$(desktop-file-validate "$root/share/applications/bevaka-notify.desktop" 2>&1)
+        if [ -z "$out" ]; then ok; else no "desktop-file-validate: $out"; fi
+fi
 
 # ---- sysusers.d and tmpfiles.d, applied to the DESTDIR ----
 mkdir -p "$dest/etc"

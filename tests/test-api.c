@@ -184,7 +184,7 @@ static fx_t *fx_new(bool manual)
                 return NULL;
         }
         f->api = (api_ctx_t){ .cfg = &f->cfg, .store = f->store, .engine = f->engine,
-                              .feeds = { fx_feeds_json, fx_feeds_status, f->ingest }, .clock = &f->clock };
+                              .feeds = { fx_feeds_json, fx_feeds_status, NULL, f->ingest }, .clock = &f->clock };
 
         open_case(f, "e5-open", "2025-01-02T09:00:00+01:00", "EB-5", U1, "hk1", false);
         for (int m = 1; m <= 10; m++) {
@@ -905,7 +905,7 @@ static void test_stats_and_ingest(void)
                         CHECK_INT(engine_new(&g->cfg, g->store, &g->clock, &g->engine), 0);
                         CHECK_INT(ingest_new(&g->cfg, g->store, g->engine, &g->clock, 0, &g->ingest), 0);
                         g->api = (api_ctx_t){ .cfg = &g->cfg, .store = g->store, .engine = g->engine,
-                                              .feeds = { fx_feeds_json, fx_feeds_status, g->ingest },
+                                              .feeds = { fx_feeds_json, fx_feeds_status, NULL, g->ingest },
                                               .clock = &g->clock };
                         r = call(g, &admin, "{\"op\":\"stats\"}");
                         CHECK_STR(code_of(r), "");

@@ -183,6 +183,19 @@ static bool prometheus_ok(const char *text)
         return ok && lines > 0;
 }
 
+/* promtool check metrics (Debian's prometheus, installed by scripts/deps.sh): the linter Prometheus itself uses. */
+static bool promtool_ok(it_env_t *e, const char *text)
+{
+        char file[600], cmd[1400];
+        snprintf(file, sizeof(file), "%s/metrics.prom", e->dir);
+        it_write(file, text);
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", file);
+        int st = system(cmd);
+        if (st != 0)
+                fprintf(stderr, "promtool check metrics failed (%d) on:\n%s", st, text);
+        return st == 0;
+}
+
 int main(void)
 {
         it_env_t e;
@@ -316,6 +329,11 @@ int main(void)
 
         CHECK_INT(ctl(&e, &r, "metrics", NULL), 0);
         CHECK(prometheus_ok(r.out));
+        CHECK(promtool_ok(&e, r.out));
+        CHECK(strstr(r.out, "# TYPE bevaka_reminder_messages_total counter\n") != NULL);
+        CHECK(strstr(r.out, "\nbevaka_feed_silent{endpoint=\"ipc://") != NULL);
+        CHECK(strstr(r.out, "# TYPE bevaka_feed_silences_total counter\n") != NULL);
+        CHECK(strstr(r.out, "bevaka_dead_letters") == NULL);    /* none yet */
         CHECK(strstr(r.out, "# TYPE bevaka_events_total counter\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_events_total{kind=\"applied\"} 6\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_reminders{state=\"acknowledged\"} 1\n") != NULL);
@@ -344,6 +362,9 @@ int main(void)
         CHECK(strstr(r.out, "not JSON") != NULL);
         CHECK(strstr(r.out, "this is not json") != NULL);
         CHECK_INT(ctl(&e, &r, "dead-letters", "--limit", "x", NULL), 2);
+        CHECK_INT(ctl(&e, &r, "metrics", NULL), 0);
+        CHECK(promtool_ok(&e, r.out));
+        CHECK(strstr(r.out, "\nbevaka_dead_letters{reason=\"not JSON\"} 1\n") != NULL);
 
         /* Ctrl-C ends a watch with 0. */
         int ws = it_stop(&watch, SIGINT);

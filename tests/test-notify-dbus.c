@@ -270,7 +270,8 @@ static int64_t nid_of(const json_t *n)
 /* What every reminder notification carries: our app name, the three actions, no expiry, "resident". */
 static void check_reminder(const json_t *n)
 {
-        json_t *want = json_pack("[s,s,s,s,s,s]", "ack", "Kvittera", "snooze", "Påminn i morgon", "why", "Varför?");
+        json_t *want = json_pack("[s,s,s,s,s,s]", "ack", "Kvittera", "snooze", "Påminn nästa arbetsdag", "why",
+                                 "Varför?");
         CHECK_STR(str_of(n, "app"), "bevaka");
         CHECK(json_equal(json_object_get(n, "actions"), want));
         CHECK_INT(json_integer_value(json_object_get(n, "expire")), 0);
@@ -434,8 +435,8 @@ int main(void)
         CHECK(reminder_of(&e, "EB-2026-000002", "IB4-OVERDUE", id_over, t_over, sizeof(t_over)));
         n_due = srv_find(&s, "EB-2026-000001", 0);
         n_due4 = srv_find(&s, "EB-2026-000004", 0);
-        n_info = srv_find(&s, "IB4-FOLLOWUP", 0);
-        n_over = srv_find(&s, "IB4-OVERDUE", 0);
+        n_info = srv_find(&s, "Förändringsplanen ska följas upp", 0);    /* IB4-FOLLOWUP's body */
+        n_over = srv_find(&s, OVER_BODY_MARKUP, 0);                     /* IB4-OVERDUE's, overridden */
         CHECK(n_due && n_due4 && n_info && n_over);
         if (!n_due || !n_due4 || !n_info || !n_over) {
                 it_stop(&notify, SIGTERM);
@@ -457,7 +458,10 @@ int main(void)
         CHECK(strchr(t_over, '>') != NULL);
         CHECK_STR(str_of(n_over, "summary"), t_over);
         CHECK(strstr(str_of(n_over, "body"), OVER_BODY_MARKUP) != NULL);
-        CHECK(strstr(str_of(n_over, "body"), "IB4-OVERDUE") != NULL);
+        /* The case and the due date in words; no rule id in the Swedish text. */
+        CHECK(strncmp(str_of(n_over, "body"), "Ärende ", strlen("Ärende ")) == 0);
+        CHECK(strstr(str_of(n_over, "body"), "förf") != NULL);
+        CHECK(strstr(str_of(n_over, "body"), "IB4-OVERDUE") == NULL);
         int64_t nid_due = nid_of(n_due), nid_due4 = nid_of(n_due4), nid_info = nid_of(n_info);
         int64_t nid_over = nid_of(n_over);
 
@@ -466,7 +470,7 @@ int main(void)
         CHECK(wait_state(&s, &e, id_due, "acknowledged", 15000));
         CHECK(srv_wait_closed(&s, nid_due, 15000));
 
-        /* "Påminn i morgon": snoozed to the daemon's default, off the desktop. */
+        /* "Påminn nästa arbetsdag": snoozed to the daemon's default, off the desktop. */
         CHECK(sd_bus_emit_signal(s.bus, FDN_PATH, FDN, "ActionInvoked", "us", (uint32_t)nid_due4, "snooze") >= 0);
         CHECK(wait_state(&s, &e, id_due4, "snoozed", 15000));
         CHECK(srv_wait_closed(&s, nid_due4, 15000));
@@ -477,8 +481,12 @@ int main(void)
         why = json_array_get(s.notifies, 4);
         snprintf(text, sizeof(text), "Varför: %s", t_over);
         CHECK_STR(str_of(why, "summary"), text);
-        CHECK(strstr(str_of(why, "body"), "IB4-OVERDUE") != NULL);
-        CHECK(strstr(str_of(why, "body"), "ib4.established") != NULL);
+        /* Why in words: the events and dates behind it, no internal names. */
+        CHECK(strstr(str_of(why, "body"), "Förändringsplan (IB4) upprättad") != NULL);
+        CHECK(strstr(str_of(why, "body"), "Utifrån:") != NULL);
+        CHECK(strstr(str_of(why, "body"), "IB4-OVERDUE") == NULL);
+        CHECK(strstr(str_of(why, "body"), "ib4.established") == NULL);
+        CHECK(strchr(str_of(why, "body"), '_') == NULL);
         CHECK_INT(json_array_size(json_object_get(why, "actions")), 0);
         CHECK_INT(json_integer_value(json_object_get(why, "expire")), -1);
         int64_t nid_why = nid_of(why);
@@ -498,7 +506,8 @@ int main(void)
         CHECK_STR(str_of(why, "summary"), text);
         CHECK_INT(json_integer_value(json_object_get(why, "replaces")), nid_why);
         n_info = json_array_get(s.notifies, 6);
-        CHECK(strstr(str_of(n_info, "body"), "IB4-FOLLOWUP") != NULL);
+        CHECK(strstr(str_of(n_info, "body"), "Förändringsplanen ska följas upp") != NULL);
+        CHECK(strstr(str_of(n_info, "body"), "IB4-FOLLOWUP") == NULL);
         CHECK_INT(json_integer_value(json_object_get(n_info, "replaces")), 0);
         CHECK(nid_of(n_info) != nid_info);
         check_reminder(n_info);

@@ -171,9 +171,33 @@ int main(void)
         st = it_stop(&notify, SIGTERM);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-        /* Usage errors exit 2. */
-        char exe[600];
+        /*
+         * Several topics in one process (a caseworker who is also the unit's
+         * lead), the second as an argument the way the user unit passes
+         * $BEVAKA_TOPIC: both followed, each with its own state file, and
+         * what is open shown once.
+         */
+        char exe[600], api[600], pub[600], state2[600], log2[600], f2[700];
         snprintf(exe, sizeof(exe), "%s/bevaka-notify", e.bin);
+        snprintf(api, sizeof(api), "ipc://%s/api.sock", e.dir);
+        snprintf(pub, sizeof(pub), "ipc://%s/pub.sock", e.dir);
+        snprintf(state2, sizeof(state2), "%s/state2", e.dir);
+        it_path(&e, "notify2.log", log2, sizeof(log2));
+        notify = it_spawn(&e, "notify2.log", (char *[]){ exe, "--api", api, "--pub", pub, "--terminal", "--state-dir",
+                                                         state2, "--topic", TOPIC, "rem/HV-EB-1/@leads/", NULL });
+        CHECK_INT(log_wait(log2, "bevaka-notify: following " TOPIC, 1, 15000), 1);
+        CHECK_INT(log_wait(log2, "bevaka-notify: following rem/HV-EB-1/@leads/", 1, 15000), 1);
+        CHECK_INT(log_count(log2, due2), 1);
+        CHECK_INT(log_count(log2, due3), 1);
+        CHECK_INT(log_count(log2, due1), 0);
+        st = it_stop(&notify, SIGTERM);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        snprintf(f2, sizeof(f2), "%s/notify-rem_HV-EB-1_hk1_.json", state2);
+        CHECK(access(f2, F_OK) == 0);
+        snprintf(f2, sizeof(f2), "%s/notify-rem_HV-EB-1_@leads_.json", state2);
+        CHECK(access(f2, F_OK) == 0);
+
+        /* Usage errors exit 2. */
         pid_t bad = it_spawn(&e, "usage.log", (char *[]){ exe, "--topic", "hk1", "--terminal", NULL });
         st = it_wait_exit(bad, 10000);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);

@@ -130,7 +130,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             ingest_new(&w.cfg, w.store, w.engine, &w.clock, 0, &w.ingest) != 0)
                 abort();
         w.api = (api_ctx_t){ .cfg = &w.cfg, .store = w.store, .engine = w.engine,
-                             .feeds = { feeds_json, feeds_status, w.ingest }, .clock = &w.clock };
+                             .feeds = { feeds_json, feeds_status, NULL, w.ingest }, .clock = &w.clock };
 
         /* EB-5: long-term, FIA-DUE and the escalation FIA-OVERDUE (caseworker and leads) */
         event("s5-open", "case.opened", "2025-01-02T09:00:00+01:00", "EB-5", "HV-EB-1",

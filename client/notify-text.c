@@ -1,0 +1,198 @@
+/*
+ * notify-text.c owns bevaka-notify's words (see notify-text.h): tables
+ * from the protocol's names (actions, event types, the why reply's date
+ * keys) to Swedish and English, and the few sentences built from them.
+ * The Swedish addresses the caseworker as "du", as the reminders do. A
+ * date before the day of delivery is written in the past ("förföll"); the
+ * day of delivery is "i dag"; both come from the reminder, so what is said
+ * follows the daemon's clock, not the desktop's.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "notify-text.h"
+
+typedef struct notify_word {
+        const char *key, *sv, *en;
+} notify_word_t;
+
+static const notify_word_t notify_actions[] = {
+        { "ack", "Kvittera", "Acknowledge" },
+        { "snooze", "Påminn nästa arbetsdag", "Remind me next working day" },
+        { "why", "Varför?", "Why?" },
+        { NULL, NULL, NULL },
+};
+
+/* Event types (protocol §1) as a caseworker would say them. */
+static const notify_word_t notify_events[] = {
+        { "case.opened", "Ärendet öppnades", "Case opened" },
+        { "case.updated", "Ärendet uppdaterades", "Case updated" },
+        { "case.closed", "Ärendet avslutades", "Case closed" },
+        { "case.reopened", "Ärendet öppnades igen", "Case reopened" },
+        { "caseworker.assigned", "Ny handläggare", "Caseworker assigned" },
+        { "assistance.decided", "Beslut om bistånd", "Assistance decided" },
+        { "ib1.completed", "Telefonintervju (IB1) gjord", "Telephone interview (IB1) done" },
+        { "ib3.completed", "Nybesök (IB3) gjort", "First visit (IB3) done" },
+        { "ib4.established", "Förändringsplan (IB4) upprättad", "Change plan (IB4) drawn up" },
+        { "ib4.revised", "Förändringsplanen reviderad", "Change plan revised" },
+        { "ib4.exempted", "Undantag från förändringsplan", "Exempted from the change plan" },
+        { "fia.started", "Fördjupad utredning (FIA) påbörjad", "In-depth assessment (FIA) started" },
+        { "fia.completed", "Fördjupad utredning (FIA) slutförd", "In-depth assessment (FIA) completed" },
+        { "fia.declined", "Fördjupad utredning (FIA) avstådd", "In-depth assessment (FIA) declined" },
+        { "children.mapped", "Barnens situation kartlagd", "Children's situation mapped" },
+        { "child_impact.documented", "Barnkonsekvensanalys dokumenterad", "Child-impact analysis documented" },
+        { "summer_allowance.applied", "Sommarlovspeng sökt", "Summer-holiday allowance applied for" },
+        { "sip.initiated", "SIP initierad", "SIP initiated" },
+        { "sip.declined", "SIP avböjd", "SIP declined" },
+        { "sip.meeting_held", "SIP-möte hållet", "SIP meeting held" },
+        { "sip.established", "SIP upprättad", "SIP established" },
+        { "sip.followed_up", "SIP uppföljd", "SIP followed up" },
+        { "sip.ended", "SIP avslutad", "SIP ended" },
+        { "actor.involved", "Annan aktör involverad", "Another agency involved" },
+        { "actor.ended", "Annan aktör inte längre involverad", "Another agency no longer involved" },
+        { "health.flagged", "Hälsan påverkar försörjningen", "Health affects self-support" },
+        { "work_capacity.assessed", "Arbetsförmågan bedömd", "Work capacity assessed" },
+        { "safety.followed_up", "Trygghetsfrågorna uppföljda", "Safety questions followed up" },
+        { NULL, NULL, NULL },
+};
+
+/* The why reply's dates and counts; keys not listed here are not shown. */
+static const notify_word_t notify_dates[] = {
+        { "due", "Förfallodag", "Due date" },
+        { "first_due", "Först förfallen", "First due" },
+        { "long_term_since", "Långvarigt sedan", "Long-term since" },
+        { "granted_in_window", "Månader med bistånd i perioden", "Months with assistance in the period" },
+        { "window", "Perioden, månader", "Period, months" },
+        { "window_months", "Perioden, månader", "Period, months" },
+        { "months", "Månader", "Months" },
+        { "days", "Dagar", "Days" },
+        { "decided", "Beslutsdag", "Decided on" },
+        { "assigned", "Tilldelad", "Assigned on" },
+        { "reopened", "Öppnat igen", "Reopened on" },
+        { "follow_up_at", "Uppföljning", "Follow-up" },
+        { "exempt_until", "Undantag till", "Exempted until" },
+        { "expires", "Gäller till", "Valid until" },
+        { "fia_started", "FIA påbörjad", "FIA started" },
+        { "fia_completed", "FIA slutförd", "FIA completed" },
+        { "last_assessed", "Senast bedömd", "Last assessed" },
+        { "last_mapped", "Senast kartlagd", "Last mapped" },
+        { "mapped", "Kartlagd", "Mapped" },
+        { "check_date", "Kontrolldag", "Check date" },
+        { "changes_in_window", "Handläggarbyten i perioden", "Caseworker changes in the period" },
+        { "children", "Barn i hushållet", "Children in the household" },
+        { "children_gained", "Nya barn i hushållet", "New children in the household" },
+        { "sip_initiated", "SIP initierad", "SIP initiated" },
+        { "actors", "Andra aktörer", "Other agencies" },
+        { "plan_no", "Plan nummer", "Plan number" },
+        { "from", "Från", "From" },
+        { "to", "Till", "To" },
+        { "month", "Månad", "Month" },
+        { NULL, NULL, NULL },
+};
+
+static const char *notify_word(const notify_word_t *t, notify_lang_t lang, const char *key)
+{
+        for (; key && t->key; t++)
+                if (strcmp(t->key, key) == 0)
+                        return lang == NOTIFY_EN ? t->en : t->sv;
+        return NULL;
+}
+
+static const char *notify_get(const json_t *o, const char *key)
+{
+        const char *s = json_string_value(json_object_get(o, key));
+        return s ? s : "";
+}
+
+notify_lang_t notify_text_lang(const char *s)
+{
+        return s && strcmp(s, "en") == 0 ? NOTIFY_EN : NOTIFY_SV;
+}
+
+const char *notify_text_action(notify_lang_t lang, const char *action)
+{
+        const char *w = notify_word(notify_actions, lang, action);
+        return w ? w : action;
+}
+
+/* "förfaller D", "förfaller i dag", "förföll D": D against the day the reminder was delivered. */
+static void notify_due(notify_lang_t lang, const json_t *r, char *buf, size_t n)
+{
+        const char *due = notify_get(r, "due_at"), *at = notify_get(r, "deliver_at");
+        int c = strlen(at) >= 10 && strlen(due) >= 10 ? strncmp(due, at, 10) : 1;
+
+        if (c < 0)
+                snprintf(buf, n, lang == NOTIFY_EN ? "was due %s" : "förföll %s", due);
+        else if (c == 0)
+                snprintf(buf, n, lang == NOTIFY_EN ? "due today" : "förfaller i dag");
+        else
+                snprintf(buf, n, lang == NOTIFY_EN ? "due %s" : "förfaller %s", due);
+}
+
+char *notify_text_body(notify_lang_t lang, const json_t *r)
+{
+        char due[64], *out;
+
+        notify_due(lang, r, due, sizeof(due));
+        if (asprintf(&out, "%s %s \u00b7 %s\n%s", lang == NOTIFY_EN ? "Case" : "Ärende", notify_get(r, "case"), due,
+                     notify_get(r, "body")) < 0)
+                return NULL;
+        return out;
+}
+
+char *notify_text_why_summary(notify_lang_t lang, const json_t *r)
+{
+        char *out;
+        if (asprintf(&out, "%s %s", lang == NOTIFY_EN ? "Why:" : "Varför:", notify_get(r, "title")) < 0)
+                return NULL;
+        return out;
+}
+
+/* "YYYY-MM-DD" or "YYYY-MM": the only strings among the dates that are shown. */
+static bool notify_is_date(const char *s)
+{
+        size_t n = strlen(s);
+        if (n != 7 && n != 10)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!(i == 4 || i == 7 ? s[i] == '-' : s[i] >= '0' && s[i] <= '9'))
+                        return false;
+        return true;
+}
+
+char *notify_text_why_body(notify_lang_t lang, const json_t *rep, const json_t *r)
+{
+        char *out = NULL, due[64];
+        size_t len = 0, i;
+        const char *k, *w;
+        json_t *v, *e;
+        FILE *f = open_memstream(&out, &len);
+
+        if (!f)
+                return NULL;
+        notify_due(lang, r, due, sizeof(due));
+        fprintf(f, "%s %s \u00b7 %s\n%s\n", lang == NOTIFY_EN ? "Case" : "Ärende", notify_get(r, "case"), due,
+                notify_get(r, "body"));
+        json_object_foreach(json_object_get(rep, "dates"), k, v) {
+                if (!(w = notify_word(notify_dates, lang, k)) || strcmp(k, "due") == 0)
+                        continue;       /* the due date is said above */
+                if (json_is_string(v) && notify_is_date(json_string_value(v)))
+                        fprintf(f, "%s: %s\n", w, json_string_value(v));
+                else if (json_is_integer(v))
+                        fprintf(f, "%s: %" JSON_INTEGER_FORMAT "\n", w, json_integer_value(v));
+        }
+        if (json_array_size(json_object_get(rep, "events")))
+                fprintf(f, "%s\n", lang == NOTIFY_EN ? "Based on:" : "Utifrån:");
+        json_array_foreach(json_object_get(rep, "events"), i, e) {
+                const char *at = notify_get(e, "at");
+                w = notify_word(notify_events, lang, notify_get(e, "type"));
+                fprintf(f, "%.10s%s%.5s %s\n", at, strlen(at) >= 16 ? " " : "", strlen(at) >= 16 ? at + 11 : "",
+                        w ? w : lang == NOTIFY_EN ? "an event from the case system" : "en händelse i verksamhetssystemet");
+        }
+        if (fclose(f) != 0) {
+                free(out);
+                return NULL;
+        }
+        return out;
+}
