@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include "api.h"
+#include "indicators.h"
 #include "log.h"
 
 typedef struct api_req {
@@ -426,6 +427,62 @@ static int op_clock(api_req_t *q)
         return 0;
 }
 
+/* A month argument "YYYY-MM"; def when absent. */
+static int opt_month(api_req_t *q, const char *key, cal_month_t def, cal_month_t *out)
+{
+        const char *v;
+        *out = def;
+        if (opt_str(q, key, 7, &v) < 0)
+                return -1;
+        if (v && cal_parse_month(v, out) != 0)
+                return fail(q, "bad_request", "%s: not YYYY-MM", key);
+        return 0;
+}
+
+static int opt_bool(api_req_t *q, const char *key, bool *out)
+{
+        json_t *v = json_object_get(q->in, key);
+        *out = false;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_boolean(v))
+                return fail(q, "bad_request", "%s: must be true or false", key);
+        *out = json_is_true(v);
+        return 0;
+}
+
+/* Quality indicators (docs/indicators.md): a lead for own units, an admin for any or all. */
+static int op_indicators(api_req_t *q)
+{
+        cal_day_t today = cal_local_day(clock_now(q->ctx->clock));
+        cal_month_t now = cal_month_of(today);
+        ind_query_t iq = { .today = today };
+        int r;
+
+        if (opt_str(q, "unit", EV_NAME_MAX, &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
+            opt_month(q, "from", iq.to - 11, &iq.from) < 0 || opt_bool(q, "series", &iq.series) < 0 ||
+            opt_bool(q, "by_unit", &iq.by_unit) < 0)
+                return -1;
+        if (q->who->role == ROLE_LEAD) {
+                if (!iq.unit && q->who->n_units == 1)
+                        iq.unit = q->who->units[0];
+                if (!iq.unit || !has_unit(q->who, iq.unit) || iq.by_unit)
+                        return fail(q, "forbidden", "unit: leads see their own units only");
+        } else if (q->who->role != ROLE_ADMIN) {
+                return fail(q, "forbidden", "this op is for leads and admins");
+        }
+        if (iq.unit && !iq.unit[0])
+                iq.unit = NULL;
+        if (iq.from > iq.to || iq.to - iq.from >= 120)
+                return fail(q, "bad_request", "from..to: at most 120 months, from not after to");
+        r = indicators_compute(q->ctx->store, &q->ctx->cfg->rules, &iq, &q->out);
+        if (r == BK_E_CONFLICT)
+                return fail(q, "unavailable", "indicator facts incomplete: run bevakad --rebuild once");
+        if (r != 0)
+                return fail(q, "internal", "indicators failed");
+        return 0;
+}
+
 static const struct {
         const char *name;
         int (*fn)(api_req_t *q);
@@ -434,6 +491,7 @@ static const struct {
         { "snooze", op_snooze },   { "dismiss", op_dismiss }, { "reminders", op_reminders },
         { "case", op_case },       { "why", op_why },         { "stats", op_stats },
         { "dead_letters", op_dead_letters }, { "reload", op_reload }, { "clock", op_clock },
+        { "indicators", op_indicators },
 };
 
 static char *reply(api_req_t *q, json_t *req_id)

@@ -26,6 +26,7 @@ enum {
         Q_REM_GET, Q_REM_BY_ROW, Q_REM_STATE, Q_REM_ADD, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_OUTBOX_ADD,
         Q_META_PUT,
+        Q_FACT_ADD, Q_FACT_MOVE,
         Q__COUNT
 };
 
@@ -81,12 +82,16 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
         [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [Q_FACT_ADD] = "INSERT INTO facts(unit, case_id, seq, day, kind, a, b, text) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [Q_FACT_MOVE] = "UPDATE facts SET unit = ?2 WHERE case_id = ?1 AND unit <> ?2",
 };
 
 static const char *const counter_key[CNT__COUNT] = {
         [CNT_APPLIED] = "events.applied", [CNT_DUPLICATES] = "events.duplicates",
         [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
         [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
+        [CNT_FACTS] = "facts.seq",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -156,6 +161,17 @@ static const char *const migrations[] = {
         "UPDATE cases SET rems = coalesce((SELECT group_concat(r, ',') FROM (SELECT rowid AS r FROM reminders"
         "  WHERE case_id = cases.case_id AND state < 4 ORDER BY rowid)), '');"
         "DROP INDEX migrate3_open;",
+        /* 3 -> 4: the indicators' facts (docs/indicators.md), a derived table kept as events are
+         * applied: one row per fact, clustered by (unit, case) so that a unit's facts are one
+         * range; a case that moves unit takes its facts along (facts_case). Reminders get an
+         * index by unit and creation for the per-rule figures. A store that already holds
+         * events has no facts for them until `bevakad --rebuild` (facts.complete says so). */
+        "CREATE TABLE facts(unit TEXT NOT NULL, case_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        "  day INTEGER NOT NULL, kind INTEGER NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,"
+        "  text TEXT NOT NULL, PRIMARY KEY(unit, case_id, seq)) WITHOUT ROWID;"
+        "CREATE INDEX facts_case ON facts(case_id);"
+        "CREATE INDEX reminders_unit ON reminders(unit, due);"
+        "INSERT INTO meta(key, value) SELECT 'facts.complete', NOT EXISTS(SELECT 1 FROM events);",
 };
 
 /*
@@ -884,7 +900,9 @@ int store_clear_derived(store_t *s)
 {
         int r;
         /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
-        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders;")) < 0)
+        if ((r = exec(s, "DELETE FROM cases; DELETE FROM reminders; DELETE FROM facts;"
+                         "INSERT INTO meta(key, value) VALUES('facts.complete', 1) "
+                         "ON CONFLICT(key) DO UPDATE SET value = 1;")) < 0)
                 return r;
         return recount_reminders(s);
 }
@@ -1476,5 +1494,128 @@ int store_restore(const char *from, const char *path, store_file_info_t *info, c
         return 0;
 fail:
         unlink(tmp);
+        return r;
+}
+
+/* ---- indicator facts ------------------------------------------------------------------------ */
+
+int store_fact_add(store_t *s, const char *unit, const char *case_id, const store_fact_t *f)
+{
+        sqlite3_stmt *q = s->q[Q_FACT_ADD];
+        int64_t seq = s->counter[CNT_FACTS] + 1;
+        int rc;
+
+        sqlite3_bind_text(q, 1, unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, seq);
+        sqlite3_bind_int64(q, 4, f->day);
+        sqlite3_bind_int(q, 5, f->kind);
+        sqlite3_bind_int64(q, 6, f->a);
+        sqlite3_bind_int64(q, 7, f->b);
+        sqlite3_bind_text(q, 8, f->text, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, "fact add");
+        store_counter_add(s, CNT_FACTS, 1);
+        return 0;
+}
+
+int store_facts_move(store_t *s, const char *case_id, const char *unit)
+{
+        sqlite3_stmt *q = s->q[Q_FACT_MOVE];
+        int rc;
+
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, unit, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        sqlite3_clear_bindings(q);
+        return rc == SQLITE_DONE ? 0 : sql_fail(s, "fact move");
+}
+
+/* Read-only walks prepare their statement per call: they run rarely and hold no cache. */
+static int walk_prepare(store_t *s, const char *sql, const char *unit, sqlite3_stmt **q)
+{
+        if (sqlite3_prepare_v2(s->db, sql, -1, q, NULL) != SQLITE_OK)
+                return sql_fail(s, "walk");
+        if (unit)
+                sqlite3_bind_text(*q, 1, unit, -1, SQLITE_STATIC);
+        return 0;
+}
+
+int store_facts_each(store_t *s, const char *unit,
+                     int (*fn)(void *ud, const char *unit, const char *case_id, const store_fact_t *f),
+                     void *ud)
+{
+        sqlite3_stmt *q;
+        store_fact_t f;
+        int rc, r = 0;
+
+        if ((rc = walk_prepare(s, unit ? "SELECT unit, case_id, day, kind, a, b, text FROM facts "
+                                         "WHERE unit = ?1 ORDER BY unit, case_id, seq"
+                                       : "SELECT unit, case_id, day, kind, a, b, text FROM facts "
+                                         "ORDER BY unit, case_id, seq", unit, &q)) < 0)
+                return rc;
+        while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                f.day = (cal_day_t)sqlite3_column_int64(q, 2);
+                f.kind = sqlite3_column_int(q, 3);
+                f.a = sqlite3_column_int64(q, 4);
+                f.b = sqlite3_column_int64(q, 5);
+                bk_strlcpy(f.text, col_text(q, 6), sizeof(f.text));
+                r = fn(ud, col_text(q, 0), col_text(q, 1), &f);
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sql_fail(s, "facts");
+        sqlite3_finalize(q);
+        return r;
+}
+
+bool store_facts_complete(store_t *s)
+{
+        sqlite3_stmt *q;
+        bool done = false;
+
+        if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'facts.complete'", -1, &q, NULL)
+            != SQLITE_OK)
+                return false;
+        /* No row: a store created at version 4, whose every event was applied with its facts. */
+        done = sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int(q, 0) != 0;
+        sqlite3_finalize(q);
+        return done;
+}
+
+int store_rems_each(store_t *s, const char *unit, cal_day_t due_until,
+                    int (*fn)(void *ud, const store_rem_brief_t *r), void *ud)
+{
+        sqlite3_stmt *q;
+        store_rem_brief_t b;
+        int rc, r = 0;
+
+        if ((rc = walk_prepare(s, unit ? "SELECT rule, case_id, unit, caseworker, due, state, created_at, "
+                                         "delivered_at, closed_at, close_reason FROM reminders "
+                                         "WHERE unit = ?1 AND due <= ?2"
+                                       : "SELECT rule, case_id, unit, caseworker, due, state, created_at, "
+                                         "delivered_at, closed_at, close_reason FROM reminders "
+                                         "WHERE due <= ?2", unit, &q)) < 0)
+                return rc;
+        sqlite3_bind_int64(q, 2, due_until);
+        while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                b.rule = sqlite3_column_int(q, 0);
+                b.case_id = col_text(q, 1);
+                b.unit = col_text(q, 2);
+                b.caseworker = col_text(q, 3);
+                b.due = (cal_day_t)sqlite3_column_int64(q, 4);
+                b.state = (rem_state_t)sqlite3_column_int(q, 5);
+                b.created_at = sqlite3_column_int64(q, 6);
+                b.delivered_at = sqlite3_column_int64(q, 7);
+                b.closed_at = sqlite3_column_int64(q, 8);
+                b.close_reason = col_text(q, 9);
+                r = fn(ud, &b);
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = sql_fail(s, "reminders");
+        sqlite3_finalize(q);
         return r;
 }
