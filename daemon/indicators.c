@@ -316,7 +316,7 @@ struct snap {
         int changes_12m;
 };
 
-static void snap_take(const store_fact_t *f, int n, cal_day_t day, struct snap *sn)
+static void snap_take(const rules_cfg_t *cfg, const store_fact_t *f, int n, cal_day_t day, struct snap *sn)
 {
         cal_day_t year_ago = cal_add_months(day, -12);
 
@@ -335,7 +335,12 @@ static void snap_take(const store_fact_t *f, int n, cal_day_t day, struct snap *
                         break;
                 case IF_BARRIER: sn->barrier = (int)x->a; break;
                 case IF_PLAN: sn->last_plan = x->day; break;
-                case IF_EXEMPT: sn->exempt_from = x->day; sn->exempt_until = (cal_day_t)x->a; break;
+                case IF_EXEMPT:
+                        /* Without `until`, the configured default (domain §4.1). */
+                        sn->exempt_from = x->day;
+                        sn->exempt_until = x->a == DAY_NEVER ? cal_add_months(x->day, cfg->ib4_exempt_months)
+                                                             : (cal_day_t)x->a;
+                        break;
                 case IF_LT_START:
                         sn->ep_start = x->day;
                         sn->fia_started = sn->fia_declined = false;
@@ -371,7 +376,7 @@ static int eval_stock(const rules_cfg_t *cfg, const store_fact_t *f, int n, cal_
         struct snap sn;
         bool lt;
 
-        snap_take(f, n, end, &sn);
+        snap_take(cfg, f, n, end, &sn);
         if (!sn.open)
                 return 0;
         lt = long_term_on(cfg, f, n, end);
@@ -450,7 +455,7 @@ static int eval_events(const rules_cfg_t *cfg, const store_fact_t *f, int n, cal
                         struct snap sn;
                         if (x->day >= s)
                                 add(a, IND_CH_HOME_VISIT, x->a != 0, 1);
-                        snap_take(f, n, due, &sn);
+                        snap_take(cfg, f, n, due, &sn);
                         if (due >= s && due <= e && sn.open && long_term_on(cfg, f, n, x->day) &&
                             children_on(cfg, f, n, x->day) > 0)
                                 add(a, IND_CH_FOLLOWUP, first_of(f, n, i, IF_MAPPED, x->day, due) >= 0, 1);
@@ -827,7 +832,7 @@ static int run_init(struct run *r, const rules_cfg_t *cfg, const ind_query_t *q)
                 r->ws[w] = cal_day_from_ymd(y, m, 1);
                 cal_ym(b, &y, &m);
                 r->we[w] = cal_day_from_ymd(y, m, cal_days_in_month(y, m));
-                indicators_acc_init(&r->acc[w], w == 0);
+                indicators_acc_init(&r->acc[w], true);
         }
         return 0;
 }

@@ -218,6 +218,23 @@ static void test_case2(void)
         NUMDEN(&a, IND_SIP_CONSIDER, 0, 1);
         indicators_acc_free(&a);
 
+        /* An exemption without `until` lasts the configured 6 months: 2024-07-01 + 6 > 2024-12-31. */
+        store_fact_t *ex = NULL;
+        for (int i = 0; i < h.n; i++)
+                if (h.f[i].kind == IF_EXEMPT)
+                        ex = &h.f[i];
+        ex->a = INT32_MIN;
+        ex->day = D("2024-07-01");
+        eval(&h, "2024-01-01", "2024-12-31", &a);
+        NUMDEN(&a, IND_IB4_EXEMPT, 1, 1);
+        indicators_acc_free(&a);
+        for (int i = 0; i < h.n; i++)
+                if (h.f[i].kind == IF_EXEMPT)
+                        h.f[i].day = D("2024-06-30");    /* ... and ended on 2024-12-30 */
+        eval(&h, "2024-01-01", "2024-12-31", &a);
+        NUMDEN(&a, IND_IB4_EXEMPT, 0, 1);
+        indicators_acc_free(&a);
+
         /* With the second child born 2006-06 instead, nobody counts in 2024-12 (18 in 2024-06). */
         snprintf(h.f[2].text, sizeof(h.f[2].text), "%d", (int)cal_month_from_ym(2006, 6));
         eval(&h, "2024-01-01", "2024-12-31", &a);
@@ -302,6 +319,684 @@ static void test_reminders(void)
         indicators_acc_free(&a);
 }
 
+
+static void drop(void *ud, const char *topic, const char *payload)
+{
+}
+
+static int cmp_ints(const void *x, const void *y)
+{
+        int a = *(const int *)x, b = *(const int *)y;
+        return (a > b) - (a < b);
+}
+
+/* ---- the whole set against an independent recomputation ---------------------------------- */
+
+/*
+ * One event of the log as this file reads it: straight from the stored JSON with jansson, none
+ * of event.c's or indicators.c's code. Dates are the local date of `at`.
+ */
+typedef struct iev {
+        char type[32];
+        cal_day_t day;
+        json_t *data;
+} iev_t;
+
+typedef struct icase {
+        char id[EV_NAME_MAX + 1], unit[EV_NAME_MAX + 1];
+        iev_t *ev;
+        int n, cap;
+        cal_day_t ep[32];               /* long-term episode starts, by domain §3 */
+        int ep_i[32];                   /* the decisions that started them */
+        int n_ep;
+} icase_t;
+
+typedef struct ilog {
+        icase_t *c;
+        int n, cap;
+} ilog_t;
+
+static icase_t *icase_get(ilog_t *l, const char *id)
+{
+        for (int i = l->n - 1; i >= 0; i--)
+                if (strcmp(l->c[i].id, id) == 0)
+                        return &l->c[i];
+        if (l->n == l->cap) {
+                l->cap = l->cap ? 2 * l->cap : 64;
+                l->c = realloc(l->c, (size_t)l->cap * sizeof(*l->c));
+        }
+        memset(&l->c[l->n], 0, sizeof(l->c[0]));
+        bk_strlcpy(l->c[l->n].id, id, sizeof(l->c[0].id));
+        return &l->c[l->n++];
+}
+
+static int ilog_add(void *ud, const char *raw, size_t len)
+{
+        ilog_t *l = ud;
+        json_t *j = json_loadb(raw, len, 0, NULL);
+        bk_time_t at = 0;
+        icase_t *c;
+
+        CHECK(j != NULL);
+        if (!j)
+                return 0;
+        c = icase_get(l, json_string_value(json_object_get(j, "case")));
+        CHECK_INT(cal_parse_rfc3339(json_string_value(json_object_get(j, "at")), &at), 0);
+        if (c->n == c->cap) {
+                c->cap = c->cap ? 2 * c->cap : 32;
+                c->ev = realloc(c->ev, (size_t)c->cap * sizeof(*c->ev));
+        }
+        bk_strlcpy(c->ev[c->n].type, json_string_value(json_object_get(j, "type")), sizeof(c->ev[0].type));
+        c->ev[c->n].day = cal_local_day(at);
+        c->ev[c->n].data = json_incref(json_object_get(j, "data"));
+        bk_strlcpy(c->unit, json_string_value(json_object_get(j, "unit")), sizeof(c->unit));
+        c->n++;
+        json_decref(j);
+        return 0;
+}
+
+static bool is(const iev_t *e, const char *type)
+{
+        return strcmp(e->type, type) == 0;
+}
+
+static const char *dstr(const iev_t *e, const char *key)
+{
+        const char *v = json_string_value(json_object_get(e->data, key));
+        return v ? v : "";
+}
+
+static cal_month_t dmonth(const iev_t *e)
+{
+        cal_month_t m = 0;
+        cal_parse_month(dstr(e, "month"), &m);
+        return m;
+}
+
+static bool granted_outcome(const iev_t *e)
+{
+        return strcmp(dstr(e, "outcome"), "granted") == 0 || strcmp(dstr(e, "outcome"), "partial") == 0;
+}
+
+/* Granted months in the 12 months ending with end, by the decisions made on or before `upto`. */
+static int igranted(const icase_t *c, cal_day_t upto, cal_month_t end, int window)
+{
+        int n = 0;
+        for (cal_month_t m = end - window + 1; m <= end; m++) {
+                int last = -1;
+                for (int i = 0; i < c->n; i++)
+                        if (is(&c->ev[i], "assistance.decided") && c->ev[i].day <= upto && dmonth(&c->ev[i]) == m)
+                                last = granted_outcome(&c->ev[i]);
+                n += last == 1;
+        }
+        return n;
+}
+
+/* Episodes: after each decision, >= 10 of the 12 months ending at the latest month decided; a new
+ * one the first time, or after a full window (12 months) below the threshold. */
+static void iepisodes(icase_t *c)
+{
+        cal_month_t latest = INT32_MIN, lt_last = INT32_MIN, below_since = 0;
+        bool lt = false;
+        json_t *months = json_object();          /* "month" -> granted (last decision wins) */
+
+        for (int i = 0; i < c->n; i++) {
+                const iev_t *e = &c->ev[i];
+                if (!is(e, "assistance.decided"))
+                        continue;
+                json_object_set_new(months, dstr(e, "month"), json_boolean(granted_outcome(e)));
+                if (dmonth(e) > latest)
+                        latest = dmonth(e);
+                int n = 0;
+                for (cal_month_t m = latest - 11; m <= latest; m++) {
+                        char key[8];
+                        cal_format_month(m, key, sizeof(key));
+                        n += json_is_true(json_object_get(months, key));
+                }
+                if (n >= 10 && !lt) {
+                        if (c->n_ep == 0 || latest - below_since >= 12) {
+                                c->ep_i[c->n_ep] = i;
+                                c->ep[c->n_ep++] = e->day;
+                        }
+                        lt = true;
+                        lt_last = latest;
+                } else if (n >= 10) {
+                        lt_last = BK_MAX(lt_last, latest);
+                } else if (lt) {
+                        lt = false;
+                        /* the first month below the threshold after the last long-term month */
+                        below_since = latest;
+                        for (cal_month_t m = lt_last + 1; m < latest; m++) {
+                                int k = 0;
+                                for (cal_month_t x = m - 11; x <= m; x++) {
+                                        char key[8];
+                                        cal_format_month(x, key, sizeof(key));
+                                        k += json_is_true(json_object_get(months, key));
+                                }
+                                if (k < 10) {
+                                        below_since = m;
+                                        break;
+                                }
+                        }
+                }
+        }
+        json_decref(months);
+}
+
+/* The state of the case at the end of `day`: the last of some event types on or before it. */
+static const iev_t *ilast(const icase_t *c, cal_day_t day, const char *const *types)
+{
+        const iev_t *last = NULL;
+        for (int i = 0; i < c->n && c->ev[i].day <= day; i++)
+                for (const char *const *t = types; *t; t++)
+                        if (is(&c->ev[i], *t))
+                                last = &c->ev[i];
+        return last;
+}
+
+static bool iopen(const icase_t *c, cal_day_t day)
+{
+        static const char *const t[] = { "case.opened", "case.reopened", "case.closed", NULL };
+        const iev_t *e = ilast(c, day, t);
+        return e && !is(e, "case.closed");
+}
+
+static int ichildren(const icase_t *c, cal_day_t day)
+{
+        const iev_t *h = NULL;
+        int n = 0;
+        for (int i = 0; i < c->n && c->ev[i].day <= day; i++)
+                if ((is(&c->ev[i], "case.opened") || is(&c->ev[i], "case.updated")) &&
+                    json_object_get(c->ev[i].data, "household"))
+                        h = &c->ev[i];
+        json_t *kids = h ? json_object_get(json_object_get(h->data, "household"), "children") : NULL;
+        for (size_t k = 0; k < json_array_size(kids); k++) {
+                cal_month_t b = 0;
+                cal_parse_month(json_string_value(json_array_get(kids, k)), &b);
+                n += cal_month_of(day) <= b + 12 * 18;
+        }
+        return n;
+}
+
+/* Caseworker changes: indexes of caseworker.assigned (or case.opened) naming another caseworker. */
+static int ichanges(const icase_t *c, int *idx)
+{
+        const char *cw = "";
+        int n = 0;
+        for (int i = 0; i < c->n; i++) {
+                const char *w = dstr(&c->ev[i], "caseworker");
+                if (!(is(&c->ev[i], "caseworker.assigned") || is(&c->ev[i], "case.opened") ||
+                      is(&c->ev[i], "case.updated")) || !w[0])
+                        continue;
+                if (cw[0] && strcmp(cw, w) != 0)
+                        idx[n++] = i;
+                cw = w;
+        }
+        return n;
+}
+
+typedef struct ifig {
+        double num[IND_REM_FIRST], den[IND_REM_FIRST];
+        int vals[2][20000], n_vals[2];           /* FIA, IB4 medians */
+        json_t *cws;
+} ifig_t;
+
+static void iadd(ifig_t *g, int ind, bool hit)
+{
+        g->num[ind] += hit;
+        g->den[ind] += 1;
+}
+
+static bool sip_on(const iev_t *e)
+{
+        return e && (is(e, "sip.initiated") || is(e, "sip.meeting_held") || is(e, "sip.established") ||
+                     is(e, "sip.followed_up"));
+}
+
+static void istock(const icase_t *c, cal_day_t e, ifig_t *g)
+{
+        static const char *const plan[] = { "ib4.established", "ib4.revised", NULL };
+        static const char *const exempt[] = { "ib4.exempted", NULL };
+        static const char *const sip[] = { "sip.initiated", "sip.meeting_held", "sip.established",
+                                           "sip.followed_up", "sip.ended", "sip.declined", NULL };
+        int ch[256], nch = ichanges(c, ch), recent = 0;
+        const iev_t *p = ilast(c, e, plan), *x = ilast(c, e, exempt), *sp = ilast(c, e, sip);
+        const char *cw = "";
+
+        if (!iopen(c, e))
+                return;
+        bool lt = igranted(c, e, cal_month_of(e), 12) >= 10;
+        iadd(g, IND_LT_SHARE, lt);
+        iadd(g, IND_LT_VERY_LONG, igranted(c, e, cal_month_of(e), 48) >= 46);
+        iadd(g, IND_IB4_CURRENT, p && p->day >= cal_add_months(e, -4));
+        cal_day_t until = 0;
+        if (x && cal_parse_date(dstr(x, "until"), &until) != 0)
+                until = cal_add_months(x->day, 6);
+        iadd(g, IND_IB4_EXEMPT, x && until >= e);
+        iadd(g, IND_SIP_PROGRESS, sip_on(sp));
+        for (int k = 0; k < nch; k++)
+                recent += c->ev[ch[k]].day <= e && c->ev[ch[k]].day > cal_add_months(e, -12);
+        iadd(g, IND_CONT_FREQUENT, recent >= 2);
+        for (int i = 0; i < c->n && c->ev[i].day <= e; i++)
+                if (dstr(&c->ev[i], "caseworker")[0])
+                        cw = dstr(&c->ev[i], "caseworker");
+        if (cw[0]) {
+                g->num[IND_CASELOAD]++;
+                json_object_set_new(g->cws, cw, json_true());
+        }
+        if (!lt)
+                return;
+        iadd(g, IND_CH_LT, ichildren(c, e) > 0);
+        unsigned actors = 0;
+        const char *barrier = "";
+        for (int i = 0; i < c->n && c->ev[i].day <= e; i++) {
+                const char *a = dstr(&c->ev[i], "actor");
+                unsigned bit = strcmp(a, "af") == 0 ? 1 : strcmp(a, "fk") == 0 ? 2 : strcmp(a, "region") == 0 ? 4 : 0;
+                if (is(&c->ev[i], "actor.involved"))
+                        actors |= bit;
+                else if (is(&c->ev[i], "actor.ended"))
+                        actors &= ~bit;
+                if (json_object_get(c->ev[i].data, "barrier"))
+                        barrier = dstr(&c->ev[i], "barrier");
+        }
+        int n_act = !!(actors & 1) + !!(actors & 2) + !!(actors & 4);
+        iadd(g, IND_SIP_CONSIDER, (n_act >= 2 || (strcmp(barrier, "sickness") == 0 && (actors & 4))) && !sip_on(sp));
+        /* the current episode: the last start on or before e; what came after its decision */
+        int ep = -1;
+        for (int k = 0; k < c->n_ep; k++)
+                if (c->ep[k] <= e)
+                        ep = k;
+        if (ep < 0)
+                return;
+        bool started = false, declined = false;
+        for (int i = c->ep_i[ep] + 1; i < c->n && c->ev[i].day <= e; i++) {
+                started |= is(&c->ev[i], "fia.started");
+                declined |= is(&c->ev[i], "fia.declined");
+        }
+        iadd(g, IND_FIA_NOT_STARTED, !started && !declined);
+        iadd(g, IND_FIA_DECLINED, declined);
+}
+
+/* The first event of `type` after index i dated on or before `to`; NULL if none. */
+static const iev_t *inext(const icase_t *c, int i, const char *type, cal_day_t to)
+{
+        for (int j = i + 1; j < c->n && c->ev[j].day <= to; j++)
+                if (is(&c->ev[j], type))
+                        return &c->ev[j];
+        return NULL;
+}
+
+static bool in(cal_day_t d, cal_day_t s, cal_day_t e)
+{
+        return d >= s && d <= e;
+}
+
+static void iepisode_figs(const icase_t *c, cal_day_t s, cal_day_t e, ifig_t *g)
+{
+        for (int k = 0; k < c->n_ep && c->ep[k] <= e; k++) {
+                cal_day_t d0 = c->ep[k];
+                const iev_t *st = inext(c, c->ep_i[k], "fia.started", e);
+                if (in(d0 + 30, s, e))
+                        iadd(g, IND_FIA_30, st && st->day <= d0 + 30);
+                if (in(d0 + 90, s, e))
+                        iadd(g, IND_FIA_90, st && st->day <= d0 + 90);
+                if (st && st->day >= s)
+                        g->vals[0][g->n_vals[0]++] = st->day - d0;
+                if (in(d0 + 30, s, e) && ichildren(c, d0) > 0)
+                        iadd(g, IND_CH_MAPPED_30, inext(c, c->ep_i[k], "children.mapped", d0 + 30) != NULL);
+        }
+}
+
+static void ievent_figs(const icase_t *c, cal_day_t s, cal_day_t e, ifig_t *g)
+{
+        cal_day_t prev = INT32_MIN;
+        for (int i = 0; i < c->n && c->ev[i].day <= e; i++) {
+                const iev_t *x = &c->ev[i];
+                if (is(x, "ib4.established") || is(x, "ib4.revised")) {
+                        if (prev != INT32_MIN && x->day >= s)
+                                g->vals[1][g->n_vals[1]++] = x->day - prev;
+                        prev = x->day;
+                } else if (is(x, "children.mapped")) {
+                        cal_day_t due = cal_add_months(x->day, 6);
+                        if (x->day >= s)
+                                iadd(g, IND_CH_HOME_VISIT, json_is_true(json_object_get(x->data, "home_visit")));
+                        if (in(due, s, e) && iopen(c, due) && igranted(c, x->day, cal_month_of(x->day), 12) >= 10 &&
+                            ichildren(c, x->day) > 0)
+                                iadd(g, IND_CH_FOLLOWUP, inext(c, i, "children.mapped", due) != NULL);
+                } else if (is(x, "sip.initiated") && in(x->day + 30, s, e)) {
+                        iadd(g, IND_SIP_STALLED, inext(c, i, "sip.meeting_held", x->day + 30) == NULL);
+                } else if (is(x, "assistance.decided") && x->day >= s && ichildren(c, x->day) > 0 &&
+                           (strcmp(dstr(x, "outcome"), "refused") == 0 || strcmp(dstr(x, "outcome"), "partial") == 0)) {
+                        bool doc = json_is_true(json_object_get(x->data, "child_impact_documented"));
+                        for (int j = i + 1; j < c->n && c->ev[j].day <= e; j++)
+                                doc |= is(&c->ev[j], "child_impact.documented") &&
+                                       strcmp(dstr(&c->ev[j], "decision"), dstr(x, "decision")) == 0;
+                        iadd(g, IND_CI_MISSING, !doc);
+                }
+        }
+}
+
+static void icontinuity(const icase_t *c, cal_day_t s, cal_day_t e, ifig_t *g)
+{
+        static const char *const sip[] = { "sip.initiated", "sip.meeting_held", "sip.established",
+                                           "sip.followed_up", "sip.ended", "sip.declined", NULL };
+        int ch[256], nch = ichanges(c, ch);
+        double days = 0;
+
+        for (int k = 0; k < nch; k++) {
+                const iev_t *x = &c->ev[ch[k]];
+                if (!in(x->day, s, e))
+                        continue;
+                g->num[IND_CONT_RATE]++;
+                const iev_t *before = NULL, *next = NULL;
+                for (int j = 0; j < ch[k]; j++)
+                        for (const char *const *t = sip; *t; t++)
+                                if (is(&c->ev[j], *t))
+                                        before = &c->ev[j];
+                for (int j = ch[k] + 1; !next && j < c->n && c->ev[j].day <= e; j++)
+                        for (const char *const *t = sip; *t; t++)
+                                if (is(&c->ev[j], *t))
+                                        next = &c->ev[j];
+                if (sip_on(before))
+                        iadd(g, IND_SIP_CHANGE, next && (is(next, "sip.meeting_held") || is(next, "sip.established") ||
+                                                         is(next, "sip.followed_up")));
+        }
+        /* days open in [s, e]: a case closed on day x was open until x - 1 */
+        bool open = false;
+        cal_day_t since = 0;
+        for (int i = 0; i < c->n && c->ev[i].day <= e; i++) {
+                const iev_t *x = &c->ev[i];
+                if ((is(x, "case.opened") || is(x, "case.reopened")) && !open) {
+                        open = true;
+                        since = x->day;
+                } else if (is(x, "case.closed") && open) {
+                        open = false;
+                        days += BK_MAX(0, BK_MIN(x->day - 1, e) - BK_MAX(since, s) + 1);
+                }
+        }
+        if (open)
+                days += BK_MAX(0, e - BK_MAX(since, s) + 1);
+        g->den[IND_CONT_RATE] += days / 365.0;
+}
+
+static int lower_median(int *v, int n)
+{
+        qsort(v, (size_t)n, sizeof(int), cmp_ints);
+        return n ? v[(n - 1) / 2] : 0;
+}
+
+static void ifig_case(const icase_t *c, cal_day_t s, cal_day_t e, ifig_t *g)
+{
+        istock(c, e, g);
+        iepisode_figs(c, s, e, g);
+        ievent_figs(c, s, e, g);
+        icontinuity(c, s, e, g);
+}
+
+static void ifig_finish(ifig_t *g)
+{
+        g->num[IND_FIA_MEDIAN] = lower_median(g->vals[0], g->n_vals[0]);
+        g->den[IND_FIA_MEDIAN] = g->n_vals[0];
+        g->num[IND_IB4_MEDIAN] = lower_median(g->vals[1], g->n_vals[1]);
+        g->den[IND_IB4_MEDIAN] = g->n_vals[1];
+        g->den[IND_CASELOAD] = (double)json_object_size(g->cws);
+}
+
+static bool near(double a, double b)
+{
+        return a - b < 0.0015 && b - a < 0.0015;
+}
+
+static int mismatches;
+
+static void compare(const char *what, int ind, double num, double den, double inum, double iden)
+{
+        char id[96];
+        if (near(num, inum) && near(den, iden)) {
+                tap_pass++;
+                return;
+        }
+        indicators_id(ind, id, sizeof(id));
+        if (mismatches++ < 20)
+                fprintf(stderr, "FAIL %s %s: %g/%g, recomputed %g/%g\n", what, id, num, den, inum, iden);
+        tap_fail++;
+}
+
+/* Per-rule figures from the reminders as the API lists them (store_rem_query). */
+static void irem_compare(store_t *st, const char *unit, cal_day_t s, cal_day_t e, const json_t *inds,
+                         int window, double open_cases)
+{
+        rem_filter_t all = { .unit = unit, .state = -2, .limit = 10000000 };
+        reminder_t *list = NULL;
+        int n = 0;
+
+        CHECK_INT(store_rem_query(st, &all, &list, &n), 0);
+        for (int rule = 0; rule < RULE__COUNT; rule++) {
+                double f[IND_REM_PER_RULE][2] = { { 0 } };
+                int med[20000], n_med = 0;
+                for (int i = 0; i < n; i++) {
+                        const reminder_t *r = &list[i];
+                        cal_day_t closed = r->closed_at ? cal_local_day(r->closed_at) : INT32_MAX;
+                        if (r->rule != rule)
+                                continue;
+                        if (in(r->due + 30, s, e)) {
+                                f[IR_OPEN_LATE][0] += closed > r->due + 30;
+                                f[IR_OPEN_LATE][1]++;
+                        }
+                        if (r->state == REM_RESOLVED && r->delivered_at && in(closed, s, e) && n_med < 20000)
+                                med[n_med++] = (int)((r->closed_at - r->delivered_at) / 86400);
+                        if (!in(r->due, s, e))
+                                continue;
+                        f[IR_RAISED][0]++;
+                        f[IR_RESOLVED][0] += r->state == REM_RESOLVED;
+                        f[IR_ACKNOWLEDGED][0] += r->state == REM_ACKNOWLEDGED;
+                        f[IR_SNOOZED][0] += r->state == REM_SNOOZED;
+                        f[IR_DISMISSED][0] += r->state == REM_CANCELLED && strncmp(r->close_reason, "dismissed", 9) == 0;
+                }
+                f[IR_RAISED][1] = open_cases;
+                for (int k = IR_RESOLVED; k < IND_REM_PER_RULE; k++)
+                        if (k != IR_OPEN_LATE && k != IR_MEDIAN_DAYS)
+                                f[k][1] = f[IR_RAISED][0];
+                f[IR_MEDIAN_DAYS][0] = lower_median(med, n_med);
+                f[IR_MEDIAN_DAYS][1] = n_med;
+                for (int k = 0; k < IND_REM_PER_RULE; k++) {
+                        int ind = IND_REM_FIRST + rule * IND_REM_PER_RULE + k;
+                        const json_t *o = json_array_get(inds, (size_t)ind), *m = o;
+                        if (window > 0)
+                                m = json_array_get(json_object_get(o, "series"), (size_t)window - 1);
+                        compare(unit ? unit : "all", ind, json_number_value(json_object_get(m, "numerator")),
+                                json_number_value(json_object_get(m, "denominator")), f[k][0], f[k][1]);
+                }
+        }
+        free(list);
+}
+
+/* Replays a synthetic district through the engine as a daemon would (the clock follows the events,
+ * time-driven rules and deliveries run between batches). */
+static int replay_synth(store_t *st, engine_t *eng, bk_clock_t *clock, const char *bin)
+{
+        char cmd[2048], line[65536], raw[65600], reason[EV_PARSE_REASON_SIZE];
+        int64_t seq = 0;
+        FILE *p;
+        event_t ev;
+
+        snprintf(cmd, sizeof(cmd), "%s/bevaka-feed synth --cases 400 --years 3 --seed 11 -q", bin);
+        p = popen(cmd, "r");
+        CHECK(p != NULL);
+        if (!p)
+                return -1;
+        CHECK_INT(store_begin(st), 0);
+        while (fgets(line, sizeof(line), p)) {
+                size_t n = strcspn(line, "\n");
+                if (n < 2)
+                        continue;
+                int len = snprintf(raw, sizeof(raw), "%.*s,\"source\":\"t\",\"seq\":%lld}", (int)n - 1, line,
+                                   (long long)++seq);
+                CHECK_INT(event_parse(raw, (size_t)len, &ev, reason, sizeof(reason)), 0);
+                if (ev.at > clock_now(clock))
+                        clock_set(clock, ev.at);
+                CHECK_INT(engine_apply_event(eng, &ev, raw, (size_t)len), 0);
+                if (seq % 500 == 0) {
+                        int w, d;
+                        do {
+                                w = engine_wake_cases(eng, 1000);
+                                d = engine_deliver_due(eng, 1000);
+                        } while (w > 0 || d > 0);
+                        CHECK_INT(engine_prepare_commit(eng), 0);
+                        CHECK_INT(store_commit(st), 0);
+                        engine_flush(eng, drop, NULL);
+                        CHECK_INT(store_begin(st), 0);
+                }
+        }
+        CHECK_INT(engine_prepare_commit(eng), 0);
+        CHECK_INT(store_commit(st), 0);
+        engine_flush(eng, drop, NULL);
+        CHECK_INT(pclose(p), 0);
+        return (int)seq;
+}
+
+static void compare_fixed(const char *what, const json_t *inds, int window, ifig_t *g)
+{
+        for (int i = 0; i < IND_REM_FIRST; i++) {
+                const json_t *o = json_array_get(inds, (size_t)i), *m = o;
+                if (window > 0)
+                        m = json_array_get(json_object_get(o, "series"), (size_t)window - 1);
+                compare(what, i, json_number_value(json_object_get(m, "numerator")),
+                        json_number_value(json_object_get(m, "denominator")), g->num[i], g->den[i]);
+        }
+}
+
+static void test_independent(void)
+{
+        const char *bin = getenv("BEVAKA_BIN");
+        config_t c;
+        bk_clock_t clock;
+        store_t *st = NULL;
+        engine_t *eng = NULL;
+        ilog_t log = { 0 };
+        json_t *out = NULL;
+        char err[256];
+        static ifig_t g;
+
+        if (!bin) {
+                fprintf(stderr, "BEVAKA_BIN not set (run under ctest)\n");
+                tap_fail++;
+                return;
+        }
+        CHECK_INT(config_load(NULL, "/tmp", &c, err, sizeof(err)), 0);
+        clock_init(&clock, true, 1);
+        CHECK_INT(store_open(":memory:", false, &st), 0);
+        CHECK_INT(engine_new(&c, st, &clock, &eng), 0);
+        CHECK(replay_synth(st, eng, &clock, bin) > 10000);
+        CHECK_INT(store_counter(st, CNT_IGNORED), 0);     /* every event applied: the log is the truth */
+        CHECK_INT(store_events_each(st, ilog_add, &log), 0);
+        for (int i = 0; i < log.n; i++)
+                iepisodes(&log.c[i]);
+
+        /* The history runs 2021-01..2023-12: all of it, with the series, for all units. */
+        ind_query_t q = { .unit = NULL, .from = M("2021-01"), .to = M("2023-12"), .series = true,
+                          .by_unit = true, .today = D("2024-01-01") };
+        CHECK_INT(indicators_compute(st, &c.rules, &q, &out), 0);
+        json_t *inds = json_object_get(out, "indicators");
+        CHECK_INT(json_array_size(inds), IND__COUNT);
+        for (int w = 0; w <= q.to - q.from + 1; w++) {
+                cal_month_t a = w ? q.from + w - 1 : q.from, b = w ? a : q.to;
+                int y, m;
+                cal_ym(a, &y, &m);
+                cal_day_t s = cal_day_from_ymd(y, m, 1);
+                cal_ym(b, &y, &m);
+                cal_day_t e = cal_day_from_ymd(y, m, cal_days_in_month(y, m));
+                memset(&g, 0, sizeof(g));
+                g.cws = json_object();
+                for (int i = 0; i < log.n; i++)
+                        ifig_case(&log.c[i], s, e, &g);
+                ifig_finish(&g);
+                CHECK(g.den[IND_LT_SHARE] > 50 || w == 0);  /* a district, not an empty answer */
+                compare_fixed(w ? "month" : "period", inds, w, &g);
+                irem_compare(st, NULL, s, e, inds, w, g.den[IND_LT_SHARE]);
+                json_decref(g.cws);
+        }
+        /* Each unit's figures for the period. */
+        const char *unit;
+        json_t *figs;
+        json_object_foreach(json_object_get(out, "units"), unit, figs) {
+                memset(&g, 0, sizeof(g));
+                g.cws = json_object();
+                for (int i = 0; i < log.n; i++)
+                        if (strcmp(log.c[i].unit, unit) == 0)
+                                ifig_case(&log.c[i], D("2021-01-01"), D("2023-12-31"), &g);
+                ifig_finish(&g);
+                for (int i = 0; i < IND_REM_FIRST; i++) {
+                        char id[96];
+                        indicators_id(i, id, sizeof(id));
+                        json_t *nd = json_object_get(figs, id);
+                        compare(unit, i, json_number_value(json_array_get(nd, 0)),
+                                json_number_value(json_array_get(nd, 1)), g.num[i], g.den[i]);
+                }
+                json_decref(g.cws);
+        }
+        CHECK(json_object_size(json_object_get(out, "units")) >= 1);
+        json_decref(out);
+        for (int i = 0; i < log.n; i++) {
+                for (int k = 0; k < log.c[i].n; k++)
+                        json_decref(log.c[i].ev[k].data);
+                free(log.c[i].ev);
+        }
+        free(log.c);
+        engine_free(&eng);
+        store_close(&st);
+}
+
+/* The edges of each "within N days/months": day N counts, day N + 1 does not. */
+static void boundary(const char *start_fia, const char *map, const char *meeting, bool in30, bool in90,
+                     bool mapped30, bool stalled)
+{
+        hist_t h = { .n = 0 };
+        ind_acc_t a;
+        char births[16];
+
+        snprintf(births, sizeof(births), "%d", (int)cal_month_from_ym(2020, 1));
+        fact(&h, "2023-01-01", IF_OPENED, 0, 0, NULL);
+        fact(&h, "2023-01-01", IF_HOUSEHOLD, 0, 0, births);
+        decide(&h, 2023, 5, 2024, 12, OUTCOME_GRANTED);
+        fact(&h, "2024-03-01", IF_LT_START, 0, 0, NULL);
+        fact(&h, start_fia, IF_FIA_STARTED, 0, 0, NULL);
+        fact(&h, map, IF_MAPPED, 0, 0, NULL);
+        fact(&h, "2024-04-01", IF_SIP, SIP_INITIATED, 0, NULL);
+        fact(&h, meeting, IF_SIP, SIP_MEETING, 0, NULL);
+        eval(&h, "2024-01-01", "2024-12-31", &a);
+        NUMDEN(&a, IND_FIA_30, in30, 1);
+        NUMDEN(&a, IND_FIA_90, in90, 1);
+        NUMDEN(&a, IND_CH_MAPPED_30, mapped30, 1);
+        NUMDEN(&a, IND_SIP_STALLED, stalled, 1);
+        indicators_acc_free(&a);
+}
+
+static void test_boundaries(void)
+{
+        /* long-term 2024-03-01: day 30 is 03-31, day 90 is 05-30; SIP 04-01: day 30 is 05-01 */
+        boundary("2024-03-31", "2024-03-31", "2024-05-01", true, true, true, false);
+        boundary("2024-04-01", "2024-04-01", "2024-05-02", false, true, false, true);
+        boundary("2024-05-30", "2024-03-01", "2024-04-01", false, true, true, false);
+        boundary("2024-05-31", "2024-02-29", "2024-03-31", false, false, false, true);
+
+        /* A mapping followed up exactly 6 months later counts; a day later does not. */
+        for (int late = 0; late < 2; late++) {
+                hist_t h = { .n = 0 };
+                ind_acc_t a;
+                char births[16];
+                snprintf(births, sizeof(births), "%d", (int)cal_month_from_ym(2020, 1));
+                fact(&h, "2023-01-01", IF_OPENED, 0, 0, NULL);
+                fact(&h, "2023-01-01", IF_HOUSEHOLD, 0, 0, births);
+                decide(&h, 2023, 1, 2024, 12, OUTCOME_GRANTED);
+                fact(&h, "2024-01-31", IF_MAPPED, 0, 0, NULL);
+                fact(&h, late ? "2024-08-01" : "2024-07-31", IF_MAPPED, 0, 0, NULL);
+                eval(&h, "2024-01-01", "2024-12-31", &a);
+                NUMDEN(&a, IND_CH_FOLLOWUP, !late, 1);   /* 2024-01-31 + 6 months = 2024-07-31 */
+                indicators_acc_free(&a);
+        }
+}
+
 static void test_ids(void)
 {
         char id[96];
@@ -324,5 +1019,7 @@ int main(void)
         test_case2();
         test_case3();
         test_reminders();
+        test_boundaries();
+        test_independent();
         return tap_done();
 }
