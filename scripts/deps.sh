@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libzmq3-dev libsqlite3-dev sqlite3 libconfig-dev libsystemd-dev libjansson-dev
       python3 python3-jsonschema dbus dbus-daemon systemd
-      dpkg-dev file man-db groff-base)     # packaging and unit tests: dpkg-shlibdeps, man pages
+      dpkg-dev file man-db groff-base      # packaging and unit tests: dpkg-shlibdeps, man pages
+      chromium fonts-dejavu-core)          # the indicator report rendered headless (tests/it-report.sh)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
