@@ -16,6 +16,7 @@ typedef struct api_req {
         json_t *out;              /* reply members on success */
         const char *err_code;
         char err_msg[256];
+        bool deferred;            /* queued on the indicators' worker: no reply now */
 } api_req_t;
 
 static const char *const role_names[] = {
@@ -475,6 +476,16 @@ static int op_indicators(api_req_t *q)
                 iq.unit = NULL;
         if (iq.from > iq.to || iq.to - iq.from >= 120)
                 return fail(q, "bad_request", "from..to: at most 120 months, from not after to");
+        if (q->ctx->indicators && q->ctx->peer) {
+                r = indworker_submit(q->ctx->indicators, &iq, &q->ctx->cfg->rules, json_object_get(q->in, "req"),
+                                     q->ctx->peer, q->ctx->peer_len);
+                if (r == BK_E_CONFLICT)
+                        return fail(q, "unavailable", "too many indicator requests waiting; ask again later");
+                if (r != 0)
+                        return fail(q, "internal", "indicators failed");
+                q->deferred = true;
+                return 0;
+        }
         r = indicators_compute(q->ctx->store, &q->ctx->cfg->rules, &iq, &q->out);
         if (r == BK_E_CONFLICT)
                 return fail(q, "unavailable", "indicator facts incomplete: run bevakad --rebuild once");
@@ -494,23 +505,30 @@ static const struct {
         { "indicators", op_indicators },
 };
 
-static char *reply(api_req_t *q, json_t *req_id)
+char *api_reply_text(json_t *req_id, const char *err_code, const char *err_msg, json_t *out)
 {
         json_t *r;
         char *text;
 
-        if (q->err_code) {
+        if (err_code) {
                 r = json_pack("{s:b, s:O, s:{s:s, s:s}}", "ok", 0, "req", req_id ? req_id : json_null(),
-                              "error", "code", q->err_code, "message", q->err_msg);
+                              "error", "code", err_code, "message", err_msg ? err_msg : "");
         } else {
                 r = json_pack("{s:b, s:O}", "ok", 1, "req", req_id ? req_id : json_null());
-                if (r && q->out)
-                        json_object_update(r, q->out);
+                if (r && out)
+                        json_object_update(r, out);
         }
-        json_decref(q->out);
+        json_decref(out);
         text = r ? json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(r);
         return text;
+}
+
+static char *reply(api_req_t *q, json_t *req_id)
+{
+        if (q->deferred)
+                return NULL;
+        return api_reply_text(req_id, q->err_code, q->err_msg, q->out);
 }
 
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine.h"
+#include "indworker.h"
 #include "ingest.h"
 
 typedef enum api_role { ROLE_NONE = 0, ROLE_FEED, ROLE_CASEWORKER, ROLE_LEAD, ROLE_ADMIN } api_role_t;
@@ -32,11 +33,19 @@ typedef struct api_ctx {
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
         const bus_stats_t *security;      /* handshake and subscription counters for stats; NULL: none */
+        /* indicators: computed off the loop by this worker (NULL: in place), answered later to the
+         * requester's reply address, which the daemon sets before each call */
+        indworker_t *indicators;
+        const void *peer;
+        size_t peer_len;
 } api_ctx_t;
 
 const char *api_role_name(api_role_t r);
 int api_role_from_name(const char *name);     /* -1 if unknown */
-/* Handles one request; returns the reply text (malloc'd, never NULL unless out of memory). */
+/* Handles one request; returns the reply text (malloc'd), or NULL when out of memory or when the
+ * answer comes later (an `indicators` request queued on ctx->indicators: see indworker_drain). */
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len);
+/* A reply's text: ok with out's members (stolen), or the error; req echoed as api_handle does. */
+char *api_reply_text(json_t *req_id, const char *err_code, const char *err_msg, json_t *out);
 /* Whether `who` may read topic (exact "rem/<unit>/<caseworker>/" or "rem/<unit>/@leads/"). */
 bool api_may_read_topic(const api_identity_t *who, const char *topic);

@@ -496,6 +496,24 @@ fail:
         return r;
 }
 
+int store_open_reader(const char *path, store_t **out)
+{
+        store_t *s = calloc(1, sizeof(*s));
+
+        *out = NULL;
+        if (!s)
+                return -ENOMEM;
+        s->lock_fd = -1;
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                log_errx("store: cannot open %s for reading: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+                store_close(&s);
+                return -EIO;
+        }
+        sqlite3_busy_timeout(s->db, 5000);
+        *out = s;
+        return 0;
+}
+
 void store_close(store_t **sp)
 {
         store_t *s = *sp;

@@ -30,6 +30,14 @@ typedef enum store_counter {
 int store_open(const char *path, bool sync_full, store_t **out);
 void store_close(store_t **s);
 /*
+ * A second, read-only connection to the store at path, for a reader in
+ * another thread (the indicators' worker): no lock, no migration, no
+ * prepared writes; WAL gives it committed snapshots beside the writer.
+ * Only the read-only walks (store_facts_each, store_rems_each,
+ * store_facts_complete) may be used on it. 0 or -errno.
+ */
+int store_open_reader(const char *path, store_t **out);
+/*
  * WAL checkpoints in a background thread with its own connection instead of
  * inside the writer's commits (the daemon's loop must not stall on them).
  * Stopped by store_close. 0 or -errno; a no-op for an in-memory store.

@@ -13,8 +13,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "engine.h"
 #include "indicators.h"
+#include "indworker.h"
 #include "log.h"
 #include "tap.h"
 
@@ -997,6 +999,191 @@ static void test_boundaries(void)
         }
 }
 
+/* ---- the facts the engine files ------------------------------------------------------------ */
+
+typedef struct efx {
+        config_t cfg;
+        bk_clock_t clock;
+        store_t *store;
+        engine_t *engine;
+        int64_t seq;
+} efx_t;
+
+static void efx_event(efx_t *f, const char *type, const char *at, const char *case_id, const char *unit,
+                      const char *data)
+{
+        char raw[2048], reason[EV_PARSE_REASON_SIZE];
+        event_t ev;
+        int len = snprintf(raw, sizeof(raw), "{\"v\":1,\"id\":\"e%lld\",\"source\":\"s\",\"seq\":%lld,\"type\":\"%s\","
+                           "\"at\":\"%s\",\"case\":\"%s\",\"unit\":\"%s\",\"actor\":\"hk1\",\"data\":%s}",
+                           (long long)f->seq + 1, (long long)f->seq + 1, type, at, case_id, unit, data);
+        f->seq++;
+        CHECK_INT(event_parse(raw, (size_t)len, &ev, reason, sizeof(reason)), 0);
+        CHECK_INT(store_begin(f->store), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev, raw, (size_t)len), 0);
+        CHECK_INT(engine_prepare_commit(f->engine), 0);
+        CHECK_INT(store_commit(f->store), 0);
+        engine_flush(f->engine, drop, NULL);
+}
+
+static json_t *efx_ind(efx_t *f, const char *unit, const char *from, const char *to)
+{
+        ind_query_t q = { .unit = unit, .from = M(from), .to = M(to), .series = true, .today = D("2026-01-01") };
+        json_t *out = NULL;
+        CHECK_INT(indicators_compute(f->store, &f->cfg.rules, &q, &out), 0);
+        return out;
+}
+
+static double fig(const json_t *out, const char *id, const char *member)
+{
+        return json_number_value(json_object_get(json_array_get(json_object_get(out, "indicators"),
+                                                                (size_t)indicators_from_id(id)), member));
+}
+
+static int efx_rebuild_one(void *ud, const char *raw, size_t len)
+{
+        efx_t *f = ud;
+        char reason[EV_PARSE_REASON_SIZE];
+        event_t ev;
+        CHECK_INT(event_parse(raw, len, &ev, reason, sizeof(reason)), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev, raw, len), 0);
+        return 0;
+}
+
+/* A case becomes long-term in unit U1 (the episode is filed), moves to U2 and takes its facts along;
+ * a rebuild from the event log gives the same answer. */
+static void test_engine_facts(void)
+{
+        efx_t f = { 0 };
+        char err[256], at[64], data[256];
+        json_t *a, *b, *u1;
+
+        CHECK_INT(config_load(NULL, "/tmp", &f.cfg, err, sizeof(err)), 0);
+        clock_init(&f.clock, true, 1);
+        CHECK_INT(store_open(":memory:", false, &f.store), 0);
+        CHECK_INT(engine_new(&f.cfg, f.store, &f.clock, &f.engine), 0);
+        efx_event(&f, "case.opened", "2025-01-02T09:00:00+01:00", "C1", "U1",
+                  "{\"caseworker\":\"hk1\",\"household\":{\"adults\":1,\"single_parent\":true,"
+                  "\"children\":[\"2015-04\"]},\"barrier\":\"unemployment\"}");
+        for (int m = 1; m <= 10; m++) {
+                snprintf(at, sizeof(at), "2025-%02d-05T09:00:00+0%d:00", m, m >= 4 && m <= 10 ? 2 : 1);
+                snprintf(data, sizeof(data), "{\"month\":\"2025-%02d\",\"outcome\":\"granted\",\"decision\":\"d%d\"}", m, m);
+                efx_event(&f, "assistance.decided", at, "C1", "U1", data);
+        }
+        efx_event(&f, "fia.started", "2025-10-20T09:00:00+02:00", "C1", "U1", "{}");
+        efx_event(&f, "caseworker.assigned", "2025-11-03T09:00:00+01:00", "C1", "U1", "{\"caseworker\":\"hk2\"}");
+        a = efx_ind(&f, "U1", "2025-01", "2025-12");
+        CHECK_INT(fig(a, "lt.share", "numerator"), 1);
+        CHECK_INT(fig(a, "fia.started_30d", "denominator"), 1);  /* long-term 2025-10-05 */
+        CHECK_INT(fig(a, "fia.started_30d", "numerator"), 1);    /* started on day 15 */
+        CHECK_INT(fig(a, "fia.median_days", "numerator"), 15);
+        CHECK_INT(fig(a, "continuity.changes_per_case_year", "numerator"), 1);
+        CHECK_INT(json_array_size(json_object_get(a, "caseload")), 1);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(a, "caseload"), 0), "caseworker")), "hk2");
+        u1 = a;
+
+        efx_event(&f, "case.updated", "2025-12-01T09:00:00+01:00", "C1", "U1", "{\"unit\":\"U2\"}");
+        a = efx_ind(&f, "U1", "2025-01", "2025-12");
+        CHECK_INT(fig(a, "lt.share", "denominator"), 0);     /* nothing left in U1 */
+        CHECK_INT(fig(a, "fia.median_days", "denominator"), 0);
+        json_decref(a);
+        a = efx_ind(&f, "U2", "2025-01", "2025-12");
+        CHECK_INT(fig(a, "lt.share", "numerator"), 1);       /* the whole history moved along */
+        CHECK_INT(fig(a, "fia.median_days", "numerator"), 15);
+        json_decref(u1);
+
+        /* --rebuild: the derived tables cleared, the log applied again: the same answer. */
+        CHECK_INT(store_begin(f.store), 0);
+        CHECK_INT(store_clear_derived(f.store), 0);
+        engine_set_rebuild(f.engine, true);
+        CHECK_INT(store_events_each(f.store, efx_rebuild_one, &f), 0);
+        engine_set_rebuild(f.engine, false);
+        CHECK_INT(engine_prepare_commit(f.engine), 0);
+        CHECK_INT(store_commit(f.store), 0);
+        engine_discard(f.engine);
+        b = efx_ind(&f, "U2", "2025-01", "2025-12");
+        CHECK(json_equal(a, b));
+        json_decref(a);
+        json_decref(b);
+        engine_free(&f.engine);
+        store_close(&f.store);
+}
+
+/* ---- the worker ---------------------------------------------------------------------------- */
+
+static int wakes;
+
+static void count_wake(void *ud)
+{
+        __atomic_add_fetch(&wakes, 1, __ATOMIC_SEQ_CST);
+}
+
+struct answers { int n; json_t *out[32]; char peer[32][8]; };
+
+static void take(void *ud, const indworker_answer_t *a)
+{
+        struct answers *as = ud;
+        CHECK(a->err_code == NULL);
+        CHECK_INT(a->peer_len, 4);
+        memcpy(as->peer[as->n], a->peer, 4);
+        as->out[as->n++] = json_incref(a->out);
+}
+
+/* The worker answers through its own connection what the query answers in place, in order, to
+ * the reply addresses given; a full queue is refused. */
+static void test_worker(void)
+{
+        char dir[] = "/tmp/bevaka-indw-XXXXXX", path[600], err[256];
+        efx_t f = { 0 };
+        indworker_t *w = NULL;
+        struct answers as = { 0 };
+        json_t *want;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/s.db", dir);
+        CHECK_INT(config_load(NULL, "/tmp", &f.cfg, err, sizeof(err)), 0);
+        clock_init(&f.clock, true, 1);
+        CHECK_INT(store_open(path, false, &f.store), 0);
+        CHECK_INT(engine_new(&f.cfg, f.store, &f.clock, &f.engine), 0);
+        efx_event(&f, "case.opened", "2025-01-02T09:00:00+01:00", "C1", "U1",
+                  "{\"caseworker\":\"hk1\",\"household\":{\"adults\":1,\"single_parent\":false,\"children\":[]},"
+                  "\"barrier\":\"sickness\"}");
+        efx_event(&f, "ib4.established", "2025-03-02T09:00:00+01:00", "C1", "U1", "{}");
+        want = efx_ind(&f, "U1", "2025-01", "2025-12");
+
+        CHECK_INT(indworker_start(":memory:", count_wake, NULL, &w), BK_E_INVALID);
+        CHECK_INT(indworker_start(path, count_wake, NULL, &w), 0);
+        ind_query_t q = { .unit = "U1", .from = M("2025-01"), .to = M("2025-12"), .series = true,
+                          .today = D("2026-01-01") };
+        for (int i = 0; i < INDWORKER_QUEUE_MAX; i++)
+                CHECK_INT(indworker_submit(w, &q, &f.cfg.rules, NULL, i % 2 ? "odd" : "evn", 4), 0);
+        CHECK_INT(indworker_submit(w, &q, &f.cfg.rules, NULL, "full", 5), BK_E_CONFLICT);
+        for (int tries = 0; as.n < INDWORKER_QUEUE_MAX && tries < 5000; tries++) {
+                if (indworker_drain(w, take, &as) == 0)
+                        usleep(2000);    /* polling the worker, with a bound */
+        }
+        CHECK_INT(as.n, INDWORKER_QUEUE_MAX);
+        CHECK(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) >= 1);
+        for (int i = 0; i < as.n; i++) {
+                CHECK(json_equal(as.out[i], want));
+                CHECK_STR(as.peer[i], i % 2 ? "odd" : "evn");
+                json_decref(as.out[i]);
+        }
+        CHECK_INT(indworker_submit(w, &q, &f.cfg.rules, NULL, "room", 5), 0);   /* drained: room again */
+        indworker_stop(&w);
+        CHECK(w == NULL);
+        json_decref(want);
+        engine_free(&f.engine);
+        store_close(&f.store);
+        unlink(path);
+        char more[640];
+        snprintf(more, sizeof(more), "%s-wal", path);
+        unlink(more);
+        snprintf(more, sizeof(more), "%s-shm", path);
+        unlink(more);
+        rmdir(dir);
+}
+
 static void test_ids(void)
 {
         char id[96];
@@ -1020,6 +1207,8 @@ int main(void)
         test_case3();
         test_reminders();
         test_boundaries();
+        test_engine_facts();
+        test_worker();
         test_independent();
         return tap_done();
 }
