@@ -7,6 +7,8 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include "indworker.h"
 #include "log.h"
 
@@ -75,6 +77,9 @@ static void *worker_main(void *ud)
         indworker_t *w = ud;
         store_t *st = NULL;
 
+        /* The loop comes first: on a busy machine this thread yields the CPU to it (Linux nice
+         * values are per thread). Failing that, it runs at the daemon's priority. */
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
         pthread_mutex_lock(&w->mu);
         while (!w->stop) {
                 struct job *j = w->todo;
