@@ -959,35 +959,35 @@ static int cmd_report(ctl_t *ctl, int argc, char **argv)
         return EXIT_OK;
 }
 
+/* One gauge family over every unit and indicator: the numerator (0) or the denominator (1). */
+static void ctl_metric_figures(const json_t *units, const char *name, const char *help, size_t which)
+{
+        const char *unit, *id;
+        json_t *figs, *nd;
+
+        ctl_metric_family(name, "gauge", help);
+        json_object_foreach((json_t *)units, unit, figs)
+                json_object_foreach(figs, id, nd) {
+                        printf("%s{unit=\"", name);
+                        ctl_label(unit);
+                        printf("\",indicator=\"");
+                        ctl_label(id);
+                        printf("\"} %.17g\n", json_number_value(json_array_get(nd, which)));
+                }
+}
+
 /* Every unit's indicators as gauges (admin); a daemon that cannot answer leaves them out. */
 static void ctl_metric_indicators(ctl_t *ctl)
 {
-        json_t *rep = NULL, *figs, *nd;
-        const char *unit, *id;
+        json_t *rep = NULL;
         int r = ctl_call(ctl, json_pack("{s:s, s:b}", "op", "indicators", "by_unit", 1), &rep);
 
         if (r != EXIT_OK || !rep)
                 return;
-        ctl_metric_family("bevaka_indicator_numerator", "gauge",
-                          "Quality indicator numerator over the last 12 months, per unit (docs/indicators.md).");
-        json_object_foreach(json_object_get(rep, "units"), unit, figs)
-                json_object_foreach(figs, id, nd) {
-                        printf("bevaka_indicator_numerator{unit=\"");
-                        ctl_label(unit);
-                        printf("\",indicator=\"");
-                        ctl_label(id);
-                        printf("\"} %.17g\n", json_number_value(json_array_get(nd, 0)));
-                }
-        ctl_metric_family("bevaka_indicator_denominator", "gauge",
-                          "Quality indicator denominator over the last 12 months, per unit.");
-        json_object_foreach(json_object_get(rep, "units"), unit, figs)
-                json_object_foreach(figs, id, nd) {
-                        printf("bevaka_indicator_denominator{unit=\"");
-                        ctl_label(unit);
-                        printf("\",indicator=\"");
-                        ctl_label(id);
-                        printf("\"} %.17g\n", json_number_value(json_array_get(nd, 1)));
-                }
+        ctl_metric_figures(json_object_get(rep, "units"), "bevaka_indicator_numerator",
+                           "Quality indicator numerator over the last 12 months, per unit (docs/indicators.md).", 0);
+        ctl_metric_figures(json_object_get(rep, "units"), "bevaka_indicator_denominator",
+                           "Quality indicator denominator over the last 12 months, per unit.", 1);
         json_decref(rep);
 }
 

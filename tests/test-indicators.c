@@ -1,9 +1,11 @@
 /*
- * test-indicators.c owns the tests of indicators.c. Three layers:
+ * test-indicators.c owns the tests of indicators.c and indworker.c. Layers:
  *   - every definition of docs/indicators.md against hand-computed case
  *     histories given as facts (indicators_eval_case, indicators_eval_rem);
  *   - the facts the engine files as it applies events, a case moving unit,
- *     a rebuild giving the same answer, a store that needs a rebuild;
+ *     a rebuild giving the same answer;
+ *   - the worker thread answering through its own connection what the
+ *     query answers in place, to the reply addresses given, its bounded queue;
  *   - the whole set on a synthetic district (`bevaka-feed synth`, run as a
  *     program) against an independent recomputation in this file from the
  *     stored event log (decoded with jansson, episodes counted anew by
@@ -949,18 +951,26 @@ static void test_independent(void)
         store_close(&st);
 }
 
+/* A case opened 2023-01-01 with a child born 2020-01, granted every month from first_month of 2023. */
+static void family(hist_t *h, int first_month)
+{
+        char births[16];
+
+        h->n = 0;
+        snprintf(births, sizeof(births), "%d", (int)cal_month_from_ym(2020, 1));
+        fact(h, "2023-01-01", IF_OPENED, 0, 0, NULL);
+        fact(h, "2023-01-01", IF_HOUSEHOLD, 0, 0, births);
+        decide(h, 2023, first_month, 2024, 12, OUTCOME_GRANTED);
+}
+
 /* The edges of each "within N days/months": day N counts, day N + 1 does not. */
 static void boundary(const char *start_fia, const char *map, const char *meeting, bool in30, bool in90,
                      bool mapped30, bool stalled)
 {
-        hist_t h = { .n = 0 };
+        hist_t h;
         ind_acc_t a;
-        char births[16];
 
-        snprintf(births, sizeof(births), "%d", (int)cal_month_from_ym(2020, 1));
-        fact(&h, "2023-01-01", IF_OPENED, 0, 0, NULL);
-        fact(&h, "2023-01-01", IF_HOUSEHOLD, 0, 0, births);
-        decide(&h, 2023, 5, 2024, 12, OUTCOME_GRANTED);
+        family(&h, 5);
         fact(&h, "2024-03-01", IF_LT_START, 0, 0, NULL);
         fact(&h, start_fia, IF_FIA_STARTED, 0, 0, NULL);
         fact(&h, map, IF_MAPPED, 0, 0, NULL);
@@ -984,13 +994,9 @@ static void test_boundaries(void)
 
         /* A mapping followed up exactly 6 months later counts; a day later does not. */
         for (int late = 0; late < 2; late++) {
-                hist_t h = { .n = 0 };
+                hist_t h;
                 ind_acc_t a;
-                char births[16];
-                snprintf(births, sizeof(births), "%d", (int)cal_month_from_ym(2020, 1));
-                fact(&h, "2023-01-01", IF_OPENED, 0, 0, NULL);
-                fact(&h, "2023-01-01", IF_HOUSEHOLD, 0, 0, births);
-                decide(&h, 2023, 1, 2024, 12, OUTCOME_GRANTED);
+                family(&h, 1);
                 fact(&h, "2024-01-31", IF_MAPPED, 0, 0, NULL);
                 fact(&h, late ? "2024-08-01" : "2024-07-31", IF_MAPPED, 0, 0, NULL);
                 eval(&h, "2024-01-01", "2024-12-31", &a);
