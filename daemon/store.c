@@ -1553,6 +1553,20 @@ int store_facts_move(store_t *s, const char *case_id, const char *unit)
         return rc == SQLITE_DONE ? 0 : sql_fail(s, "fact move");
 }
 
+int store_facts_forget(store_t *s, const char *case_id)
+{
+        sqlite3_stmt *q;
+        int rc;
+
+        /* Rare (a case leaving the store): prepared per call through the case index. */
+        if (sqlite3_prepare_v2(s->db, "DELETE FROM facts WHERE case_id = ?1", -1, &q, NULL) != SQLITE_OK)
+                return sql_fail(s, "fact forget");
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        return rc == SQLITE_DONE ? 0 : sql_fail(s, "fact forget");
+}
+
 /* Read-only walks prepare their statement per call: they run rarely and hold no cache. */
 static int walk_prepare(store_t *s, const char *sql, const char *unit, sqlite3_stmt **q)
 {

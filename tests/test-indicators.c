@@ -1046,6 +1046,12 @@ static double fig(const json_t *out, const char *id, const char *member)
                                                                 (size_t)indicators_from_id(id)), member));
 }
 
+static int count_fact(void *ud, const char *unit, const char *case_id, const store_fact_t *f)
+{
+        (*(int *)ud)++;
+        return 0;
+}
+
 static int efx_rebuild_one(void *ud, const char *raw, size_t len)
 {
         efx_t *f = ud;
@@ -1111,6 +1117,17 @@ static void test_engine_facts(void)
         CHECK(json_equal(a, b));
         json_decref(a);
         json_decref(b);
+
+        /* A case the store forgets (retention, purge) leaves no fact behind. */
+        int before = 0;
+        CHECK_INT(store_facts_each(f.store, NULL, count_fact, &before), 0);
+        CHECK(before >= 15);                     /* opened, assigned, household, barrier, 10 decisions, ... */
+        CHECK_INT(store_begin(f.store), 0);
+        CHECK_INT(store_facts_forget(f.store, "C1"), 0);
+        CHECK_INT(store_commit(f.store), 0);
+        int left = 0;
+        CHECK_INT(store_facts_each(f.store, NULL, count_fact, &left), 0);
+        CHECK_INT(left, 0);
         engine_free(&f.engine);
         store_close(&f.store);
 }
