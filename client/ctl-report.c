@@ -167,6 +167,11 @@ static void sparkline(FILE *o, const json_t *ind)
         range(v, n, &lo, &hi);
         fputs("<svg class=\"spark\" viewBox=\"0 0 120 24\" width=\"120\" height=\"24\" role=\"img\">", o);
         polyline(o, v, n, 2, 116, 2, 20, hi, "line");
+        /* a month alone between months without a denominator is a dot (a line needs two) */
+        for (int i = 0; i < n; i++)
+                if (!isnan(v[i]) && (i == 0 || isnan(v[i - 1])) && (i == n - 1 || isnan(v[i + 1])))
+                        fprintf(o, "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"1.6\"/>",
+                                2 + (n > 1 ? 116.0 * i / (n - 1) : 58), 2 + 20 - 20 * v[i] / hi);
         fputs("</svg>", o);
 }
 
