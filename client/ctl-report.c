@@ -234,7 +234,7 @@ static void head(FILE *o, const json_t *rep)
               "figure { margin: 0; break-inside: avoid; } figcaption { font-size: 9pt; color: #333; }\n"
               "table { border-collapse: collapse; width: 100%; font-size: 9pt; }\n"
               "th, td { text-align: left; padding: 1mm 1.5mm; border-bottom: 1px solid #e1e6ec; vertical-align: middle; }\n"
-              "th { background: #eef2f6; font-weight: 600; } td.n { text-align: right; white-space: nowrap; }\n"
+              "th { background: #eef2f6; font-weight: 600; } td.n, th.n { text-align: right; white-space: nowrap; }\n"
               "tr { break-inside: avoid; } section { break-inside: auto; }\n"
               ".fig small { color: #666; } .fig b { font-weight: 600; }\n"
               "svg .line { fill: none; stroke: #2b5c8a; stroke-width: 1.6; } svg .dot { fill: #2b5c8a; }\n"
@@ -243,7 +243,7 @@ static void head(FILE *o, const json_t *rep)
               "#rules table { font-size: 8pt; } #rules .fig small { display: block; }\n"
               "#rules th, #rules td { padding: 0.8mm 1mm; }\n"
               "footer { margin-top: 8mm; color: #777; font-size: 8pt; }\n"
-              "@media print { body { padding: 0; } h2 { break-after: avoid; } }\n"
+              "@media print { body { padding: 0; } h2, h3 { break-after: avoid; } }\n"
               "</style></head>\n<body>\n", o);
 }
 

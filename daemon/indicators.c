@@ -746,6 +746,8 @@ static json_t *behind_json(json_t *behind)
         const char *case_id;
         char due[16];
 
+        if (!list)
+                return out;
         json_object_foreach(behind, case_id, v) {
                 cal_format_date((cal_day_t)json_integer_value(json_array_get(v, 1)), due, sizeof(due));
                 list[k++] = json_pack("{s:s, s:I, s:s}", "case", case_id, "overdue",
@@ -761,16 +763,35 @@ static json_t *behind_json(json_t *behind)
         return out;
 }
 
+static int cmp_load(const void *x, const void *y)
+{
+        json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+        json_int_t na = json_integer_value(json_object_get(a, "open_cases"));
+        json_int_t nb = json_integer_value(json_object_get(b, "open_cases"));
+        if (na != nb)
+                return na > nb ? -1 : 1;
+        return strcmp(json_string_value(json_object_get(a, "caseworker")),
+                      json_string_value(json_object_get(b, "caseworker")));
+}
+
+/* Open cases per caseworker at the end, the most loaded first, with their open reminders now. */
 static json_t *caseload_json(const struct run *r)
 {
-        json_t *out = json_array(), *v;
+        size_t n = json_object_size(r->acc[0].caseload), k = 0;
+        json_t **list = calloc(n ? n : 1, sizeof(*list)), *out = json_array(), *v;
         const char *cw;
 
+        if (!list)
+                return out;     /* out of memory: the answer goes without its breakdown */
         json_object_foreach(r->acc[0].caseload, cw, v) {
                 json_t *rems = json_object_get(r->open_rems, cw);
-                json_array_append_new(out, json_pack("{s:s, s:O, s:I}", "caseworker", cw, "open_cases", v,
-                                                     "open_reminders", rems ? json_integer_value(rems) : 0));
+                list[k++] = json_pack("{s:s, s:O, s:I}", "caseworker", cw, "open_cases", v,
+                                      "open_reminders", rems ? json_integer_value(rems) : 0);
         }
+        qsort(list, k, sizeof(*list), cmp_load);
+        for (size_t i = 0; i < k; i++)
+                json_array_append_new(out, list[i]);
+        free(list);
         return out;
 }
 
