@@ -33,6 +33,7 @@
 #define CTL_DEFAULT_API     "ipc://bevaka-api.sock"
 #define CTL_DEFAULT_PUB     "ipc://bevaka-pub.sock"
 #define CTL_DEFAULT_TIMEOUT 5000
+#define CTL_INDICATORS_TIMEOUT 60000    /* all units on a city's store: seconds on a busy machine */
 #define CTL_RAW_MAX         60          /* dead-letter bytes shown in a table */
 #define CTL_DEFAULT_DB      "/var/lib/bevaka/bevaka.db"
 
@@ -849,6 +850,18 @@ static bool ctl_flag(int *argc, char **argv, const char *name)
         return false;
 }
 
+/* Indicators take longer than other requests: without --timeout, wait up to a minute. */
+static int ctl_indicators_call(ctl_t *ctl, json_t *req, json_t **rep)
+{
+        int saved = ctl->timeout_ms, r;
+
+        if (saved == CTL_DEFAULT_TIMEOUT)
+                ctl->timeout_ms = CTL_INDICATORS_TIMEOUT;
+        r = ctl_call(ctl, req, rep);
+        ctl->timeout_ms = saved;
+        return r;
+}
+
 static json_t *ctl_indicators_req(const char *unit, const char *from, const char *to, bool series)
 {
         json_t *req = json_pack("{s:s, s:b}", "op", "indicators", "series", series);
@@ -910,7 +923,7 @@ static int cmd_indicators(ctl_t *ctl, int argc, char **argv)
 
         if (ctl_args(argc, argv, o, 3, NULL, 0) < 0)
                 return EXIT_USAGE;
-        if ((r = ctl_call(ctl, ctl_indicators_req(unit, from, to, series || csv), &rep)) != EXIT_OK || !rep)
+        if ((r = ctl_indicators_call(ctl, ctl_indicators_req(unit, from, to, series || csv), &rep)) != EXIT_OK || !rep)
                 return r;
         ctl_indicators_print(rep, csv);
         json_decref(rep);
@@ -937,7 +950,7 @@ static int cmd_report(ctl_t *ctl, int argc, char **argv)
         if (!path)
                 return ctl_usage_error("report: -o FILE is required");
         ctl->json = false;      /* the output is the file */
-        r = ctl_call(ctl, ctl_indicators_req(unit, from, to, true), &rep);
+        r = ctl_indicators_call(ctl, ctl_indicators_req(unit, from, to, true), &rep);
         ctl->json = json;
         if (r != EXIT_OK || !rep)
                 return r;
@@ -980,7 +993,7 @@ static void ctl_metric_figures(const json_t *units, const char *name, const char
 static void ctl_metric_indicators(ctl_t *ctl)
 {
         json_t *rep = NULL;
-        int r = ctl_call(ctl, json_pack("{s:s, s:b}", "op", "indicators", "by_unit", 1), &rep);
+        int r = ctl_indicators_call(ctl, json_pack("{s:s, s:b}", "op", "indicators", "by_unit", 1), &rep);
 
         if (r != EXIT_OK || !rep)
                 return;
