@@ -596,7 +596,7 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
                                    rules_state_lt_episode(c->st) > episode)) != 0)
                 return res;
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
-                if ((res = store_facts_move(e->store, ev->case_id, rules_state_unit(c->st))) != 0)
+                if ((res = store_facts_move(e->store, ev->case_id, unit_before, rules_state_unit(c->st))) != 0)
                         return res;
                 struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id };
                 if ((res = for_open(e, c, -1, NULL, do_move, &m)) != 0)

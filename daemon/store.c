@@ -84,7 +84,7 @@ static const char *const sql_text[Q__COUNT] = {
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [Q_FACT_ADD] = "INSERT INTO facts(unit, case_id, seq, day, kind, a, b, text) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        [Q_FACT_MOVE] = "UPDATE facts SET unit = ?2 WHERE case_id = ?1 AND unit <> ?2",
+        [Q_FACT_MOVE] = "UPDATE facts SET unit = ?3 WHERE unit = ?2 AND case_id = ?1",
 };
 
 static const char *const counter_key[CNT__COUNT] = {
@@ -163,13 +163,13 @@ static const char *const migrations[] = {
         "DROP INDEX migrate3_open;",
         /* 3 -> 4: the indicators' facts (docs/indicators.md), a derived table kept as events are
          * applied: one row per fact, clustered by (unit, case) so that a unit's facts are one
-         * range; a case that moves unit takes its facts along (facts_case). Reminders get an
+         * range; a case that moves unit takes its facts along (found by the old unit: no
+         * second index to write with every event). Reminders get an
          * index by unit and creation for the per-rule figures. A store that already holds
          * events has no facts for them until `bevakad --rebuild` (facts.complete says so). */
         "CREATE TABLE facts(unit TEXT NOT NULL, case_id TEXT NOT NULL, seq INTEGER NOT NULL,"
         "  day INTEGER NOT NULL, kind INTEGER NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,"
         "  text TEXT NOT NULL, PRIMARY KEY(unit, case_id, seq)) WITHOUT ROWID;"
-        "CREATE INDEX facts_case ON facts(case_id);"
         "CREATE INDEX reminders_unit ON reminders(unit, due);"
         "INSERT INTO meta(key, value) SELECT 'facts.complete', NOT EXISTS(SELECT 1 FROM events);",
 };
@@ -1540,13 +1540,14 @@ int store_fact_add(store_t *s, const char *unit, const char *case_id, const stor
         return 0;
 }
 
-int store_facts_move(store_t *s, const char *case_id, const char *unit)
+int store_facts_move(store_t *s, const char *case_id, const char *from, const char *to)
 {
         sqlite3_stmt *q = s->q[Q_FACT_MOVE];
         int rc;
 
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, unit, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, from, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, to, -1, SQLITE_STATIC);
         rc = sqlite3_step(q);
         sqlite3_reset(q);
         sqlite3_clear_bindings(q);
@@ -1558,8 +1559,10 @@ int store_facts_forget(store_t *s, const char *case_id)
         sqlite3_stmt *q;
         int rc;
 
-        /* Rare (a case leaving the store): prepared per call through the case index. */
-        if (sqlite3_prepare_v2(s->db, "DELETE FROM facts WHERE case_id = ?1", -1, &q, NULL) != SQLITE_OK)
+        /* Rare (a case leaving the store): prepared per call; the case's unit, from its row, finds
+         * its facts' range (so call it before the case's row goes). */
+        if (sqlite3_prepare_v2(s->db, "DELETE FROM facts WHERE unit = (SELECT unit FROM cases WHERE case_id = ?1) "
+                               "AND case_id = ?1", -1, &q, NULL) != SQLITE_OK)
                 return sql_fail(s, "fact forget");
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
         rc = sqlite3_step(q);

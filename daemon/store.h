@@ -137,9 +137,10 @@ typedef struct store_fact {
         char text[EV_REASON_MAX + 1];
 } store_fact_t;
 int store_fact_add(store_t *s, const char *unit, const char *case_id, const store_fact_t *f);
-/* Files every fact of the case under unit (the case moved). */
-int store_facts_move(store_t *s, const char *case_id, const char *unit);
-/* Deletes every fact of the case (retention, purge: whatever deletes a case's rows calls it too). */
+/* Files every fact of the case under `to` (the case moved from `from`). */
+int store_facts_move(store_t *s, const char *case_id, const char *from, const char *to);
+/* Deletes every fact of the case (retention, purge: whatever deletes a case's rows calls it too,
+ * before the case's own row goes: its unit finds the facts). */
 int store_facts_forget(store_t *s, const char *case_id);
 /* Calls fn for every fact of unit (NULL: all units), by unit, case and order of arrival;
  * fn returning non-zero stops the walk and is returned. */
