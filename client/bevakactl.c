@@ -29,10 +29,12 @@
 #include "bevaka/client.h"
 #include "config.h"
 #include "store.h"
+#include "ctl-report.h"
 
 #define CTL_DEFAULT_API     "ipc://bevaka-api.sock"
 #define CTL_DEFAULT_PUB     "ipc://bevaka-pub.sock"
 #define CTL_DEFAULT_TIMEOUT 5000
+#define CTL_INDICATORS_TIMEOUT 60000    /* all units on a city's store: seconds on a busy machine */
 #define CTL_RAW_MAX         60          /* dead-letter bytes shown in a table */
 #define CTL_DEFAULT_DB      "/var/lib/bevaka/bevaka.db"
 /* The packaged configuration: where a local operator's bevakactl finds the daemon. */
@@ -892,6 +894,175 @@ static void ctl_metric_security(const json_t *sec)
                        "Publish sockets reset to drop refused subscribers.");
 }
 
+/* ---- indicators and the report -------------------------------------------------------- */
+
+/* Takes a flag without a value (--csv) out of argv; whether it was there. */
+static bool ctl_flag(int *argc, char **argv, const char *name)
+{
+        for (int i = 1; i < *argc; i++) {
+                if (strcmp(argv[i], name) != 0)
+                        continue;
+                memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof(*argv));
+                (*argc)--;
+                return true;
+        }
+        return false;
+}
+
+/* Indicators take longer than other requests: without --timeout, wait up to a minute. */
+static int ctl_indicators_call(ctl_t *ctl, json_t *req, json_t **rep)
+{
+        int saved = ctl->timeout_ms, r;
+
+        if (saved == CTL_DEFAULT_TIMEOUT)
+                ctl->timeout_ms = CTL_INDICATORS_TIMEOUT;
+        r = ctl_call(ctl, req, rep);
+        ctl->timeout_ms = saved;
+        return r;
+}
+
+static json_t *ctl_indicators_req(const char *unit, const char *from, const char *to, bool series)
+{
+        json_t *req = json_pack("{s:s, s:b}", "op", "indicators", "series", series);
+        if (unit)
+                json_object_set_new(req, "unit", json_string(unit));
+        if (from)
+                json_object_set_new(req, "from", json_string(from));
+        if (to)
+                json_object_set_new(req, "to", json_string(to));
+        return req;
+}
+
+static void ctl_csv_row(const char *id, const char *month, const json_t *m)
+{
+        char n[64], d[64];
+        printf("%s,%s,%s,%s\n", id, month, ctl_scalar(json_object_get(m, "numerator"), n, sizeof(n)),
+               ctl_scalar(json_object_get(m, "denominator"), d, sizeof(d)));
+}
+
+static void ctl_indicators_print(const json_t *rep, bool csv)
+{
+        const json_t *ind, *m;
+        size_t i, k;
+        char period[32], n[64], d[64], v[64];
+        ctl_table_t t = { .ncols = 5 };
+
+        snprintf(period, sizeof(period), "%s..%s", ctl_str(rep, "from"), ctl_str(rep, "to"));
+        if (csv)
+                puts("id,month,numerator,denominator");
+        else
+                ctl_table_row(&t, (const char *[]){ "ID", "NUMERATOR", "DENOMINATOR", "VALUE", "TITLE" }, 0);
+        json_array_foreach(json_object_get(rep, "indicators"), i, ind) {
+                if (csv) {
+                        ctl_csv_row(ctl_str(ind, "id"), period, ind);
+                        json_array_foreach(json_object_get(ind, "series"), k, m)
+                                ctl_csv_row(ctl_str(ind, "id"), ctl_str(m, "month"), m);
+                        continue;
+                }
+                ctl_table_row(&t, (const char *[]){ ctl_str(ind, "id"),
+                                                    ctl_scalar(json_object_get(ind, "numerator"), n, sizeof(n)),
+                                                    ctl_scalar(json_object_get(ind, "denominator"), d, sizeof(d)),
+                                                    ctl_scalar(json_object_get(ind, "value"), v, sizeof(v)),
+                                                    ctl_str(ind, "title") }, 0);
+        }
+        if (!csv) {
+                printf("%s %s\n\n", json_is_string(json_object_get(rep, "unit")) ? ctl_str(rep, "unit") : "all units",
+                       period);
+                ctl_table_print(&t, stdout);
+        }
+}
+
+static int cmd_indicators(ctl_t *ctl, int argc, char **argv)
+{
+        const char *unit = NULL, *from = NULL, *to = NULL;
+        ctl_opt_t o[] = { { "unit", &unit }, { "from", &from }, { "to", &to } };
+        bool csv = ctl_flag(&argc, argv, "--csv"), series = ctl_flag(&argc, argv, "--series");
+        json_t *rep;
+        int r;
+
+        if (ctl_args(argc, argv, o, 3, NULL, 0) < 0)
+                return EXIT_USAGE;
+        if ((r = ctl_indicators_call(ctl, ctl_indicators_req(unit, from, to, series || csv), &rep)) != EXIT_OK || !rep)
+                return r;
+        ctl_indicators_print(rep, csv);
+        json_decref(rep);
+        return EXIT_OK;
+}
+
+static int cmd_report(ctl_t *ctl, int argc, char **argv)
+{
+        const char *unit = NULL, *from = NULL, *to = NULL, *path = NULL;
+        ctl_opt_t o[] = { { "unit", &unit }, { "from", &from }, { "to", &to }, { "output", &path } };
+        json_t *rep;
+        char today[16], tmp[PATH_MAX];
+        time_t now = time(NULL);
+        bool json = ctl->json;
+        FILE *f;
+        int r;
+
+        /* -o is --output */
+        for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], "-o") == 0)
+                        argv[i] = (char *)"--output";
+        if (ctl_args(argc, argv, o, 4, NULL, 0) < 0)
+                return EXIT_USAGE;
+        if (!path)
+                return ctl_usage_error("report: -o FILE is required");
+        ctl->json = false;      /* the output is the file */
+        r = ctl_indicators_call(ctl, ctl_indicators_req(unit, from, to, true), &rep);
+        ctl->json = json;
+        if (r != EXIT_OK || !rep)
+                return r;
+        strftime(today, sizeof(today), "%Y-%m-%d", localtime(&now));
+        /* Written beside the target and renamed: a reader never sees half a report. */
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        f = fopen(tmp, "w");
+        r = f ? ctl_report_write(f, rep, today) : -errno;
+        if (f && fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) != 0)
+                r = -errno;
+        json_decref(rep);
+        if (r < 0) {
+                unlink(tmp);
+                fprintf(stderr, "bevakactl: cannot write %s: %s\n", path, strerror(-r));
+                return EXIT_REPLY;
+        }
+        return EXIT_OK;
+}
+
+/* One gauge family over every unit and indicator: the numerator (0) or the denominator (1). */
+static void ctl_metric_figures(const json_t *units, const char *name, const char *help, size_t which)
+{
+        const char *unit, *id;
+        json_t *figs, *nd;
+
+        ctl_metric_family(name, "gauge", help);
+        json_object_foreach((json_t *)units, unit, figs)
+                json_object_foreach(figs, id, nd) {
+                        printf("%s{unit=\"", name);
+                        ctl_label(unit);
+                        printf("\",indicator=\"");
+                        ctl_label(id);
+                        printf("\"} %.17g\n", json_number_value(json_array_get(nd, which)));
+                }
+}
+
+/* Every unit's indicators as gauges (admin); a daemon that cannot answer leaves them out. */
+static void ctl_metric_indicators(ctl_t *ctl)
+{
+        json_t *rep = NULL;
+        int r = ctl_indicators_call(ctl, json_pack("{s:s, s:b}", "op", "indicators", "by_unit", 1), &rep);
+
+        if (r != EXIT_OK || !rep)
+                return;
+        ctl_metric_figures(json_object_get(rep, "units"), "bevaka_indicator_numerator",
+                           "Quality indicator numerator over the last 12 months, per unit (docs/indicators.md).", 0);
+        ctl_metric_figures(json_object_get(rep, "units"), "bevaka_indicator_denominator",
+                           "Quality indicator denominator over the last 12 months, per unit.", 1);
+        json_decref(rep);
+}
+
 static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
 {
         json_t *rep, *f;
@@ -936,8 +1107,12 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
                 printf("bevaka_next_delivery_timestamp_seconds %" PRId64 "\n", next);
         }
         json_decref(rep);
+        ctl->json = false;
+        ctl_metric_indicators(ctl);
+        ctl->json = json;
         return EXIT_OK;
 }
+
 
 /* ---- backup --------------------------------------------------------------------------- */
 
@@ -1093,7 +1268,11 @@ static const ctl_cmd_t ctl_cmds[] = {
         { "reload", cmd_reload, "", "reload configuration and keys" },
         { "clock", cmd_clock, "[--set RFC3339]", "show or set the manual clock" },
         { "watch", cmd_watch, "TOPIC", "live view of a topic (Ctrl-C ends)" },
-        { "metrics", cmd_metrics, "", "stats in Prometheus text format" },
+        { "metrics", cmd_metrics, "", "stats and every unit's indicators in Prometheus text format" },
+        { "indicators", cmd_indicators, "[--unit U] [--from YYYY-MM] [--to YYYY-MM] [--series] [--csv]",
+          "quality indicators (default: the last 12 months)" },
+        { "report", cmd_report, "--unit U [--from YYYY-MM] [--to YYYY-MM] -o FILE",
+          "the indicators as one self-contained HTML report" },
         { "backup", cmd_backup, "FILE", "online copy of the store (--db) to FILE; needs no daemon" },
         { "keygen", cmd_keygen, "FILE [--user U] [--role R] [--units U1,U2]",
           "new CURVE keypair: FILE (secret, 0600) and FILE.pub; prints the key-list entry" },

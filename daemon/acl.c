@@ -39,6 +39,7 @@ static const struct acl_op {
         { "dead_letters", R(ROLE_ADMIN), "this op is for admins" },
         { "reload",       R(ROLE_ADMIN), "this op is for admins" },
         { "clock",        R(ROLE_ADMIN), "this op is for admins" },
+        { "indicators",   R(ROLE_LEAD) | R(ROLE_ADMIN), "this op is for leads and admins" },
 };
 
 const char *acl_role_name(acl_role_t r)

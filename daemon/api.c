@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include "api.h"
 #include "bus.h"
+#include "indicators.h"
 #include "log.h"
 
 typedef struct api_req {
@@ -17,6 +18,7 @@ typedef struct api_req {
         json_t *out;              /* reply members on success */
         const char *err_code;
         char err_msg[256];
+        bool deferred;            /* queued on the indicators' worker: no reply now */
 } api_req_t;
 
 static int fail(api_req_t *q, const char *code, const char *fmt, ...) BK_PRINTF(3, 4);
@@ -345,6 +347,72 @@ static int op_clock(api_req_t *q)
         return 0;
 }
 
+/* A month argument "YYYY-MM"; def when absent. */
+static int opt_month(api_req_t *q, const char *key, cal_month_t def, cal_month_t *out)
+{
+        const char *v;
+        *out = def;
+        if (opt_str(q, key, 7, &v) < 0)
+                return -1;
+        if (v && cal_parse_month(v, out) != 0)
+                return fail(q, "bad_request", "%s: not YYYY-MM", key);
+        return 0;
+}
+
+static int opt_bool(api_req_t *q, const char *key, bool *out)
+{
+        json_t *v = json_object_get(q->in, key);
+        *out = false;
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_boolean(v))
+                return fail(q, "bad_request", "%s: must be true or false", key);
+        *out = json_is_true(v);
+        return 0;
+}
+
+/* Quality indicators (docs/indicators.md): a lead for own units, an admin for any or all. */
+static int op_indicators(api_req_t *q)
+{
+        cal_day_t today = cal_local_day(clock_now(q->ctx->clock));
+        cal_month_t now = cal_month_of(today);
+        ind_query_t iq = { .today = today };
+        int r;
+
+        if (opt_str(q, "unit", EV_NAME_MAX, &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
+            opt_month(q, "from", iq.to - 11, &iq.from) < 0 || opt_bool(q, "series", &iq.series) < 0 ||
+            opt_bool(q, "by_unit", &iq.by_unit) < 0)
+                return -1;
+        if (q->who->role == ROLE_LEAD) {
+                if (!iq.unit && q->who->n_units == 1)
+                        iq.unit = q->who->units[0];
+                if (!iq.unit || !acl_has_unit(q->who, iq.unit) || iq.by_unit)
+                        return fail(q, "forbidden", "unit: leads see their own units only");
+        } else if (q->who->role != ROLE_ADMIN) {
+                return fail(q, "forbidden", "this op is for leads and admins");
+        }
+        if (iq.unit && !iq.unit[0])
+                iq.unit = NULL;
+        if (iq.from > iq.to || iq.to - iq.from >= 120)
+                return fail(q, "bad_request", "from..to: at most 120 months, from not after to");
+        if (q->ctx->indicators && q->ctx->peer) {
+                r = indworker_submit(q->ctx->indicators, &iq, &q->ctx->cfg->rules, json_object_get(q->in, "req"),
+                                     q->ctx->peer, q->ctx->peer_len);
+                if (r == BK_E_CONFLICT)
+                        return fail(q, "unavailable", "too many indicator requests waiting; ask again later");
+                if (r != 0)
+                        return fail(q, "internal", "indicators failed");
+                q->deferred = true;
+                return 0;
+        }
+        r = indicators_compute(q->ctx->store, &q->ctx->cfg->rules, &iq, &q->out);
+        if (r == BK_E_CONFLICT)
+                return fail(q, "unavailable", "indicator facts incomplete: run bevakad --rebuild once");
+        if (r != 0)
+                return fail(q, "internal", "indicators failed");
+        return 0;
+}
+
 static const struct {
         const char *name;
         int (*fn)(api_req_t *q);
@@ -353,25 +421,33 @@ static const struct {
         { "snooze", op_snooze },   { "dismiss", op_dismiss }, { "reminders", op_reminders },
         { "case", op_case },       { "why", op_why },         { "stats", op_stats },
         { "dead_letters", op_dead_letters }, { "reload", op_reload }, { "clock", op_clock },
+        { "indicators", op_indicators },
 };
 
-static char *reply(api_req_t *q, json_t *req_id)
+char *api_reply_text(json_t *req_id, const char *err_code, const char *err_msg, json_t *out)
 {
         json_t *r;
         char *text;
 
-        if (q->err_code) {
+        if (err_code) {
                 r = json_pack("{s:b, s:O, s:{s:s, s:s}}", "ok", 0, "req", req_id ? req_id : json_null(),
-                              "error", "code", q->err_code, "message", q->err_msg);
+                              "error", "code", err_code, "message", err_msg ? err_msg : "");
         } else {
                 r = json_pack("{s:b, s:O}", "ok", 1, "req", req_id ? req_id : json_null());
-                if (r && q->out)
-                        json_object_update(r, q->out);
+                if (r && out)
+                        json_object_update(r, out);
         }
-        json_decref(q->out);
+        json_decref(out);
         text = r ? json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(r);
         return text;
+}
+
+static char *reply(api_req_t *q, json_t *req_id)
+{
+        if (q->deferred)
+                return NULL;
+        return api_reply_text(req_id, q->err_code, q->err_msg, q->out);
 }
 
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len)

@@ -11,6 +11,7 @@
 
 #include "acl.h"
 #include "engine.h"
+#include "indworker.h"
 
 /* The names the ops use; roles and identities are acl.h's. */
 typedef acl_role_t api_role_t;
@@ -40,7 +41,15 @@ typedef struct api_ctx {
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
         const struct bus_stats *security;      /* handshake and subscription counters for stats; NULL: none */
+        /* indicators: computed off the loop by this worker (NULL: in place), answered later to the
+         * requester's reply address, which the daemon sets before each call */
+        indworker_t *indicators;
+        const void *peer;
+        size_t peer_len;
 } api_ctx_t;
 
-/* Handles one request; returns the reply text (malloc'd, never NULL unless out of memory). */
+/* Handles one request; returns the reply text (malloc'd), or NULL when out of memory or when the
+ * answer comes later (an `indicators` request queued on ctx->indicators: see indworker_drain). */
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len);
+/* A reply's text: ok with out's members (stolen), or the error; req echoed as api_handle does. */
+char *api_reply_text(json_t *req_id, const char *err_code, const char *err_msg, json_t *out);

@@ -39,6 +39,7 @@ typedef struct daemon {
         ingest_t *ingest;
         bk_clock_t clock;
         api_ctx_t api;
+        indworker_t *indw;             /* indicators, computed off the loop */
         int sigfd;
         bool stop;
         uint64_t watchdog_usec;
@@ -254,7 +255,10 @@ static int serve_api(daemon_t *d)
                                                "\"message\":\"store unavailable\"}}");
                         } else {
                                 d->api.wrote = false;
+                                d->api.peer = &peer;
+                                d->api.peer_len = sizeof(peer);
                                 reply = api_handle(&d->api, &who, m.body, m.len);
+                                d->api.peer = NULL;
                                 /* A moved manual clock delivers before the reply: when `clock`
                                  * answers, what the new time made due is committed and published. */
                                 r = 0;
@@ -276,6 +280,24 @@ static int serve_api(daemon_t *d)
                         bus_reply(d->bus, &peer, reply, strlen(reply));
         }
         return n;
+}
+
+/* The indicators' worker has an answer: the signal wakes the loop, which sends it. */
+static void wake_loop(void *ud)
+{
+        kill(getpid(), SIGUSR2);
+}
+
+static void send_answer(void *ud, const indworker_answer_t *a)
+{
+        daemon_t *d = ud;
+        bus_peer_t peer;
+        _Static_assert(sizeof(peer) <= INDWORKER_PEER_MAX, "a reply address fits the worker's copy");
+        _cleanup_free_ char *text = api_reply_text(a->req_id, a->err_code, a->err_msg, json_incref(a->out));
+
+        memcpy(&peer, a->peer, sizeof(peer));
+        if (text)
+                bus_reply(d->bus, &peer, text, strlen(text));
 }
 
 static void notify_status(daemon_t *d)
@@ -321,6 +343,8 @@ static void handle_signals(daemon_t *d)
         while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
                 if (si.ssi_signo == SIGHUP)
                         reload(d);
+                else if (si.ssi_signo == SIGUSR2)
+                        continue;       /* an indicators answer is ready (wake_loop) */
                 else
                         d->stop = true;
         }
@@ -365,6 +389,7 @@ static int loop(daemon_t *d)
                 finish_batch(d, r);
 
                 serve_api(d);
+                indworker_drain(d->indw, send_answer, d);
                 if (d->api.reload_requested) {
                         d->api.reload_requested = false;
                         reload(d);
@@ -392,6 +417,7 @@ static int setup_signals(daemon_t *d)
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR2);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         signal(SIGPIPE, SIG_IGN);
@@ -499,6 +525,13 @@ static int serve(daemon_t *d)
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
                               .feeds = { feeds_json, feeds_status, feeds_endpoints, d->ingest }, .clock = &d->clock,
                               .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
+        /* Indicators are computed off the loop; an in-memory store has no second connection
+         * to read it, so there they are computed in place. */
+        if ((r = indworker_start(d->cfg.store_path, wake_loop, d, &d->indw)) < 0) {
+                log_errx("indicators: cannot start the worker thread: %s", strerror(-r));
+                return r;
+        }
+        d->api.indicators = d->indw;
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
         ingest_resume(d->ingest, clock_mono_ms());
@@ -588,6 +621,7 @@ int daemon_main(int argc, char **argv)
         }
         rc = serve(d) < 0;
 out:
+        indworker_stop(&d->indw);
         ingest_free(&d->ingest);
         bus_close(&d->bus);
         engine_free(&d->engine);

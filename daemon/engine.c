@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include "engine.h"
+#include "indicators.h"
 #include "log.h"
 #include "rules.h"
 
@@ -536,7 +537,7 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         struct cached_case *c;
         rules_out_t out;
         char unit_before[EV_NAME_MAX + 1];
-        int res, err;
+        int res, err, episode;
 
         if (ev->type == EV_UNKNOWN) {
                 res = add_event(e, ev, raw, len, EVS_IGNORED, e->now);
@@ -551,6 +552,7 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         if (!c)
                 return err;
         bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
+        episode = rules_state_lt_episode(c->st);
         out.n = 0;
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
@@ -567,7 +569,13 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
         mark_dirty(e, c);
         if ((res = apply_actions(e, c, &out, ev->id)) != 0)
                 return res;
+        /* The indicators' facts of this event (docs/indicators.md), filed under the case's unit. */
+        if ((res = indicators_note(e->store, ev, rules_state_unit(c->st),
+                                   rules_state_lt_episode(c->st) > episode)) != 0)
+                return res;
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
+                if ((res = store_facts_move(e->store, ev->case_id, unit_before, rules_state_unit(c->st))) != 0)
+                        return res;
                 struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id };
                 if ((res = for_open(e, c, -1, NULL, do_move, &m)) != 0)
                         return res;

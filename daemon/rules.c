@@ -541,6 +541,11 @@ bool rules_state_open(const case_state_t *st)
         return is_open(st);
 }
 
+int rules_state_lt_episode(const case_state_t *st)
+{
+        return st->lt_episode;
+}
+
 /* ---- public: apply, tick, wake ------------------------------------------------------------- */
 
 /* What makes an event inapplicable; checked before anything is touched. */

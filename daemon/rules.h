@@ -130,6 +130,8 @@ const char *rules_state_unit(const case_state_t *st);
 const char *rules_state_caseworker(const case_state_t *st);
 /* False for a state no event has been applied to yet. */
 bool rules_state_open(const case_state_t *st);
+/* Long-term episodes so far (domain §3): it grows by one when the case becomes long-term. */
+int rules_state_lt_episode(const case_state_t *st);
 /*
  * The API's view of a case (protocol §3 `case`): case, status, unit,
  * caseworker, granted_months, long_term_since, tracks {ib, fia, children,

@@ -101,7 +101,9 @@ int store_clear_derived(store_t *s)
 {
         int r;
         /* Feed positions, counters, the rseq and the outbox stay: they describe what already happened. */
-        if ((r = st_exec(s, "DELETE FROM cases; DELETE FROM reminders;")) < 0)
+        if ((r = st_exec(s, "DELETE FROM cases; DELETE FROM reminders; DELETE FROM facts;"
+                            "INSERT INTO meta(key, value) VALUES('facts.complete', 1) "
+                            "ON CONFLICT(key) DO UPDATE SET value = 1;")) < 0)
                 return r;
         return st_recount_reminders(s);
 }

@@ -1,6 +1,6 @@
 /*
  * store-private.h is shared by the store's files only (store.c,
- * store-cases.c, store-checkpoint.c, store-file.c): the prepared
+ * store-cases.c, store-checkpoint.c, store-facts.c, store-file.c): the prepared
  * statements' numbers, the store and its checkpoint thread, and the
  * helpers the files share. Nothing else sees SQLite.
  */
@@ -19,6 +19,7 @@ enum {
         Q_REM_GET, Q_REM_BY_ROW, Q_REM_STATE, Q_REM_ADD, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_OUTBOX_ADD,
         Q_META_PUT,
+        Q_FACT_ADD, Q_FACT_MOVE,
         Q__COUNT
 };
 
@@ -71,6 +72,7 @@ struct store {
 
 /* helpers the store files share (store.c unless said) */
 const char *st_col_text(sqlite3_stmt *q, int i);
+int st_sql_fail(store_t *s, const char *what);    /* marks the transaction failed; -errno */
 int st_exec(store_t *s, const char *sql);
 int st_recount_reminders(store_t *s);
 int st_step_done(store_t *s, sqlite3_stmt *q, const char *what);

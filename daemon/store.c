@@ -74,12 +74,16 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
         [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [Q_FACT_ADD] = "INSERT INTO facts(unit, case_id, seq, day, kind, a, b, text) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [Q_FACT_MOVE] = "UPDATE facts SET unit = ?3 WHERE unit = ?2 AND case_id = ?1",
 };
 
 static const char *const counter_key[CNT__COUNT] = {
         [CNT_APPLIED] = "events.applied", [CNT_DUPLICATES] = "events.duplicates",
         [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
         [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
+        [CNT_FACTS] = "facts.seq",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -149,14 +153,30 @@ static const char *const migrations[] = {
         "UPDATE cases SET rems = coalesce((SELECT group_concat(r, ',') FROM (SELECT rowid AS r FROM reminders"
         "  WHERE case_id = cases.case_id AND state < 4 ORDER BY rowid)), '');"
         "DROP INDEX migrate3_open;",
+        /* 3 -> 4: the indicators' facts (docs/indicators.md), a derived table kept as events are
+         * applied: one row per fact, clustered by (unit, case) so that a unit's facts are one
+         * range; a case that moves unit takes its facts along (found by the old unit: no
+         * second index to write with every event). Reminders get an
+         * index by unit and creation for the per-rule figures. A store that already holds
+         * events has no facts for them until `bevakad --rebuild` (facts.complete says so). */
+        "CREATE TABLE facts(unit TEXT NOT NULL, case_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        "  day INTEGER NOT NULL, kind INTEGER NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,"
+        "  text TEXT NOT NULL, PRIMARY KEY(unit, case_id, seq)) WITHOUT ROWID;"
+        "CREATE INDEX reminders_unit ON reminders(unit, due);"
+        "INSERT INTO meta(key, value) SELECT 'facts.complete', NOT EXISTS(SELECT 1 FROM events);",
 };
 
-static int sql_fail(store_t *s, const char *what)
+int st_sql_fail(store_t *s, const char *what)
 {
         int code = sqlite3_errcode(s->db) & 0xff;
         s->failed = true;
         log_errx("store: %s: %s", what, sqlite3_errmsg(s->db));
         return code == SQLITE_FULL ? -ENOSPC : code == SQLITE_BUSY ? -EBUSY : -EIO;
+}
+
+static int sql_fail(store_t *s, const char *what)
+{
+        return st_sql_fail(s, what);
 }
 
 int st_exec(store_t *s, const char *sql)

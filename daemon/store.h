@@ -12,7 +12,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct store store_t;
 
@@ -22,12 +22,21 @@ typedef enum ev_status { EVS_APPLIED = 0, EVS_IGNORED = 1, EVS_REJECTED = 2 } ev
 typedef enum store_counter {
         CNT_APPLIED = 0, CNT_DUPLICATES, CNT_DEAD_LETTERS, CNT_IGNORED,
         CNT_GAPS, CNT_REPLAYS, CNT_RSEQ,
+        CNT_FACTS,                        /* the last indicator fact's seq */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;
 
 int store_open(const char *path, bool sync_full, store_t **out);
 void store_close(store_t **s);
+/*
+ * A second, read-only connection to the store at path, for a reader in
+ * another thread (the indicators' worker): no lock, no migration, no
+ * prepared writes; WAL gives it committed snapshots beside the writer.
+ * Only the read-only walks (store_facts_each, store_rems_each,
+ * store_facts_complete) may be used on it. 0 or -errno.
+ */
+int store_open_reader(const char *path, store_t **out);
 /*
  * WAL checkpoints in a background thread with its own connection instead of
  * inside the writer's commits (the daemon's loop must not stall on them).
@@ -92,7 +101,7 @@ int store_rems_decode(const char *text, int (*add)(void *ud, int64_t row), void 
 int store_cases_waking(store_t *s, cal_day_t day, int max,
                        void (*fn)(void *ud, const char *case_id), void *ud);
 cal_day_t store_next_wake(store_t *s);                              /* INT32_MAX if none */
-/* Drops the derived state (cases, reminders and their event links) for --rebuild. */
+/* Drops the derived state (cases, reminders and their event links, indicator facts) for --rebuild. */
 int store_clear_derived(store_t *s);
 
 /* reminders */
@@ -124,6 +133,42 @@ int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT]);
 /* The events linked to a reminder (why), in the order they were linked: array of {id, type, at,
  * role}; type and at are "" for an event the log no longer has. */
 json_t *store_rem_events(store_t *s, const char *rem_id);
+
+/*
+ * Indicator facts (indicators.h says what each kind means): a derived table
+ * kept as events are applied, one row per fact, filed under the case's
+ * current unit. Never read at apply time; the indicators read a unit's
+ * facts (or all units') in one ordered range.
+ */
+typedef struct store_fact {
+        cal_day_t day;
+        int kind;
+        int64_t a, b;
+        char text[EV_REASON_MAX + 1];
+} store_fact_t;
+int store_fact_add(store_t *s, const char *unit, const char *case_id, const store_fact_t *f);
+/* Files every fact of the case under `to` (the case moved from `from`). */
+int store_facts_move(store_t *s, const char *case_id, const char *from, const char *to);
+/* Deletes every fact of the case (retention, purge: whatever deletes a case's rows calls it too,
+ * before the case's own row goes: its unit finds the facts). */
+int store_facts_forget(store_t *s, const char *case_id);
+/* Calls fn for every fact of unit (NULL: all units), by unit, case and order of arrival;
+ * fn returning non-zero stops the walk and is returned. */
+int store_facts_each(store_t *s, const char *unit,
+                     int (*fn)(void *ud, const char *unit, const char *case_id, const store_fact_t *f),
+                     void *ud);
+/* False when the store holds events whose facts were never derived (run bevakad --rebuild). */
+bool store_facts_complete(store_t *s);
+/* Every reminder of unit (NULL: all) due on or before due_until, in its lifecycle's terms. */
+typedef struct store_rem_brief {
+        int rule;
+        const char *case_id, *unit, *caseworker, *close_reason;
+        cal_day_t due;
+        rem_state_t state;
+        bk_time_t created_at, delivered_at, closed_at;
+} store_rem_brief_t;
+int store_rems_each(store_t *s, const char *unit, cal_day_t due_until,
+                    int (*fn)(void *ud, const store_rem_brief_t *r), void *ud);
 
 /* outbox: every published message, by rseq */
 int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *payload, bk_time_t at);

@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       dpkg-dev file man-db groff-base      # packaging and unit tests: dpkg-shlibdeps, man pages
       debhelper lintian fakeroot bash-completion   # tests/it-deb.sh: dpkg-buildpackage, lintian
       prometheus tzdata                    # promtool check metrics; the system's zoneinfo
-      xvfb x11-apps x11-utils netpbm xfce4-notifyd dunst)   # scripts/notify-shot.sh: a real notification server
+      xvfb x11-apps x11-utils netpbm xfce4-notifyd dunst   # scripts/notify-shot.sh: a real notification server
+      chromium fonts-dejavu-core)          # the indicator report rendered headless (tests/it-report.sh)
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -9,7 +9,7 @@
 set -u
 bin=${BEVAKA_BIN:?}
 src=${BEVAKA_SRC:?}
-export BIN=$bin MAN=$src/docs/man
+export BIN=$bin MAN=$src/docs/man SRC=$src
 exec python3 - <<'PY'
 import os, re, subprocess, sys
 
@@ -69,6 +69,11 @@ check(len(cmds) > 10, f"bevakactl --help lists commands: {cmds}")
 helps = [top] + [run("bevakactl", c, "--help") for c in cmds]
 compare("bevakactl", "bevakactl.1", helps)
 page = man_text("bevakactl.1")
+# the bash completion offers exactly the commands --help lists
+comp = open(os.path.join(os.environ["SRC"], "client/completion/bevakactl")).read()
+m = re.search(r'local cmds="([^"]*)"', comp)
+check(m is not None and sorted(m.group(1).split()) == sorted(cmds),
+      f"completion/bevakactl: commands {m.group(1).split() if m else None} != --help's {cmds}")
 for c in cmds:
     check(re.search(r"^\.B " + re.escape(c) + r"\b", page, re.M) is not None or
           re.search(r"^\.TP\n\.B(I|R)? \"?" + re.escape(c), page, re.M) is not None,

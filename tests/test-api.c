@@ -968,6 +968,70 @@ static void test_reload_and_clock(void)
         fx_free(f);
 }
 
+/* ---- indicators ---------------------------------------------------------------------------- */
+
+/* Who may ask for which unit's indicators, the period's checks, and the answer's shape (the
+ * figures themselves are test-indicators' business). */
+static void test_indicators_op(void)
+{
+        fx_t *f = fx_new(true);
+        json_t *r, *ind;
+
+        open_case(f, "i1", "2025-10-01T09:00:00+02:00", "C-I1", U1, "hk1", true);
+        refused(f, "i2", "2025-11-03T09:00:00+01:00", "C-I1", U1, "d1");
+        open_case(f, "i3", "2025-10-01T09:00:00+02:00", "C-I2", U2, "hk9", false);
+
+        r = call(f, &lead1, "{\"op\":\"indicators\",\"from\":\"2025-10\",\"to\":\"2025-11\",\"series\":true,\"req\":7}");
+        CHECK_STR(code_of(r), "");
+        CHECK_INT(i_of(r, "req"), 7);
+        CHECK_STR(s_of(r, "unit"), U1);               /* a lead of one unit: that unit */
+        CHECK_STR(s_of(r, "from"), "2025-10");
+        ind = json_object_get(r, "indicators");
+        CHECK(json_array_size(ind) > 22);
+        for (size_t i = 0; i < json_array_size(ind); i++) {
+                json_t *o = json_array_get(ind, i);
+                CHECK(s_of(o, "id") != NULL && json_is_number(json_object_get(o, "numerator")) &&
+                      json_is_number(json_object_get(o, "denominator")));
+                CHECK_INT(json_array_size(json_object_get(o, "series")), 2);
+        }
+        /* U1 at the end: EB-5 (long-term: 2025-01..10 granted), EB-1 and C-I1 open; the refusals
+         * d-1 and d1, each with a child and no analysis */
+        CHECK_STR(s_of(json_array_get(ind, 0), "id"), "lt.share");
+        CHECK_INT(i_of(json_array_get(ind, 0), "numerator"), 1);
+        CHECK_INT(i_of(json_array_get(ind, 0), "denominator"), 3);
+        json_t *ci = NULL;
+        for (size_t i = 0; i < json_array_size(ind); i++)
+                if (strcmp(s_of(json_array_get(ind, i), "id"), "child_impact.missing") == 0)
+                        ci = json_array_get(ind, i);
+        CHECK(ci != NULL);
+        CHECK_INT(i_of(ci, "numerator"), 2);
+        CHECK_INT(i_of(ci, "denominator"), 2);
+        json_decref(r);
+
+        EXPECT(f, &lead1, "forbidden", "{\"op\":\"indicators\",\"unit\":\"%s\"}", U2);
+        EXPECT(f, &lead1, "forbidden", "{\"op\":\"indicators\",\"by_unit\":true}");
+        EXPECT(f, &lead12, "forbidden", "{\"op\":\"indicators\"}");          /* two units: say which */
+        EXPECT(f, &lead12, "", "{\"op\":\"indicators\",\"unit\":\"%s\"}", U2);
+        EXPECT(f, &hk1, "forbidden", "{\"op\":\"indicators\",\"unit\":\"%s\"}", U1);
+        EXPECT(f, &feeder, "forbidden", "{\"op\":\"indicators\"}");
+        EXPECT(f, &admin, "bad_request", "{\"op\":\"indicators\",\"from\":\"2025-13\"}");
+        EXPECT(f, &admin, "bad_request", "{\"op\":\"indicators\",\"from\":\"2025-12\",\"to\":\"2025-11\"}");
+        EXPECT(f, &admin, "bad_request", "{\"op\":\"indicators\",\"from\":\"2010-01\",\"to\":\"2025-11\"}");
+        EXPECT(f, &admin, "bad_request", "{\"op\":\"indicators\",\"series\":1}");
+        EXPECT(f, &admin, "bad_request", "{\"op\":\"indicators\",\"unit\":7}");
+
+        /* an admin: all units, each unit's figures */
+        r = call(f, &admin, "{\"op\":\"indicators\",\"from\":\"2025-10\",\"to\":\"2025-11\",\"by_unit\":true}");
+        CHECK_STR(code_of(r), "");
+        CHECK(json_is_null(json_object_get(r, "unit")));
+        CHECK_INT(i_of(json_array_get(json_object_get(r, "indicators"), 0), "denominator"), 5);
+        CHECK_INT(json_object_size(json_object_get(r, "units")), 2);
+        CHECK_INT(json_integer_value(json_array_get(json_object_get(json_object_get(json_object_get(r, "units"), U2),
+                                                                    "lt.share"), 1)), 2);
+        json_decref(r);
+        fx_free(f);
+}
+
 int main(void)
 {
         log_init("test-api", LOG_ERR, false);
@@ -981,5 +1045,6 @@ int main(void)
         test_why_op();
         test_stats_and_ingest();
         test_reload_and_clock();
+        test_indicators_op();
         return tap_done();
 }

@@ -164,7 +164,8 @@ static bool prometheus_ok(const char *text)
         bool ok = true;
         int lines = 0;
 
-        regcomp(&sample, "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\"\\})? -?[0-9]+$",
+        regcomp(&sample, "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\""
+                         "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\")*\\})? -?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$",
                 REG_EXTENDED | REG_NOSUB);
         regcomp(&comment, "^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$", REG_EXTENDED | REG_NOSUB);
         for (const char *p = text; *p;) {
@@ -334,6 +335,8 @@ int main(void)
         CHECK(strstr(r.out, "\nbevaka_feed_silent{endpoint=\"ipc://") != NULL);
         CHECK(strstr(r.out, "# TYPE bevaka_feed_silences_total counter\n") != NULL);
         CHECK(strstr(r.out, "bevaka_dead_letters") == NULL);    /* none yet */
+        /* every unit's indicators as gauges (docs/indicators.md) */
+        CHECK(strstr(r.out, "bevaka_indicator_denominator{unit=\"HV-EB-1\",indicator=\"lt.share\"} ") != NULL);
         CHECK(strstr(r.out, "# TYPE bevaka_events_total counter\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_events_total{kind=\"applied\"} 6\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_reminders{state=\"acknowledged\"} 1\n") != NULL);
@@ -342,6 +345,15 @@ int main(void)
         CHECK(strstr(r.out, "\nbevaka_feed_last_seq{source=\"paraply-demo\"} 6\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_feed_gaps_total ") != NULL);
         CHECK(strstr(r.out, "\nbevaka_feed_replays_total ") != NULL);
+        /* the indicators as a table, as CSV (a row per indicator and month) and as JSON */
+        CHECK_INT(ctl(&e, &r, "indicators", "--unit", "HV-EB-1", "--from", "2026-01", "--to", "2026-02", NULL), 0);
+        CHECK(strstr(r.out, "HV-EB-1 2026-01..2026-02\n") != NULL);
+        CHECK(strstr(r.out, "\nID ") != NULL && strstr(r.out, "\nrem.FIA-DUE.raised ") != NULL);
+        CHECK_INT(ctl(&e, &r, "indicators", "--unit", "HV-EB-1", "--from", "2026-01", "--to", "2026-02", "--csv", NULL), 0);
+        CHECK(strncmp(r.out, "id,month,numerator,denominator\n", 31) == 0);
+        CHECK(strstr(r.out, "\nlt.share,2026-01..2026-02,") != NULL && strstr(r.out, "\nlt.share,2026-02,") != NULL);
+        CHECK_INT(ctl(&e, &r, "indicators", "--from", "2026-03", "--to", "2026-01", NULL), 1);
+        CHECK(strstr(r.err, "bad_request") != NULL);
         CHECK_INT(ctl(&e, &r, "--api", "ipc:///nonexistent/bevaka-api.sock", "--timeout", "300", "metrics", NULL), 3);
         CHECK_STR(r.out, "");
 

@@ -143,10 +143,13 @@ int main(void)
         CHECK(strstr(log, "migrated schema to version 1") != NULL);
         CHECK(strstr(log, "migrated schema to version 2") != NULL);
         CHECK(strstr(log, "migrated schema to version 3") != NULL);
+        CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        CHECK(store_facts_complete(s));          /* nothing stored, nothing to derive */
         store_close(&s);
-        CHECK_INT(user_version(path), 3);
+        CHECK_INT(user_version(path), STORE_SCHEMA_VERSION);
+        CHECK(has_table(path, "facts"));
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
-        CHECK_INT(info.version, 3);
+        CHECK_INT(info.version, STORE_SCHEMA_VERSION);
         CHECK_INT(info.events, 0);
 
         /* Current version: opens without migrating. */
@@ -236,10 +239,29 @@ int main(void)
                 free(list);
                 store_close(&s);
         }
-        CHECK_INT(user_version(path), 3);
+        CHECK_INT(user_version(path), STORE_SCHEMA_VERSION);
         CHECK(has_table(path, "cases") && !has_table(path, "cases2"));
         CHECK(has_table(path, "reminders") && !has_table(path, "reminders3"));
         CHECK(!has_table(path, "reminder_events"));
+
+        /* 3 -> 4: a store that holds events has no indicator facts for them until --rebuild
+         * (store_clear_derived, which the rebuild starts with, marks them complete). */
+        snprintf(path, sizeof(path), "%s/v3.db", dir);
+        CHECK_INT(store_open(path, false, &s), 0);
+        store_close(&s);
+        CHECK_INT(exec_sql(path, "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
+                                 "VALUES('e1', 's', 1, 'case.opened', 0, 'c1', 0, 0, '{}');"
+                                 "DROP TABLE facts; DROP INDEX reminders_unit;"
+                                 "DELETE FROM meta WHERE key = 'facts.complete'; PRAGMA user_version = 3;"), 0);
+        r = open_captured(path, &s, log, sizeof(log));
+        CHECK_INT(r, 0);
+        CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        CHECK(!store_facts_complete(s));
+        CHECK_INT(store_begin(s), 0);
+        CHECK_INT(store_clear_derived(s), 0);
+        CHECK_INT(store_commit(s), 0);
+        CHECK(store_facts_complete(s));
+        store_close(&s);
 
         /* A step that fails is rolled back whole: no table of it survives, the version stays. */
         snprintf(path, sizeof(path), "%s/broken.db", dir);
@@ -258,7 +280,9 @@ int main(void)
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, -EPROTO);
         CHECK(s == NULL);
-        CHECK(strstr(log, "schema version 99 is newer than this bevakad (3); refusing") != NULL);
+        char want[128];
+        snprintf(want, sizeof(want), "schema version 99 is newer than this bevakad (%d); refusing", STORE_SCHEMA_VERSION);
+        CHECK(strstr(log, want) != NULL);
         CHECK_INT(user_version(path), 99);
         CHECK(has_table(path, "future"));
         CHECK(!has_table(path, "events"));
