@@ -31,6 +31,7 @@ typedef struct api_ctx {
         bool reload_requested;
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
+        bool purged;            /* the op deleted data: the WAL is to be emptied after the commit */
         const bus_stats_t *security;      /* handshake and subscription counters for stats; NULL: none */
 } api_ctx_t;
 

@@ -28,6 +28,8 @@
 #define WAKE_BATCH 1000
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 #define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
+#define PURGE_EVERY_MS 60000    /* retention looks for due deletes this often… */
+#define PURGE_BATCH 50          /* …and deletes at most this many of each kind per turn (a few ms) */
 
 typedef struct daemon {
         config_t cfg;
@@ -43,6 +45,9 @@ typedef struct daemon {
         uint64_t watchdog_usec;
         int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
         int64_t backoff_until_ms;      /* after a failed transaction (disk full): let it breathe */
+        int64_t last_purge_ms;         /* retention: when the last run ended (or a batch found more) */
+        bool purging;                  /* a run is between batches */
+        store_purged_t purged;         /* what the run deleted so far */
         int failures;
 } daemon_t;
 
@@ -80,6 +85,9 @@ static void publish_one(void *ud, const char *topic, const char *payload)
 /* Commits the open transaction and publishes what it queued; rolls back on failure. */
 static int finish_batch(daemon_t *d, int res)
 {
+        bool purged = d->api.purged;
+
+        d->api.purged = false;
         if (res >= 0)
                 res = engine_prepare_commit(d->engine);
         if (res >= 0)
@@ -94,6 +102,8 @@ static int finish_batch(daemon_t *d, int res)
                 return res;
         }
         engine_flush(d->engine, publish_one, d);
+        if (purged)
+                store_checkpoint_truncate(d->store);
         return 0;
 }
 
@@ -152,6 +162,40 @@ static int run_time(daemon_t *d, bool force, bool idle)
         return 0;
 }
 
+/*
+ * Retention (gallring): one small batch per turn inside the turn's transaction, so ingest and
+ * the API wait at most one batch; a run goes on turn after turn until a batch finds less than
+ * PURGE_BATCH of every kind, then logs one line (counts only, no ids) and has the WAL emptied.
+ */
+static int purge_turn(daemon_t *d, bool force)
+{
+        store_purged_t n = { 0 };
+        int r;
+
+        if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
+                return 0;
+        if ((r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n)) < 0)
+                return r;
+        d->purged.cases += n.cases;
+        d->purged.events += n.events;
+        d->purged.reminders += n.reminders;
+        d->purged.dead_letters += n.dead_letters;
+        d->purging = n.cases >= PURGE_BATCH || n.reminders >= PURGE_BATCH || n.dead_letters >= PURGE_BATCH;
+        d->last_purge_ms = clock_mono_ms();
+        if (d->purging)
+                return 0;
+        store_counter_add(d->store, CNT_PURGE_RUNS, 1);
+        if (d->purged.cases + d->purged.reminders + d->purged.dead_letters > 0) {
+                log_struct(LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS,
+                           "retention: deleted %lld closed case(s) with %lld event(s), %lld reminder(s), "
+                           "%lld dead letter(s)", (long long)d->purged.cases, (long long)d->purged.events,
+                           (long long)d->purged.reminders, (long long)d->purged.dead_letters);
+                d->api.purged = true;     /* the WAL is emptied once this commits */
+        }
+        memset(&d->purged, 0, sizeof(d->purged));
+        return 0;
+}
+
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
 {
         /* With CURVE: the key list's grant for the peer's key, as the list is now (a revoked key: none). */
@@ -194,6 +238,8 @@ static int serve_api(daemon_t *d)
                                 if (d->api.clock_moved) {
                                         d->api.clock_moved = false;
                                         r = run_time(d, true, true);
+                                        if (r >= 0)
+                                                r = purge_turn(d, true);
                                 }
                                 /* A read answered from a consistent snapshot stays a good answer even
                                  * when the commit (say, of a counter) fails on a full disk. */
@@ -239,6 +285,7 @@ static void reload(daemon_t *d)
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
+                d->cfg.retention = fresh->retention;
                 log_set_level(fresh->log_level);
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
@@ -278,7 +325,7 @@ static int loop(daemon_t *d)
                 bool sig = false;
                 int n, r;
 
-                if (bus_wait(d->bus, more ? 0 : timeout_ms(d), d->sigfd, &sig) < 0)
+                if (bus_wait(d->bus, more || d->purging ? 0 : timeout_ms(d), d->sigfd, &sig) < 0)
                         return -EIO;
                 if (sig)
                         handle_signals(d);
@@ -294,6 +341,8 @@ static int loop(daemon_t *d)
                 more = r == 1;
                 if (r >= 0)
                         r = run_time(d, false, n == 0);
+                if (r >= 0)
+                        r = purge_turn(d, false);
                 finish_batch(d, r);
 
                 serve_api(d);
@@ -339,7 +388,7 @@ static int rebuild_one(void *ud, const char *raw, size_t len)
 
         if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0)
                 return 0;
-        r = engine_apply_event(d->engine, &ev, raw, len);
+        r = engine_apply_event(d->engine, &ev);
         return r == BK_E_DUPLICATE || r >= 0 ? 0 : r;
 }
 

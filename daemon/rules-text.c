@@ -171,6 +171,26 @@ static const rule_text_t texts[RULE__COUNT] = {
         },
 };
 
+/*
+ * Rules whose mere firing says something sensitive about the household: safety (violence),
+ * health (work capacity; SIP means care from the region), children's situation. Their
+ * reminders are never paired with a case id in the journal (engine.c, docs/privacy.md).
+ */
+static const bool sensitive[RULE__COUNT] = {
+        [RULE_CHILD_IMPACT] = true,
+        [RULE_SIP_CONSIDER] = true,
+        [RULE_SIP_MEETING] = true,
+        [RULE_SIP_FOLLOWUP] = true,
+        [RULE_WORK_CAPACITY] = true,
+        [RULE_SAFETY_FOLLOWUP] = true,
+};
+
+bool rules_sensitive(rule_id_t r)
+{
+        /* an unknown rule is treated as sensitive: when in doubt, no case id */
+        return (int)r < 0 || r >= RULE__COUNT || sensitive[r];
+}
+
 void rules_cfg_default(rules_cfg_t *cfg)
 {
         memset(cfg, 0, sizeof(*cfg));

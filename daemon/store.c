@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include "log.h"
+#include "sha256.h"
 #include "store.h"
 
 enum {
@@ -26,6 +27,8 @@ enum {
         Q_REM_GET, Q_REM_BY_ROW, Q_REM_STATE, Q_REM_ADD, Q_REM_PUT, Q_REM_UPDATE, Q_REM_DUE, Q_REM_NEXT, Q_REM_LINKS,
         Q_OUTBOX_ADD,
         Q_META_PUT,
+        Q_PURGE_EVENTS, Q_PURGE_REM_STATES, Q_PURGE_REMS, Q_PURGE_CASE, Q_TOMB_ADD, Q_TOMB_GET,
+        Q_CASES_EXPIRED, Q_REMS_EXPIRED, Q_REM_DELETE, Q_DEAD_EXPIRED,
         Q__COUNT
 };
 
@@ -42,18 +45,23 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_FEED_SET] = "INSERT INTO feeds(source, last_seq) VALUES(?1, ?2) "
                        "ON CONFLICT(source) DO UPDATE SET last_seq = excluded.last_seq",
         [Q_FEEDS_ALL] = "SELECT source, last_seq FROM feeds ORDER BY source",
-        [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
+        [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, body) "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
         [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
         [Q_CASE_GET] = "SELECT state, wake, rems FROM cases WHERE case_id = ?1",
-        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(case_id) DO UPDATE SET "
+        /* closed_at is when the case closed: set when a write closes it, kept while it stays closed. */
+        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems, closed_at) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?4 THEN 0 ELSE ?8 END) "
+                       "ON CONFLICT(case_id) DO UPDATE SET "
                        "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
-                       "wake = excluded.wake, state = excluded.state, rems = excluded.rems",
+                       "wake = excluded.wake, state = excluded.state, rems = excluded.rems, "
+                       "closed_at = CASE WHEN excluded.open THEN 0 WHEN cases.open THEN excluded.closed_at "
+                       "ELSE cases.closed_at END",
         /* A case whose wake day stays: its wake index entry is left alone. */
-        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7 "
+        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7, "
+                          "closed_at = CASE WHEN ?4 THEN 0 WHEN open THEN ?8 ELSE closed_at END "
                           "WHERE case_id = ?1",
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
@@ -81,12 +89,30 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_OUTBOX_ADD] = "INSERT INTO outbox(rseq, topic, payload, at) VALUES(?1, ?2, ?3, ?4)",
         [Q_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [Q_PURGE_EVENTS] = "DELETE FROM events WHERE case_id = ?1",
+        [Q_PURGE_REM_STATES] = "SELECT state, count(*) FROM reminders WHERE case_id = ?1 GROUP BY state",
+        [Q_PURGE_REMS] = "DELETE FROM reminders WHERE case_id = ?1",
+        [Q_PURGE_CASE] = "DELETE FROM cases WHERE case_id = ?1",
+        [Q_TOMB_ADD] = "INSERT INTO purged_cases(case_hash, purged_at) VALUES(?1, ?2) "
+                       "ON CONFLICT(case_hash) DO UPDATE SET purged_at = excluded.purged_at",
+        [Q_TOMB_GET] = "SELECT purged_at FROM purged_cases WHERE case_hash = ?1",
+        [Q_CASES_EXPIRED] = "SELECT case_id FROM cases WHERE open = 0 AND closed_at > 0 AND closed_at < ?1 "
+                            "ORDER BY closed_at LIMIT ?2",
+        [Q_REMS_EXPIRED] = "SELECT rowid, state FROM reminders WHERE state >= 4 AND closed_at < ?1 "
+                           "ORDER BY closed_at LIMIT ?2",
+        [Q_REM_DELETE] = "DELETE FROM reminders WHERE rowid = ?1",
+        [Q_DEAD_EXPIRED] = "DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE "
+                           "received_at < ?1 OR rowid <= (SELECT max(rowid) FROM dead_letters) - ?2 "
+                           "ORDER BY rowid LIMIT ?3)",
 };
 
 static const char *const counter_key[CNT__COUNT] = {
         [CNT_APPLIED] = "events.applied", [CNT_DUPLICATES] = "events.duplicates",
         [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
         [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
+        [CNT_MASKED] = "privacy.masked", [CNT_PURGE_RUNS] = "purge.runs", [CNT_PURGE_CASES] = "purge.cases",
+        [CNT_PURGE_EVENTS] = "purge.events", [CNT_PURGE_REMINDERS] = "purge.reminders",
+        [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -156,7 +182,25 @@ static const char *const migrations[] = {
         "UPDATE cases SET rems = coalesce((SELECT group_concat(r, ',') FROM (SELECT rowid AS r FROM reminders"
         "  WHERE case_id = cases.case_id AND state < 4 ORDER BY rowid)), '');"
         "DROP INDEX migrate3_open;",
+        /* 3 -> 4: a minimised store (docs/privacy.md). migrate_4() first rewrites every event into
+         * its normalised form and every dead letter into its minimised, masked form (with
+         * secure_delete on, the freed bytes are zeroed); then the schema for retention. A closed
+         * case's closing time is its last case.closed event's (or its last event's). */
+        "ALTER TABLE events RENAME COLUMN raw TO body;"
+        "ALTER TABLE cases ADD COLUMN closed_at INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE cases SET closed_at = coalesce((SELECT max(at) FROM events WHERE case_id = cases.case_id"
+        "  AND type = 'case.closed'), (SELECT max(at) FROM events WHERE case_id = cases.case_id), 1)"
+        "  WHERE open = 0;"
+        "CREATE INDEX cases_closed ON cases(closed_at) WHERE open = 0;"
+        "CREATE INDEX reminders_case ON reminders(case_id);"
+        "CREATE INDEX reminders_closed ON reminders(closed_at) WHERE state >= 4;"
+        "CREATE TABLE purged_cases(case_hash BLOB PRIMARY KEY, purged_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
+
+static int migrate_4(store_t *s);
+
+/* The data a step rewrites in C, run before its SQL in the same transaction; NULL = none. */
+static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, migrate_4 };
 
 /*
  * WAL checkpoints run in a thread of their own with its own connection, so that copying the WAL
@@ -179,6 +223,7 @@ struct checkpointer {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         bool pending, stop, busy;  /* busy: a checkpoint is running */
+        atomic_bool truncate;      /* a purge ran: empty and truncate the WAL (retried until done) */
         sqlite3 *db;               /* used by the thread only */
         atomic_long runs;          /* checkpoints that ran to the end of the WAL as it was then */
         atomic_int backfilled;     /* frames the thread's last checkpoint had copied */
@@ -202,6 +247,7 @@ struct store {
         int n_feed_pending;
         bool in_tx;
         bool failed;            /* a statement failed in this transaction: it must not commit */
+        int64_t tombstones;     /* rows in purged_cases: none means no lookup per event */
         int lock_fd;            /* flock(2) held while open: one daemon per store */
 };
 
@@ -223,6 +269,63 @@ static int exec(store_t *s, const char *sql)
                 return (rc & 0xff) == SQLITE_FULL ? -ENOSPC : (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
         }
         return 0;
+}
+
+/* ---- migration 3 -> 4: the minimised store ---------------------------------- */
+
+/* bevaka_normalize(raw): an event's normalised form; one the codec now refuses (a personnummer
+ * in a member that took none before) keeps its position members only, masked. */
+static void sql_normalize(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+        const char *raw = (const char *)sqlite3_value_text(argv[0]);
+        size_t len = (size_t)sqlite3_value_bytes(argv[0]), n = 0;
+        char reason[EV_PARSE_REASON_SIZE];
+        event_t ev;
+        char *text;
+
+        (void)argc;
+        if (!raw)
+                raw = "";
+        if (event_parse(raw, len, &ev, reason, sizeof(reason)) == 0)
+                text = event_normalize(&ev, &n);
+        else
+                text = event_dead_letter_form(raw, len, reason, &n);
+        if (!text) {
+                sqlite3_result_error_nomem(ctx);
+                return;
+        }
+        sqlite3_result_text(ctx, text, (int)n, free);
+}
+
+/* bevaka_dead_form(raw, reason): a dead letter's minimised, masked form. */
+static void sql_dead_form(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+        const void *raw = sqlite3_value_blob(argv[0]);
+        size_t len = (size_t)sqlite3_value_bytes(argv[0]), n = 0;
+        char *text = event_dead_letter_form(raw ? raw : "", len, (const char *)sqlite3_value_text(argv[1]), &n);
+
+        (void)argc;
+        if (!text) {
+                sqlite3_result_error_nomem(ctx);
+                return;
+        }
+        sqlite3_result_blob(ctx, text, (int)n, free);
+}
+
+static int migrate_4(store_t *s)
+{
+        int r;
+
+        if (sqlite3_create_function(s->db, "bevaka_normalize", 1, SQLITE_UTF8, NULL, sql_normalize, NULL,
+                                    NULL) != SQLITE_OK ||
+            sqlite3_create_function(s->db, "bevaka_dead_form", 2, SQLITE_UTF8, NULL, sql_dead_form, NULL,
+                                    NULL) != SQLITE_OK)
+                return -ENOMEM;
+        r = exec(s, "UPDATE events SET raw = bevaka_normalize(raw);"
+                    "UPDATE dead_letters SET raw = bevaka_dead_form(raw, reason);");
+        sqlite3_create_function(s->db, "bevaka_normalize", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+        sqlite3_create_function(s->db, "bevaka_dead_form", 2, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+        return r;
 }
 
 static int migrate(store_t *s)
@@ -253,7 +356,8 @@ static int migrate(store_t *s)
                 if ((r = exec(s, "BEGIN IMMEDIATE")) < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-                if ((r = exec(s, migrations[v])) < 0 || (r = exec(s, pragma)) < 0) {
+                if ((migration_fns[v] && (r = migration_fns[v](s)) < 0) || (r = exec(s, migrations[v])) < 0 ||
+                    (r = exec(s, pragma)) < 0) {
                         exec(s, "ROLLBACK");
                         return r;
                 }
@@ -261,10 +365,19 @@ static int migrate(store_t *s)
                         return r;
                 log_info("store: migrated schema to version %d", v + 1);
         }
+        /* The minimised store leaves the old bytes in free pages (zeroed) and the file as large as
+         * before: rebuilt once, and the WAL that held the rebuild emptied. */
+        if (version > 0 && version < 4 && latest >= 4) {
+                int r;
+                if ((r = exec(s, "VACUUM")) < 0 || (r = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
+                        return r;
+                log_info("store: compacted after the move to the minimised event log");
+        }
         return 0;
 }
 
 static int recount_reminders(store_t *s);
+static int count_tombstones(store_t *s);
 
 static int load_counters(store_t *s)
 {
@@ -297,10 +410,18 @@ static void *checkpointer_main(void *ud)
                 }
                 c->pending = false;
                 c->busy = true;
+                bool truncate = atomic_load(&c->truncate);
                 pthread_mutex_unlock(&c->mu);
                 int log_frames = -1, done_frames = -1;
                 int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                                    &done_frames);
+                /* After a purge the WAL still holds the pages as they were before it: copied first
+                 * without blocking (above), then the little left copied and the file cut to zero,
+                 * which holds the writer only that long; busy means the next commit retries. */
+                if (truncate && rc == SQLITE_OK &&
+                    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK) {
+                        atomic_store(&c->truncate, false);
+                }
                 if (rc == SQLITE_OK)
                         atomic_store(&c->backfilled, done_frames);
                 if (rc == SQLITE_OK && done_frames == log_frames)
@@ -339,7 +460,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
                 if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames) ==
                     SQLITE_OK)
                         atomic_store(&c->backfilled, done_frames);
-        } else if (frames >= CKPT_WAKE_FRAMES) {
+        } else if (frames >= CKPT_WAKE_FRAMES || atomic_load(&c->truncate)) {
                 pthread_mutex_lock(&c->mu);
                 c->pending = true;
                 pthread_cond_signal(&c->cv);
@@ -385,6 +506,19 @@ int store_checkpointer_start(store_t *s)
         s->ckpt = c;
         sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoints */
         return 0;
+}
+
+void store_checkpoint_truncate(store_t *s)
+{
+        struct checkpointer *c = s->ckpt;
+
+        if (!c)
+                return;
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->truncate, true);
+        c->pending = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
 }
 
 int64_t store_checkpoint_runs(store_t *s)
@@ -458,10 +592,13 @@ int store_open(const char *path, bool sync_full, store_t **out)
         if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
             (r = exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) < 0 ||
             (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
+            /* Deleted rows (a purge, a rewritten row) are overwritten with zeros, not left in free
+             * pages: what retention deletes leaves the file (docs/operations.md, backups). */
+            (r = exec(s, "PRAGMA secure_delete = ON")) < 0 ||
             /* Cases, reminders and their indexes are read at random: a 32 MB page cache keeps the
              * working set of a Stockholm-size district in memory instead of re-reading pages. */
             (r = exec(s, "PRAGMA cache_size = -32768")) < 0 ||
-            (r = migrate(s)) < 0 || (r = load_counters(s)) < 0)
+            (r = migrate(s)) < 0 || (r = load_counters(s)) < 0 || (r = count_tombstones(s)) < 0)
                 goto fail;
         for (int i = 0; i < Q__COUNT; i++) {
                 if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL)
@@ -701,7 +838,7 @@ int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void 
 {
         sqlite3_stmt *q;
         int rc, r = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT raw FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, "SELECT body FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
                 return sql_fail(s, "events");
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 r = fn(ud, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
@@ -731,12 +868,18 @@ int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time
 int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at)
 {
         sqlite3_stmt *q = s->q[Q_DEAD_ADD];
-        if (len > EV_RAW_MAX)
-                len = EV_RAW_MAX;
+        size_t n = 0;
+        char *form = event_dead_letter_form(raw, len, reason, &n);
+        int r;
+
+        if (!form)
+                return -ENOMEM;
         sqlite3_bind_text(q, 1, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, received_at);
-        sqlite3_bind_blob(q, 3, raw, (int)len, SQLITE_STATIC);
-        return step_done(s, q, "dead letter add");
+        sqlite3_bind_blob(q, 3, form, (int)n, SQLITE_STATIC);
+        r = step_done(s, q, "dead letter add");
+        free(form);
+        return r;
 }
 
 static char *base64(const unsigned char *in, size_t n)
@@ -791,6 +934,137 @@ json_t *store_dead_letters(store_t *s, int limit)
         return arr;
 }
 
+/* ---- retention ------------------------------------------------------------ */
+
+static void case_hash(const char *case_id, uint8_t out[32])
+{
+        sha256(case_id, strlen(case_id), out);
+}
+
+int store_purge_case(store_t *s, const char *case_id, bk_time_t purged_at, store_purged_t *n)
+{
+        sqlite3_stmt *q = s->q[Q_PURGE_REM_STATES];
+        uint8_t hash[32];
+        int rc, r;
+
+        /* the counts by state lose what goes */
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+                int st = sqlite3_column_int(q, 0);
+                int64_t k = sqlite3_column_int64(q, 1);
+                if (st >= 0 && st < REM__STATE_COUNT)
+                        store_counter_add(s, CNT_REM_FIRST + st, -k);
+                n->reminders += k;
+        }
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE)
+                return sql_fail(s, "purge reminders");
+        static const int del[] = { Q_PURGE_REMS, Q_PURGE_EVENTS, Q_PURGE_CASE };
+        for (size_t i = 0; i < BK_ARRAY_SIZE(del); i++) {
+                sqlite3_bind_text(s->q[del[i]], 1, case_id, -1, SQLITE_STATIC);
+                if ((r = step_done(s, s->q[del[i]], "purge")) != 0)
+                        return r;
+                if (del[i] == Q_PURGE_EVENTS)
+                        n->events += sqlite3_changes(s->db);
+                if (del[i] == Q_PURGE_CASE)
+                        n->cases += sqlite3_changes(s->db);
+        }
+        case_hash(case_id, hash);
+        q = s->q[Q_TOMB_ADD];
+        sqlite3_bind_blob(q, 1, hash, sizeof(hash), SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, purged_at);
+        if ((r = step_done(s, q, "tombstone")) != 0)
+                return r;
+        s->tombstones++;
+        return 0;
+}
+
+int store_cases_expired(store_t *s, bk_time_t before, int max, void (*fn)(void *, const char *), void *ud)
+{
+        sqlite3_stmt *q = s->q[Q_CASES_EXPIRED];
+        int rc, n = 0;
+        /* Collect first: fn deletes from the table being read. */
+        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)BK_MAX(max, 1), sizeof(*ids));
+
+        if (!ids)
+                return -ENOMEM;
+        sqlite3_bind_int64(q, 1, before);
+        sqlite3_bind_int(q, 2, max);
+        while (n < max && (rc = sqlite3_step(q)) == SQLITE_ROW)
+                bk_strlcpy(ids[n++], col_text(q, 0), sizeof(ids[0]));
+        sqlite3_reset(q);
+        for (int i = 0; i < n; i++)
+                fn(ud, ids[i]);
+        free(ids);
+        return n;
+}
+
+int store_purge_reminders(store_t *s, bk_time_t before, int max)
+{
+        sqlite3_stmt *q = s->q[Q_REMS_EXPIRED], *del = s->q[Q_REM_DELETE];
+        int64_t rows[256];
+        int states[256], n = 0, r;
+
+        sqlite3_bind_int64(q, 1, before);
+        sqlite3_bind_int(q, 2, BK_MIN(max, 256));
+        while (n < BK_MIN(max, 256) && sqlite3_step(q) == SQLITE_ROW) {
+                rows[n] = sqlite3_column_int64(q, 0);
+                states[n++] = sqlite3_column_int(q, 1);
+        }
+        sqlite3_reset(q);
+        for (int i = 0; i < n; i++) {
+                sqlite3_bind_int64(del, 1, rows[i]);
+                if ((r = step_done(s, del, "purge reminder")) != 0)
+                        return r;
+                if (states[i] >= 0 && states[i] < REM__STATE_COUNT)
+                        store_counter_add(s, CNT_REM_FIRST + states[i], -1);
+        }
+        return n;
+}
+
+int store_purge_dead_letters(store_t *s, bk_time_t before, int64_t keep_max, int max)
+{
+        sqlite3_stmt *q = s->q[Q_DEAD_EXPIRED];
+        int r;
+
+        sqlite3_bind_int64(q, 1, before);
+        sqlite3_bind_int64(q, 2, keep_max);
+        sqlite3_bind_int(q, 3, max);
+        if ((r = step_done(s, q, "purge dead letters")) != 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+bool store_case_purged(store_t *s, const char *case_id, bk_time_t *purged_at)
+{
+        sqlite3_stmt *q = s->q[Q_TOMB_GET];
+        uint8_t hash[32];
+        bool found = false;
+
+        if (s->tombstones == 0)
+                return false;
+        case_hash(case_id, hash);
+        sqlite3_bind_blob(q, 1, hash, sizeof(hash), SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+                found = true;
+                if (purged_at)
+                        *purged_at = sqlite3_column_int64(q, 0);
+        }
+        sqlite3_reset(q);
+        return found;
+}
+
+static int count_tombstones(store_t *s)
+{
+        sqlite3_stmt *st;
+
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM purged_cases", -1, &st, NULL) != SQLITE_OK)
+                return sql_fail(s, "purged_cases");
+        s->tombstones = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_finalize(st);
+        return 0;
+}
+
 /* ---- cases ---------------------------------------------------------------- */
 
 int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake, char **rems)
@@ -822,7 +1096,8 @@ int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, c
 }
 
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems)
+                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems,
+                   bk_time_t closed_at)
 {
         sqlite3_stmt *q = s->q[Q_CASE_PUT];
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
@@ -832,11 +1107,12 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
         sqlite3_bind_int64(q, 5, wake);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
         return step_done(s, q, "case put");
 }
 
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len, const char *rems)
+                      bool open, const void *state, size_t len, const char *rems, bk_time_t closed_at)
 {
         sqlite3_stmt *q = s->q[Q_CASE_UPDATE];
         int r;
@@ -846,6 +1122,7 @@ int store_case_update(store_t *s, const char *case_id, const char *unit, const c
         sqlite3_bind_int(q, 4, open);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
         if ((r = step_done(s, q, "case update")) != 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;

@@ -681,13 +681,21 @@ static void test_personnummer(void)
 
         /* Wrong shape or longer runs: not a candidate. */
         CHECK(!event_has_personnummer("EB-2024-001234"));
-        CHECK(!event_has_personnummer("8503121231"));            /* 10 digits need a separator */
+        CHECK(event_has_personnummer("8503121231"));             /* 10 digits, as people type them */
         CHECK(!event_has_personnummer("1850312-1231"));          /* 7-digit run */
         CHECK(!event_has_personnummer("850312-12310"));          /* 5-digit run */
         CHECK(!event_has_personnummer("9850312-1231"));
         CHECK(!event_has_personnummer("1198503121231"));         /* 13 digits */
-        CHECK(!event_has_personnummer("19850312--1231"));
-        CHECK(!event_has_personnummer("850312 1231"));
+        CHECK(event_has_personnummer("19850312--1231"));         /* double hyphen */
+        CHECK(event_has_personnummer("850312 1231"));            /* space */
+        CHECK(event_has_personnummer("850312\xe2\x80\x93" "1231"));  /* en dash */
+        CHECK(event_has_personnummer("850312\xc2\xa0" "1231"));      /* no-break space */
+        /* full-width digits (U+FF10..U+FF19), as an input method leaves them */
+        CHECK(event_has_personnummer("\xef\xbc\x98\xef\xbc\x95\xef\xbc\x90\xef\xbc\x93\xef\xbc\x91"
+                                     "\xef\xbc\x92-\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x91"));
+        CHECK(!event_has_personnummer("850312 1232"));           /* Luhn still decides */
+        CHECK(!event_has_personnummer("8503121232"));
+        CHECK(!event_has_personnummer("850312---1231"));         /* three hyphens: no separator we know */
         CHECK(!event_has_personnummer("850312_1231"));
         CHECK(!event_has_personnummer("1985031-21231"));
         CHECK(!event_has_personnummer("85031-1231"));

@@ -10,9 +10,11 @@
  * bevaka (user_version 99) is refused with a message that says so, and is
  * left as it was. store_check_file() agrees with all of it.
  */
+#define _GNU_SOURCE     /* memmem */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 #include "store.h"
 #include "tap.h"
 
@@ -144,9 +146,10 @@ int main(void)
         CHECK(strstr(log, "migrated schema to version 2") != NULL);
         CHECK(strstr(log, "migrated schema to version 3") != NULL);
         store_close(&s);
-        CHECK_INT(user_version(path), 3);
+        CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        CHECK_INT(user_version(path), 4);
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
-        CHECK_INT(info.version, 3);
+        CHECK_INT(info.version, 4);
         CHECK_INT(info.events, 0);
 
         /* Current version: opens without migrating. */
@@ -236,7 +239,7 @@ int main(void)
                 free(list);
                 store_close(&s);
         }
-        CHECK_INT(user_version(path), 3);
+        CHECK_INT(user_version(path), 4);
         CHECK(has_table(path, "cases") && !has_table(path, "cases2"));
         CHECK(has_table(path, "reminders") && !has_table(path, "reminders3"));
         CHECK(!has_table(path, "reminder_events"));
@@ -258,12 +261,45 @@ int main(void)
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, -EPROTO);
         CHECK(s == NULL);
-        CHECK(strstr(log, "schema version 99 is newer than this bevakad (3); refusing") != NULL);
+        CHECK(strstr(log, "schema version 99 is newer than this bevakad (4); refusing") != NULL);
         CHECK_INT(user_version(path), 99);
         CHECK(has_table(path, "future"));
         CHECK(!has_table(path, "events"));
         CHECK(store_check_file(path, NULL, err, sizeof(err)) == BK_E_INVALID);
         CHECK(strstr(err, "newer") != NULL);
+
+        /* 3 -> 4: the event log and the dead letters as they arrived become their minimised
+         * forms in place; nothing of the canaries is left in the file (secure_delete, VACUUM). */
+        snprintf(path, sizeof(path), "%s/v1-raw.db", dir);
+        CHECK_INT(exec_sql(path, v1_schema), 0);
+        CHECK_INT(exec_sql(path, "INSERT INTO events VALUES(3, 'ev-r', 'paraply', 3, 'case.closed', 1700000100,"
+                                 " 'EB-1', 3, 0, '{\"v\":1,\"id\":\"ev-r\",\"source\":\"paraply\",\"seq\":3,"
+                                 "\"type\":\"case.closed\",\"at\":\"2023-11-14T22:15:00Z\",\"case\":\"EB-1\","
+                                 "\"unit\":\"U1\",\"note\":\"Canary Canarysson\",\"data\":{\"reason\":"
+                                 "\"flyttat 19850312-1231\",\"extra\":\"Canary Canarysson\"}}');"
+                                 "INSERT INTO dead_letters VALUES(1, 'envelope.case: holds a personnummer', 5,"
+                                 " '{\"case\":\"19850312-1231\",\"note\":\"Canary Canarysson\"}');"), 0);
+        r = open_captured(path, &s, log, sizeof(log));
+        CHECK_INT(r, 0);
+        CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        if (s) {
+                json_t *dl = store_dead_letters(s, 10);
+                const char *raw = json_string_value(json_object_get(json_array_get(dl, 0), "raw"));
+                CHECK_STR(raw ? raw : "", "{\"case\":\"XXXXXX-XXXX\"}");
+                json_decref(dl);
+                store_close(&s);
+        }
+        CHECK_INT(exec_sql(path, "SELECT 1"), 0);
+        FILE *db = fopen(path, "rb");
+        char *bytes = malloc(1 << 22);
+        size_t nb = db && bytes ? fread(bytes, 1, 1 << 22, db) : 0;
+        CHECK(nb > 0);
+        CHECK(memmem(bytes, nb, "Canary", 6) == NULL);
+        CHECK(memmem(bytes, nb, "19850312", 8) == NULL);
+        CHECK(memmem(bytes, nb, "flyttat XXXXXX-XXXX", 19) != NULL);   /* the free text, masked */
+        free(bytes);
+        if (db)
+                fclose(db);
 
         /* Not a database at all. */
         snprintf(path, sizeof(path), "%s/garbage.db", dir);

@@ -65,7 +65,7 @@ static void event(const char *id, const char *type, const char *at, const char *
                 abort();
         }
         store_begin(w.store);
-        if (engine_apply_event(w.engine, &ev, raw, strlen(raw)) < 0)
+        if (engine_apply_event(w.engine, &ev) < 0)
                 abort();
         commit();
 }
