@@ -230,7 +230,7 @@ int main(void)
         /* the scan looks where the data is: the WAL holds the events and the masked free text */
         char *w = NULL;
         size_t wn = slurp(wal, &w);
-        CHECK(w && memmem(w, wn, "\"case\":\"EB-C2\"", 15) != NULL);
+        CHECK(w && memmem(w, wn, "\"case\":\"EB-C2\"", 14) != NULL);
         CHECK(w && memmem(w, wn, "Bor hos XXXXXX-XXXX och XXXXXX-XXXX", 35) != NULL);
         free(w);
         CHECK_INT(scan(wal, true), 0);
