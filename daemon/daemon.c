@@ -180,16 +180,19 @@ static int purge_turn(daemon_t *d, bool force)
         d->purged.events += n.events;
         d->purged.reminders += n.reminders;
         d->purged.dead_letters += n.dead_letters;
-        d->purging = n.cases >= PURGE_BATCH || n.reminders >= PURGE_BATCH || n.dead_letters >= PURGE_BATCH;
+        d->purged.messages += n.messages;
+        d->purging = n.cases >= PURGE_BATCH || n.reminders >= PURGE_BATCH || n.dead_letters >= PURGE_BATCH ||
+                     n.messages >= PURGE_BATCH;
         d->last_purge_ms = clock_mono_ms();
         if (d->purging)
                 return 0;
         store_counter_add(d->store, CNT_PURGE_RUNS, 1);
-        if (d->purged.cases + d->purged.reminders + d->purged.dead_letters > 0) {
+        if (d->purged.cases + d->purged.reminders + d->purged.dead_letters + d->purged.messages > 0) {
                 log_struct(LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS,
                            "retention: deleted %lld closed case(s) with %lld event(s), %lld reminder(s), "
-                           "%lld dead letter(s)", (long long)d->purged.cases, (long long)d->purged.events,
-                           (long long)d->purged.reminders, (long long)d->purged.dead_letters);
+                           "%lld dead letter(s), %lld published message(s)", (long long)d->purged.cases,
+                           (long long)d->purged.events, (long long)d->purged.reminders,
+                           (long long)d->purged.dead_letters, (long long)d->purged.messages);
                 d->api.purged = true;     /* the WAL is emptied once this commits */
         }
         memset(&d->purged, 0, sizeof(d->purged));

@@ -886,11 +886,16 @@ int engine_purge_case(engine_t *e, const char *case_id, store_purged_t *n)
         store_purged_t one = { 0 };
         int r = purge_one(e, case_id, &one);
 
+        if (r == 0 && (r = store_purge_outbox_case(e->store, case_id)) >= 0) {
+                one.messages = r;
+                r = 0;
+        }
         if (r == 0) {
                 count_purged(e, &one);
                 n->cases += one.cases;
                 n->events += one.events;
                 n->reminders += one.reminders;
+                n->messages += one.messages;
         }
         return r;
 }
@@ -926,6 +931,11 @@ int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_pur
         if ((r = store_purge_reminders(e->store, months_before(now, ret->reminder_months), max)) < 0)
                 return r;
         n->reminders += r;
+        /* published messages go with the reminders they were about (a case's went before it closed) */
+        if ((r = store_purge_outbox(e->store, months_before(now, BK_MIN(ret->reminder_months,
+                                                                          ret->closed_case_months)), max)) < 0)
+                return r;
+        n->messages += r;
         r = store_purge_dead_letters(e->store, now - (bk_time_t)ret->dead_letter_days * 86400,
                                      ret->dead_letter_max, max);
         if (r < 0)

@@ -28,7 +28,7 @@ enum {
         Q_OUTBOX_ADD,
         Q_META_PUT,
         Q_PURGE_EVENTS, Q_PURGE_REM_STATES, Q_PURGE_REMS, Q_PURGE_CASE, Q_TOMB_ADD, Q_TOMB_GET,
-        Q_CASES_EXPIRED, Q_REMS_EXPIRED, Q_REM_DELETE, Q_DEAD_EXPIRED,
+        Q_CASES_EXPIRED, Q_REMS_EXPIRED, Q_REM_DELETE, Q_DEAD_EXPIRED, Q_OUTBOX_EXPIRED, Q_OUTBOX_CASE,
         Q__COUNT
 };
 
@@ -101,6 +101,11 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_REMS_EXPIRED] = "SELECT rowid, state FROM reminders WHERE state >= 4 AND closed_at < ?1 "
                            "ORDER BY closed_at LIMIT ?2",
         [Q_REM_DELETE] = "DELETE FROM reminders WHERE rowid = ?1",
+        /* messages are appended in time order: only the oldest few are looked at, never a scan */
+        [Q_OUTBOX_EXPIRED] = "DELETE FROM outbox WHERE rseq IN (SELECT rseq FROM (SELECT rseq, at FROM outbox "
+                             "ORDER BY rseq LIMIT ?2) WHERE at < ?1)",
+        /* a purge at once: the case's published messages go too (a scan, for a rare admin op) */
+        [Q_OUTBOX_CASE] = "DELETE FROM outbox WHERE instr(payload, '\"case\":' || json_quote(?1)) > 0",
         [Q_DEAD_EXPIRED] = "DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE "
                            "received_at < ?1 OR rowid <= (SELECT max(rowid) FROM dead_letters) - ?2 "
                            "ORDER BY rowid LIMIT ?3)",
@@ -1020,6 +1025,29 @@ int store_purge_reminders(store_t *s, bk_time_t before, int max)
                         store_counter_add(s, CNT_REM_FIRST + states[i], -1);
         }
         return n;
+}
+
+int store_purge_outbox(store_t *s, bk_time_t before, int max)
+{
+        sqlite3_stmt *q = s->q[Q_OUTBOX_EXPIRED];
+        int r;
+
+        sqlite3_bind_int64(q, 1, before);
+        sqlite3_bind_int(q, 2, max);
+        if ((r = step_done(s, q, "purge outbox")) != 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+int store_purge_outbox_case(store_t *s, const char *case_id)
+{
+        sqlite3_stmt *q = s->q[Q_OUTBOX_CASE];
+        int r;
+
+        sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
+        if ((r = step_done(s, q, "purge outbox")) != 0)
+                return r;
+        return sqlite3_changes(s->db);
 }
 
 int store_purge_dead_letters(store_t *s, bk_time_t before, int64_t keep_max, int max)

@@ -127,7 +127,7 @@ json_t *store_rem_events(store_t *s, const char *rem_id);
 
 /* ---- retention (gallring) ---- */
 typedef struct store_purged {
-        int64_t cases, events, reminders, dead_letters;
+        int64_t cases, events, reminders, dead_letters, messages;   /* messages: outbox rows */
 } store_purged_t;
 /*
  * Deletes a case whole: its state, its events and its reminders (the counts by state follow),
@@ -140,6 +140,10 @@ int store_cases_expired(store_t *s, bk_time_t before, int max,
                         void (*fn)(void *ud, const char *case_id), void *ud);
 /* Deletes up to max resolved/cancelled reminders closed before `before`; how many, or -errno. */
 int store_purge_reminders(store_t *s, bk_time_t before, int max);
+/* Deletes up to max published messages (outbox) older than `before`; how many, or -errno. */
+int store_purge_outbox(store_t *s, bk_time_t before, int max);
+/* Deletes every published message about case_id (a scan: for the admin's purge at once). */
+int store_purge_outbox_case(store_t *s, const char *case_id);
 /* Deletes up to max dead letters received before `before` or beyond the newest keep_max. */
 int store_purge_dead_letters(store_t *s, bk_time_t before, int64_t keep_max, int max);
 /* True (with its purge time) when case_id was purged; no lookup while there are no tombstones. */

@@ -110,6 +110,7 @@ int main(void)
         CHECK_INT(count(db, "SELECT count(*) FROM events WHERE case_id = 'EB-A'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-A'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM cases WHERE case_id = 'EB-A'"), 0);
+        CHECK_INT(count(db, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"EB-A\"%'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM purged_cases"), 1);
         CHECK_INT(count(db, "SELECT count(*) FROM purged_cases WHERE case_hash LIKE '%EB-A%'"), 0);
         CHECK_INT(stat2(&e, "purge", "cases"), 1);
@@ -140,6 +141,7 @@ int main(void)
         CHECK(case_known(&e, "EB-B"));
 
         /* An admin purges EB-C at once; bevakactl says what went. */
+        CHECK(count(db, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"EB-C\"%'") > 0);
         it_path(&e, "purge.out", out, sizeof(out));
         snprintf(cmd, sizeof(cmd), "%s/bevakactl --api ipc://%s/api.sock purge --case EB-C > %s 2>&1", e.bin,
                  e.dir, out);
@@ -149,6 +151,7 @@ int main(void)
         CHECK(!case_known(&e, "EB-C"));
         CHECK_INT(count(db, "SELECT count(*) FROM events WHERE case_id = 'EB-C'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-C'"), 0);
+        CHECK_INT(count(db, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"EB-C\"%'"), 0);
         counts_agree(&e, db);
         r = it_api(&e, "{\"op\":\"purge\",\"case\":\"EB-C\"}");
         CHECK_STR(json_string_value(json_object_get(json_object_get(r, "error"), "code")), "not_found");
