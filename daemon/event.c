@@ -331,9 +331,8 @@ static int take_free_text(ev_ctx_t *c, const json_t *obj, const char *where, con
                 return r;
         *masked += pnr_mask(raw, strlen(raw), out, sizeof(out), &n);
         n = pnr_utf8_prefix(out, n, EV_FREE_TEXT_CHARS);
-        n = BK_MIN(n, (size_t)EV_REASON_MAX);
-        memcpy(dst, out, n);
-        dst[n] = '\0';
+        /* the cut can leave a number where a longer run was none (13 digits cut to 12): again */
+        *masked += pnr_mask(out, n, dst, EV_REASON_MAX + 1, NULL);
         return 0;
 }
 
@@ -833,9 +832,11 @@ static json_t *masked_copy(const json_t *v)
 
         if (json_is_string(v)) {
                 size_t len = json_string_length(v);
+                char again[sizeof(out)];
                 pnr_mask(json_string_value(v), len, out, sizeof(out), &n);
                 n = pnr_utf8_prefix(out, n, EV_FREE_TEXT_CHARS);
-                json_t *str = json_stringn(out, n);
+                pnr_mask(out, n, again, sizeof(again), &n);   /* the cut may make a number */
+                json_t *str = json_stringn(again, n);
                 return str ? str : json_string(PNR_MASK);
         }
         if (json_is_array(v)) {
@@ -918,8 +919,11 @@ char *event_dead_letter_form(const char *raw, size_t len, const char *reason, si
         json_decref(root);
         /* Not an object: the bytes, cut, masked (a number cut in two by the cut is masked first). */
         size_t n = BK_MIN(len, (size_t)EV_DEAD_KEPT_MAX + 64);
+        char once[EV_DEAD_KEPT_MAX + 1];
+        size_t k = 0;
         if (!(text = malloc(EV_DEAD_KEPT_MAX + 1)))
                 return NULL;
-        pnr_mask(raw, n, text, EV_DEAD_KEPT_MAX + 1, out_len);
+        pnr_mask(raw, n, once, sizeof(once), &k);
+        pnr_mask(once, k, text, EV_DEAD_KEPT_MAX + 1, out_len);   /* the cut may make a number */
         return text;
 }
