@@ -648,6 +648,28 @@ static int cmd_reload(ctl_t *ctl, int argc, char **argv)
         return r;
 }
 
+static int cmd_purge(ctl_t *ctl, int argc, char **argv)
+{
+        const char *case_id = NULL;
+        ctl_opt_t o[] = { { "case", &case_id } };
+        json_t *rep, *p;
+        int r;
+
+        if (ctl_args(argc, argv, o, 1, NULL, 0) < 0)
+                return EXIT_USAGE;
+        if (!case_id || !case_id[0])
+                return ctl_usage_error("purge: --case ID is required");
+        r = ctl_call(ctl, json_pack("{s:s, s:s}", "op", "purge", "case", case_id), &rep);
+        if (r == EXIT_OK && rep) {
+                p = json_object_get(rep, "purged");
+                printf("purged: %" JSON_INTEGER_FORMAT " event(s), %" JSON_INTEGER_FORMAT " reminder(s)\n",
+                       json_integer_value(json_object_get(p, "events")),
+                       json_integer_value(json_object_get(p, "reminders")));
+        }
+        json_decref(rep);
+        return r;
+}
+
 static int cmd_clock(ctl_t *ctl, int argc, char **argv)
 {
         const char *set = NULL;
@@ -1101,6 +1123,10 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
         ctl_metric_one(rep, "rseq", "bevaka_reminder_messages_total", "counter",
                        "Reminder messages published (the global rseq).");
         ctl_metric_security(json_object_get(rep, "security"));
+        ctl_metric_one(rep, "masked", "bevaka_personnummer_masked_total", "counter",
+                       "Personnummer masked in free text (events, dismiss reasons).");
+        ctl_metric_family("bevaka_purged_total", "counter", "Retention deletes and purge runs, by kind.");
+        ctl_metric_by(json_object_get(rep, "purge"), "bevaka_purged_total", "kind");
         if (ctl_parse_time(json_string_value(json_object_get(rep, "next_delivery")), &next)) {
                 ctl_metric_family("bevaka_next_delivery_timestamp_seconds", "gauge",
                                   "When the next scheduled reminder is delivered.");
@@ -1266,6 +1292,7 @@ static const ctl_cmd_t ctl_cmds[] = {
         { "why", cmd_why, "ID", "the rule, events and dates behind a reminder" },
         { "dead-letters", cmd_dead_letters, "[--limit N]", "rejected feed events, newest first" },
         { "reload", cmd_reload, "", "reload configuration and keys" },
+        { "purge", cmd_purge, "--case ID", "delete a case now: state, events, reminders (admin)" },
         { "clock", cmd_clock, "[--set RFC3339]", "show or set the manual clock" },
         { "watch", cmd_watch, "TOPIC", "live view of a topic (Ctrl-C ends)" },
         { "metrics", cmd_metrics, "", "stats and every unit's indicators in Prometheus text format" },

@@ -40,6 +40,7 @@ static const struct acl_op {
         { "reload",       R(ROLE_ADMIN), "this op is for admins" },
         { "clock",        R(ROLE_ADMIN), "this op is for admins" },
         { "indicators",   R(ROLE_LEAD) | R(ROLE_ADMIN), "this op is for leads and admins" },
+        { "purge",        R(ROLE_ADMIN), "this op is for admins" },
 };
 
 const char *acl_role_name(acl_role_t r)

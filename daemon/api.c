@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "indicators.h"
 #include "log.h"
+#include "pnr.h"
 
 typedef struct api_req {
         api_ctx_t *ctx;
@@ -144,6 +145,16 @@ static int lifecycle(api_req_t *q, int which)
                 return -1;
         if (which == 2 && req_str(q, "reason", EV_REASON_MAX, &reason) < 0)
                 return -1;
+        /* Free text: a personnummer in it is masked (counted) and it is cut, as in events. */
+        char masked[EV_REASON_MAX + PNR_MASK_LEN + 1];
+        if (reason) {
+                size_t n;
+                int k = pnr_mask(reason, strlen(reason), masked, sizeof(masked), &n);
+                masked[pnr_utf8_prefix(masked, n, EV_FREE_TEXT_CHARS)] = '\0';
+                if (k > 0)
+                        store_counter_add(q->ctx->store, CNT_MASKED, k);
+                reason = masked;
+        }
         if (until_s && cal_parse_rfc3339(until_s, &until) != 0)
                 return fail(q, "bad_request", "until: not RFC 3339 with offset");
         if (until_s && until <= clock_now(q->ctx->clock))
@@ -294,6 +305,16 @@ static int op_stats(api_req_t *q)
         json_object_set_new(q->out, "feed_endpoints",
                             q->ctx->feeds.endpoints ? q->ctx->feeds.endpoints(q->ctx->feeds.arg) : json_array());
         json_object_set_new(q->out, "dead_letter_reasons", store_dead_letter_reasons(s));
+        /* personnummer masked in free text (events and dismiss reasons) */
+        json_object_set_new(q->out, "masked", json_integer(store_counter(s, CNT_MASKED)));
+        json_object_set_new(q->out, "purge",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+                                      "runs", (json_int_t)store_counter(s, CNT_PURGE_RUNS),
+                                      "cases", (json_int_t)store_counter(s, CNT_PURGE_CASES),
+                                      "events", (json_int_t)store_counter(s, CNT_PURGE_EVENTS),
+                                      "reminders", (json_int_t)store_counter(s, CNT_PURGE_REMINDERS),
+                                      "dead_letters", (json_int_t)store_counter(s, CNT_PURGE_DEAD),
+                                      "dropped", (json_int_t)store_counter(s, CNT_PURGE_DROPPED)));
         if (q->ctx->security) {
                 const struct bus_stats *sec = q->ctx->security;
                 json_object_set_new(q->out, "security",
@@ -314,6 +335,31 @@ static int op_dead_letters(api_req_t *q)
         if (opt_int(q, "limit", 1, 10000, 100, &limit) < 0)
                 return -1;
         q->out = json_pack("{s:o}", "dead_letters", store_dead_letters(q->ctx->store, (int)limit));
+        return 0;
+}
+
+/* Deletes one case at once (registered by mistake): state, events, reminders; a tombstone keeps
+ * its old events from coming back. The log line names who, and counts, never the case. */
+static int op_purge(api_req_t *q)
+{
+        const char *case_id;
+        store_purged_t n = { 0 };
+
+        if (req_str(q, "case", EV_NAME_MAX, &case_id) < 0)
+                return -1;
+        json_t *view = engine_case_view(q->ctx->engine, case_id);
+        if (!view)
+                return fail(q, "not_found", "no case %s", case_id);
+        json_decref(view);
+        q->ctx->wrote = true;
+        if (engine_purge_case(q->ctx->engine, case_id, &n) != 0)
+                return fail(q, "internal", "could not purge the case");
+        q->ctx->purged = true;
+        log_struct(LOG_NOTICE, LOG_ID_PURGED, LOG_FIELDS({ "BEVAKA_USER", q->who->user }),
+                   "purge: %s deleted a case: %lld event(s), %lld reminder(s)", q->who->user,
+                   (long long)n.events, (long long)n.reminders);
+        q->out = json_pack("{s:{s:I, s:I}}", "purged", "events", (json_int_t)n.events, "reminders",
+                           (json_int_t)n.reminders);
         return 0;
 }
 
@@ -422,6 +468,7 @@ static const struct {
         { "case", op_case },       { "why", op_why },         { "stats", op_stats },
         { "dead_letters", op_dead_letters }, { "reload", op_reload }, { "clock", op_clock },
         { "indicators", op_indicators },
+        { "purge", op_purge },
 };
 
 char *api_reply_text(json_t *req_id, const char *err_code, const char *err_msg, json_t *out)

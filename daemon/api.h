@@ -40,6 +40,7 @@ typedef struct api_ctx {
         bool reload_requested;
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
+        bool purged;            /* the op deleted data: the WAL is to be emptied after the commit */
         const struct bus_stats *security;      /* handshake and subscription counters for stats; NULL: none */
         /* indicators: computed off the loop by this worker (NULL: in place), answered later to the
          * requester's reply address, which the daemon sets before each call */

@@ -19,6 +19,7 @@
 #include <zmq.h>
 #include "bus.h"
 #include "clock.h"
+#include "pnr.h"
 #include "log.h"
 #include "zap.h"
 
@@ -641,12 +642,15 @@ int bus_reply(bus_t *b, const bus_peer_t *peer, const char *payload, size_t len)
 /* ---- security: ZAP and subscriptions ------------------------------------------ */
 
 /* A prefix for the log: printable ASCII, quoted by the caller, cut at 80. */
+/* A peer's bytes as a log may show them: printable ASCII, cut, and any personnummer masked. */
 static void printable_prefix(const uint8_t *p, size_t n, char *out, size_t out_size)
 {
+        char plain[96];
         size_t k = 0;
-        for (size_t i = 0; i < n && i < 80 && k + 1 < out_size; i++)
-                out[k++] = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' ? (char)p[i] : '?';
-        out[k] = '\0';
+        for (size_t i = 0; i < n && i < 80 && k + 1 < sizeof(plain); i++)
+                plain[k++] = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' ? (char)p[i] : '?';
+        plain[k] = '\0';
+        pnr_mask(plain, k, out, out_size, NULL);
 }
 
 static void zap_serve(bus_t *b)
@@ -822,9 +826,11 @@ int bus_drain_subscriptions(bus_t *b)
                 n++;
                 if (!b->cfg->curve) {
                         const unsigned char *d = zmq_msg_data(&m[0]);
-                        if (zmq_msg_size(&m[0]) > 0)
-                                log_debug("bus: %s %.*s", d[0] ? "subscribe" : "unsubscribe",
-                                          (int)BK_MIN(zmq_msg_size(&m[0]) - 1, 200), (const char *)d + 1);
+                        char shown[96];
+                        if (zmq_msg_size(&m[0]) > 0) {
+                                printable_prefix(d + 1, zmq_msg_size(&m[0]) - 1, shown, sizeof(shown));
+                                log_debug("bus: %s %s", d[0] ? "subscribe" : "unsubscribe", shown);
+                        }
                         zmq_msg_close(&m[0]);
                         continue;
                 }

@@ -288,6 +288,17 @@ static const struct cfg_key limits_keys[] = {
 };
 static const struct cfg_group limits_group = { .keys = limits_keys };
 
+static const struct cfg_key retention_keys[] = {
+        KEY_INT("closed_case_months", retention_cfg_t, closed_case_months, 1, 1200,
+                .note = "at least the rules' look-back (default)"),
+        KEY_INT("reminder_months", retention_cfg_t, reminder_months, 1, 1200,
+                .note = "resolved and cancelled reminders"),
+        KEY_INT("dead_letter_days", retention_cfg_t, dead_letter_days, 1, 3650),
+        KEY_INT("dead_letter_max", retention_cfg_t, dead_letter_max, 1, 10000000, .note = "the newest kept"),
+        { .name = NULL }
+};
+static const struct cfg_group retention_group = { .keys = retention_keys };
+
 static const char *const level_names[] = { "debug", "info", "notice", "warning", "err", NULL };
 static const int level_values[] = { LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR };
 
@@ -688,16 +699,57 @@ static const struct cfg_key root_keys[] = {
         KEY_GROUP("security", 0, &security_group),
         KEY_GROUP("limits", 0, &limits_group),
         KEY_GROUP("log", 0, &log_group),
+        KEY_GROUP("retention", offsetof(config_t, retention), &retention_group),
         KEY_GROUP("calendar", offsetof(config_t, calendar), &calendar_group),
         KEY_GROUP("rules", offsetof(config_t, rules), &rules_group),
         { .name = NULL }
 };
 static const struct cfg_group root_group = { .keys = root_keys };
 
+int config_lookback_months(const rules_cfg_t *rules)
+{
+        const rule_cfg_t *r = rules->rule;
+        /* long-term detection and the summer allowance count months in a window; cumulative
+         * long-term (window 0) counts within retention, so its own length is the floor */
+        int m = BK_MAX(rules->long_term_window_months, rules->long_term_months);
+
+        if (r[RULE_SUMMER_ALLOWANCE].enabled)
+                m = BK_MAX(m, 12);
+        if (r[RULE_CONTINUITY].enabled)
+                m = BK_MAX(m, rules->continuity_window_months);
+        /* a completed FIA counts for fia_valid_months: its history must outlive that */
+        if (r[RULE_FIA_DUE].enabled || r[RULE_FIA_OVERDUE].enabled || r[RULE_FIA_STALLED].enabled)
+                m = BK_MAX(m, rules->fia_valid_months);
+        for (int i = 0; i < RULE__COUNT; i++)
+                if (r[i].enabled)
+                        m = BK_MAX(m, r[i].offset_months + (r[i].offset_days + 29) / 30);
+        return m;
+}
+
+/* Retention defaults follow the rules; a setting shorter than their look-back is refused. */
+static int cfg_check_retention(struct cfg_ctx *ctx)
+{
+        retention_cfg_t *ret = &ctx->cfg->retention;
+        int lookback = config_lookback_months(&ctx->cfg->rules);
+
+        /* not given: the rules' look-back, which follows the rules as configured */
+        if (!config_lookup(ctx->lc, "retention.closed_case_months"))
+                ret->closed_case_months = lookback;
+        if (!config_lookup(ctx->lc, "retention.reminder_months"))
+                ret->reminder_months = lookback;
+        if (ret->closed_case_months < lookback)
+                return cfg_fail(ctx, config_lookup(ctx->lc, "retention.closed_case_months"), NULL,
+                                "%d months is shorter than the enabled rules look back (%d months): a "
+                                "reopened case would be judged without its history", ret->closed_case_months,
+                                lookback);
+        return 0;
+}
+
 static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
 {
         const config_t *cfg = ctx->cfg;
         const config_setting_t *a, *b;
+        int r;
         struct { const char *path; const char *ep; } bound[] = {
                 { "publish.endpoint", cfg->publish_endpoint },
                 { "api.endpoint", cfg->api_endpoint },
@@ -722,6 +774,8 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
         }
         if (strcmp(cfg->publish_endpoint, cfg->api_endpoint) == 0)
                 return cfg_fail(ctx, config_lookup(ctx->lc, "api.endpoint"), NULL, "same as publish.endpoint");
+        if ((r = cfg_check_retention(ctx)) != 0)
+                return r;
         if (cfg->curve)
                 return 0;
         for (size_t i = 0; i < BK_ARRAY_SIZE(bound); i++)
@@ -856,6 +910,10 @@ void config_defaults(config_t *cfg)
         cfg->max_msg_size = 65536;
         cfg->hwm = 100000;
         cfg->log_level = LOG_INFO;
+        cfg->retention.dead_letter_days = 30;
+        cfg->retention.closed_case_months = 24;        /* config_lookback_months() of the defaults */
+        cfg->retention.reminder_months = 24;
+        cfg->retention.dead_letter_max = 10000;
         cal_cfg_default(&cfg->calendar);
         rules_cfg_default(&cfg->rules);
 }

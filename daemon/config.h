@@ -21,6 +21,14 @@ typedef struct cfg_feed {
         char server_key[CFG_PATH_MAX];   /* adapter's public key file (CURVE client); "" = none */
 } cfg_feed_t;
 
+/* Retention (gallring, docs/privacy.md); 0 months = the rules' look-back (config_lookback_months). */
+typedef struct retention_cfg {
+        int closed_case_months;          /* a closed case: state, events, reminders */
+        int reminder_months;             /* resolved, cancelled (dismissed) reminders */
+        int dead_letter_days;            /* 30 */
+        int dead_letter_max;             /* 10000: the newest kept */
+} retention_cfg_t;
+
 typedef struct config {
         char file[CFG_PATH_MAX];         /* where it came from; "(embedded)" for the default */
 
@@ -54,9 +62,15 @@ typedef struct config {
         /* log */
         int log_level;                   /* syslog level, LOG_INFO */
 
+        retention_cfg_t retention;
+
         cal_cfg_t calendar;
         rules_cfg_t rules;
 } config_t;
+
+/* The longest look-back in months of the enabled rules: what a closed case's facts must be kept
+ * for, so a reopened case is judged on its history (24 with the default FIA validity). */
+int config_lookback_months(const rules_cfg_t *rules);
 
 /* The built-in configuration text (local demo: ipc endpoints, manual clock, curve off). */
 extern const char config_default_text[];

@@ -29,6 +29,8 @@
 #define WAKE_BATCH 1000
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 #define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
+#define PURGE_EVERY_MS 60000    /* retention looks for due deletes this often… */
+#define PURGE_BATCH 50          /* …and deletes at most this many of each kind per turn (a few ms) */
 
 typedef struct daemon {
         config_t cfg;
@@ -45,6 +47,9 @@ typedef struct daemon {
         uint64_t watchdog_usec;
         int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
         int64_t backoff_until_ms;      /* after a failed transaction (disk full): let it breathe */
+        int64_t last_purge_ms;         /* retention: when the last run ended (or a batch found more) */
+        bool purging;                  /* a run is between batches */
+        store_purged_t purged;         /* what the run deleted so far */
         int failures;
 } daemon_t;
 
@@ -138,6 +143,9 @@ static int begin_batch(daemon_t *d)
 /* Commits a batch (engine_commit); a failed one is rolled back and the feeds replay from the stored positions. */
 static int finish_batch(daemon_t *d, int res)
 {
+        bool purged = d->api.purged;
+
+        d->api.purged = false;
         if ((res = engine_commit(d->engine, res, publish_one, d)) < 0) {
                 log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
                            "transaction failed (%s); rolled back, will replay from the stored position",
@@ -145,6 +153,8 @@ static int finish_batch(daemon_t *d, int res)
                 ingest_resume(d->ingest, clock_mono_ms());
                 perform_requests(d);
         }
+        if (res == 0 && purged)
+                store_checkpoint_truncate(d->store);
         return res;
 }
 
@@ -223,6 +233,48 @@ static json_t *feeds_endpoints(void *arg)
         return ingest_endpoints_json(arg);
 }
 
+/*
+ * Retention (gallring): one small batch per turn inside the turn's transaction, so ingest and
+ * the API wait at most one batch; a run goes on turn after turn until a batch finds less than
+ * PURGE_BATCH of every kind, then logs one line (counts only, no ids) and has the WAL emptied.
+ */
+static int purge_turn(daemon_t *d, bool force)
+{
+        store_purged_t n = { 0 };
+        int r;
+
+        if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
+                return 0;
+        int64_t t0 = clock_mono_ms();
+        if ((r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n)) < 0)
+                return r;
+        /* what a batch holds up ingest and the API for (docs/performance.md measures it) */
+        log_debug("retention: batch of %lld case(s), %lld reminder(s), %lld dead letter(s), %lld message(s) "
+                  "in %lld ms", (long long)n.cases, (long long)n.reminders, (long long)n.dead_letters,
+                  (long long)n.messages, (long long)(clock_mono_ms() - t0));
+        d->purged.cases += n.cases;
+        d->purged.events += n.events;
+        d->purged.reminders += n.reminders;
+        d->purged.dead_letters += n.dead_letters;
+        d->purged.messages += n.messages;
+        d->purging = n.cases >= PURGE_BATCH || n.reminders >= PURGE_BATCH || n.dead_letters >= PURGE_BATCH ||
+                     n.messages >= PURGE_BATCH;
+        d->last_purge_ms = clock_mono_ms();
+        if (d->purging)
+                return 0;
+        store_counter_add(d->store, CNT_PURGE_RUNS, 1);
+        if (d->purged.cases + d->purged.reminders + d->purged.dead_letters + d->purged.messages > 0) {
+                log_struct(LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS,
+                           "retention: deleted %lld closed case(s) with %lld event(s), %lld reminder(s), "
+                           "%lld dead letter(s), %lld published message(s)", (long long)d->purged.cases,
+                           (long long)d->purged.events, (long long)d->purged.reminders,
+                           (long long)d->purged.dead_letters, (long long)d->purged.messages);
+                d->api.purged = true;     /* the WAL is emptied once this commits */
+        }
+        memset(&d->purged, 0, sizeof(d->purged));
+        return 0;
+}
+
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
 {
         /* With CURVE: the key list's grant for the peer's key, as the list is now (a revoked key: none). */
@@ -266,6 +318,8 @@ static int serve_api(daemon_t *d)
                                         d->api.clock_moved = false;
                                         engine_set_now(d->engine, clock_now(&d->clock));
                                         r = run_time(d, true, true);
+                                        if (r >= 0)
+                                                r = purge_turn(d, true);
                                 }
                                 /* A read answered from a consistent snapshot stays a good answer even
                                  * when the commit (say, of a counter) fails on a full disk. */
@@ -329,6 +383,7 @@ static void reload(daemon_t *d)
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
+                d->cfg.retention = fresh->retention;
                 log_set_level(fresh->log_level);
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
@@ -370,7 +425,7 @@ static int loop(daemon_t *d)
                 bool sig = false;
                 int n, r;
 
-                if (bus_wait(d->bus, more ? 0 : timeout_ms(d), d->sigfd, &sig) < 0)
+                if (bus_wait(d->bus, more || d->purging ? 0 : timeout_ms(d), d->sigfd, &sig) < 0)
                         return -EIO;
                 if (sig)
                         handle_signals(d);
@@ -386,6 +441,8 @@ static int loop(daemon_t *d)
                 more = r == 1;
                 if (r >= 0)
                         r = run_time(d, false, n == 0);
+                if (r >= 0)
+                        r = purge_turn(d, false);
                 finish_batch(d, r);
 
                 serve_api(d);
@@ -434,7 +491,7 @@ static int rebuild_one(void *ud, const char *raw, size_t len)
 
         if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0)
                 return 0;
-        r = engine_apply_event(d->engine, &ev, raw, len);
+        r = engine_apply_event(d->engine, &ev);
         return r == BK_E_DUPLICATE || r >= 0 ? 0 : r;
 }
 

@@ -21,6 +21,7 @@ struct cached_case {
         case_state_t *st;
         bool dirty;
         bool stored;            /* the case has a row, whose wake day is stored_wake */
+        bk_time_t last_at;      /* `at` of the last event applied here: the closing time if it closed */
         cal_day_t stored_wake;
         /* The case's open reminders, as their rows in the store, ascending (new rows are
          * always higher): kept in the case's row, so finding them needs no index to write. */
@@ -108,15 +109,16 @@ static int save_case(engine_t *e, struct cached_case *c)
                 rules_state_encode(c->st, e->enc, e->enc_cap);
         }
         cal_day_t wake = rules_next_wake(&e->cfg->rules, c->st);
+        bk_time_t closed_at = c->last_at ? c->last_at : clock_now(e->clock);
         int r = BK_E_NOT_FOUND;
 
         /* Most changes leave the wake day as it was: then the wake index is not touched. */
         if (c->stored && wake == c->stored_wake)
                 r = store_case_update(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                                      rules_state_open(c->st), e->enc, n, rems);
+                                      rules_state_open(c->st), e->enc, n, rems, closed_at);
         if (r == BK_E_NOT_FOUND)
                 r = store_case_put(e->store, c->id, rules_state_unit(c->st), rules_state_caseworker(c->st),
-                                   rules_state_open(c->st), wake, e->enc, n, rems);
+                                   rules_state_open(c->st), wake, e->enc, n, rems, closed_at);
         if (r == 0) {
                 c->stored = true;
                 c->stored_wake = wake;
@@ -156,6 +158,43 @@ static int cache_flush(engine_t *e)
         return 0;
 }
 
+
+/* The cached entry of a case, or NULL. */
+static struct cached_case *cache_find(engine_t *e, const char *case_id)
+{
+        size_t mask = e->cache_size - 1;
+
+        for (size_t i = hash_str(case_id) & mask; e->cache[i].st; i = (i + 1) & mask)
+                if (strcmp(e->cache[i].id, case_id) == 0)
+                        return &e->cache[i];
+        return NULL;
+}
+
+/* Forgets a cached case without writing it (it is being purged): the slot is emptied and the
+ * rest of its probe run moved back, so that lookups never stop at a hole. */
+static void cache_forget(engine_t *e, const char *case_id)
+{
+        struct cached_case *c = cache_find(e, case_id);
+        size_t mask = e->cache_size - 1, i, j;
+
+        if (!c)
+                return;
+        if (c->dirty)
+                e->cache_dirty--;
+        rules_state_free(&c->st);
+        free(c->rems);
+        e->cache_used--;
+        i = (size_t)(c - e->cache);
+        for (j = (i + 1) & mask; e->cache[j].st; j = (j + 1) & mask) {
+                size_t home = hash_str(e->cache[j].id) & mask;
+                /* an entry stays when its home lies cyclically in (i, j] */
+                if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+                        continue;
+                e->cache[i] = e->cache[j];
+                i = j;
+        }
+        memset(&e->cache[i], 0, sizeof(e->cache[i]));
+}
 
 /* Loads (or creates, when create is set) a case's state into the cache. */
 static struct cached_case *case_get(engine_t *e, const char *case_id, bool create, int *err)
@@ -209,6 +248,7 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         e->cache[i].dirty = false;
         e->cache[i].stored = r == 0;
         e->cache[i].stored_wake = wake;
+        e->cache[i].last_at = 0;
         e->cache[i].rems = NULL;
         e->cache[i].n_rems = e->cache[i].cap_rems = 0;
         if (rems && store_rems_decode(rems, rems_add_cb, &e->cache[i]) < 0) {
@@ -525,34 +565,52 @@ static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *
 
 /* ---- events ------------------------------------------------------------------ */
 
-static int add_event(engine_t *e, const event_t *ev, const char *raw, size_t len, ev_status_t st, bk_time_t now)
+/* The log keeps the normalised form only: unknown members and the bytes as they came never reach it. */
+static int add_event(engine_t *e, const event_t *ev, ev_status_t st, bk_time_t now)
 {
+        size_t len = 0;
+        char *text;
+        int r;
+
         if (e->rebuild)
                 return 0;
-        return store_event_add(e->store, ev, raw, len, st, now);
+        if (!(text = event_normalize(ev, &len)))
+                return -ENOMEM;
+        r = store_event_add(e->store, ev, text, len, st, now);
+        free(text);
+        return r;
 }
 
-int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t len)
+int engine_apply_event(engine_t *e, const event_t *ev)
 {
         struct cached_case *c;
         rules_out_t out;
         char unit_before[EV_NAME_MAX + 1];
         int res, err, episode;
 
+        /* A purged case's history does not come back (a replay, a feed position reset): an event
+         * at or before the purge is dropped, counted; a later one is new history. */
+        bk_time_t purged_at;
+        if (!e->rebuild && !cache_find(e, ev->case_id) && store_case_purged(e->store, ev->case_id, &purged_at) &&
+            ev->at <= purged_at) {
+                store_counter_add(e->store, CNT_PURGE_DROPPED, 1);
+                return 0;
+        }
         if (ev->type == EV_UNKNOWN) {
-                res = add_event(e, ev, raw, len, EVS_IGNORED, e->now);
+                res = add_event(e, ev, EVS_IGNORED, e->now);
                 if (res == 0 && !e->rebuild)
                         store_counter_add(e->store, CNT_IGNORED, 1);
                 return res;
         }
         /* The id is the idempotency key: a duplicate must not touch any case state. */
-        if ((res = add_event(e, ev, raw, len, EVS_APPLIED, e->now)) != 0)
+        if ((res = add_event(e, ev, EVS_APPLIED, e->now)) != 0)
                 return res;
         c = case_get(e, ev->case_id, true, &err);
         if (!c)
                 return err;
         bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
         episode = rules_state_lt_episode(c->st);
+        c->last_at = ev->at;
         out.n = 0;
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
@@ -587,6 +645,25 @@ int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t l
 
 /* ---- time ---------------------------------------------------------------------- */
 
+/*
+ * Ids only: the title and body may one day carry more than ids. A sensitive rule (safety,
+ * health, children) is never paired with the case id in the journal, which the whole
+ * systemd-journal group reads: the reminder id is what an admin looks up (`why`).
+ */
+static void log_delivered(const reminder_t *r)
+{
+        if (rules_sensitive(r->rule)) {
+                log_struct(LOG_INFO, LOG_ID_DELIVERED,
+                           LOG_FIELDS({ "BEVAKA_REMINDER", r->id }, { "BEVAKA_RULE", rules_name(r->rule) }),
+                           "reminder %s delivered: rule %s", r->id, rules_name(r->rule));
+                return;
+        }
+        log_struct(LOG_INFO, LOG_ID_DELIVERED,
+                   LOG_FIELDS({ "BEVAKA_REMINDER", r->id }, { "BEVAKA_RULE", rules_name(r->rule) },
+                              { "BEVAKA_CASE", r->case_id }),
+                   "reminder %s delivered: rule %s, case %s", r->id, rules_name(r->rule), r->case_id);
+}
+
 int engine_deliver_due(engine_t *e, int max)
 {
         reminder_t *list = NULL;
@@ -608,11 +685,7 @@ int engine_deliver_due(engine_t *e, int max)
                         free(list);
                         return res;
                 }
-                /* Ids only: the title and body may one day carry more than ids. */
-                log_struct(LOG_INFO, LOG_ID_DELIVERED,
-                           LOG_FIELDS({ "BEVAKA_REMINDER", r->id }, { "BEVAKA_RULE", rules_name(r->rule) },
-                                      { "BEVAKA_CASE", r->case_id }),
-                           "reminder %s delivered: rule %s, case %s", r->id, rules_name(r->rule), r->case_id);
+                log_delivered(r);
         }
         free(list);
         return n;
@@ -774,4 +847,85 @@ void engine_free(engine_t **ep)
         free(e->rems_text);
         free(e);
         *ep = NULL;
+}
+
+/* ---- retention (gallring) ----------------------------------------------------------- */
+
+static int purge_one(engine_t *e, const char *case_id, store_purged_t *n)
+{
+        /* the cached state goes unwritten; the queue keeps what was already published */
+        cache_forget(e, case_id);
+        return store_purge_case(e->store, case_id, clock_now(e->clock), n);
+}
+
+static void count_purged(engine_t *e, const store_purged_t *n)
+{
+        store_counter_add(e->store, CNT_PURGE_CASES, n->cases);
+        store_counter_add(e->store, CNT_PURGE_EVENTS, n->events);
+        store_counter_add(e->store, CNT_PURGE_REMINDERS, n->reminders);
+        store_counter_add(e->store, CNT_PURGE_DEAD, n->dead_letters);
+}
+
+int engine_purge_case(engine_t *e, const char *case_id, store_purged_t *n)
+{
+        store_purged_t one = { 0 };
+        int r = purge_one(e, case_id, &one);
+
+        if (r == 0 && (r = store_purge_outbox_case(e->store, case_id)) >= 0) {
+                one.messages = r;
+                r = 0;
+        }
+        if (r == 0) {
+                count_purged(e, &one);
+                n->cases += one.cases;
+                n->events += one.events;
+                n->reminders += one.reminders;
+                n->messages += one.messages;
+        }
+        return r;
+}
+
+/* `months` calendar months before now, at the same local time of day. */
+static bk_time_t months_before(bk_time_t now, int months)
+{
+        return cal_local_to_utc(cal_add_months(cal_local_day(now), -months), cal_local_minute(now));
+}
+
+struct expire_ctx { engine_t *e; store_purged_t *n; int err; };
+
+static void expire_one(void *ud, const char *case_id)
+{
+        struct expire_ctx *x = ud;
+
+        if (!x->err)
+                x->err = purge_one(x->e, case_id, x->n);
+}
+
+int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n)
+{
+        bk_time_t now = clock_now(e->clock);
+        struct expire_ctx x = { e, n, 0 };
+        int r;
+
+        /* Cached states may be newer than the rows looked at (a case reopened this batch). */
+        if ((r = cache_flush(e)) != 0)
+                return r;
+        r = store_cases_expired(e->store, months_before(now, ret->closed_case_months), max, expire_one, &x);
+        if (r < 0 || x.err)
+                return r < 0 ? r : x.err;
+        if ((r = store_purge_reminders(e->store, months_before(now, ret->reminder_months), max)) < 0)
+                return r;
+        n->reminders += r;
+        /* published messages go with the reminders they were about (a case's went before it closed) */
+        if ((r = store_purge_outbox(e->store, months_before(now, BK_MIN(ret->reminder_months,
+                                                                          ret->closed_case_months)), max)) < 0)
+                return r;
+        n->messages += r;
+        r = store_purge_dead_letters(e->store, now - (bk_time_t)ret->dead_letter_days * 86400,
+                                     ret->dead_letter_max, max);
+        if (r < 0)
+                return r;
+        n->dead_letters += r;
+        count_purged(e, n);
+        return 0;
 }

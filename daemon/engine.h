@@ -28,8 +28,10 @@ void engine_free(engine_t **e);
 
 /* Rebuild mode: events come from the store's own log and are not stored again. */
 void engine_set_rebuild(engine_t *e, bool on);
-/* Stores and applies one valid event. 0, or BK_E_DUPLICATE (id already stored), or -errno. */
-int engine_apply_event(engine_t *e, const event_t *ev, const char *raw, size_t len);
+/* Stores one valid event in its normalised form (event_normalize(): never the bytes as they
+ * arrived) and applies it. 0, or BK_E_DUPLICATE (id already stored), or -errno. An event of a
+ * case purged by engine_purge_case() at or before its `at` is dropped: 0, counted. */
+int engine_apply_event(engine_t *e, const event_t *ev);
 /* Delivers up to max reminders whose deliver_at has come. Returns how many. */
 int engine_deliver_due(engine_t *e, int max);
 /* Runs time-driven rules for up to max cases whose wake day has come. Returns how many. */
@@ -57,5 +59,14 @@ void engine_set_now(engine_t *e, bk_time_t now);
  * the queued messages and cached states. Returns 0 or the failure.
  */
 int engine_commit(engine_t *e, int res, engine_publish_fn publish_fn, void *ud);
+/*
+ * Retention (gallring, docs/privacy.md). engine_purge_case deletes one case now (its state,
+ * events and reminders; a tombstone keeps its old events from coming back). engine_purge_due
+ * deletes at most `max` of each kind that retention says are due: closed cases past
+ * closed_case_months, closed reminders past reminder_months, dead letters past
+ * dead_letter_days or beyond dead_letter_max; adds what went to *n and to the counters.
+ */
+int engine_purge_case(engine_t *e, const char *case_id, store_purged_t *n);
+int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n);
 /* Case view for the API: NULL if unknown. */
 json_t *engine_case_view(engine_t *e, const char *case_id);

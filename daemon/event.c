@@ -8,15 +8,17 @@
  * where and what ("data.month: not YYYY-MM") and never carry payload values,
  * because they are logged and stored beside dead letters. The lexical shape
  * of times, dates and months is checked here, since it is wire format; their
- * values are calendar.c's business. This file also owns the personnummer and
- * samordningsnummer detector (domain.md §3) that keeps identity numbers out
- * of case ids.
+ * values are calendar.c's business. Identity numbers (pnr.c) are refused in
+ * every id-shaped member and masked in free text. This file also owns the
+ * stored forms: the normalised event (what the event log keeps) and the
+ * minimised copy of a dead letter.
  */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <jansson.h>
 #include "event.h"
+#include "pnr.h"
 
 /* ---- name tables ----------------------------------------------------------- */
 
@@ -185,98 +187,9 @@ static bool is_digit(char ch)
         return ch >= '0' && ch <= '9';
 }
 
-static size_t digit_run(const char *s)
-{
-        size_t n = 0;
-
-        while (is_digit(s[n]))
-                n++;
-        return n;
-}
-
-static int digits_value(const char *s, size_t n)
-{
-        int v = 0;
-
-        for (size_t i = 0; i < n; i++)
-                v = v * 10 + (s[i] - '0');
-        return v;
-}
-
-/*
- * Proleptic Gregorian, any year: calendar.c's range is the daemon's working
- * range, not the range of birth dates, and an old number is still personal.
- * A samordningsnummer is a personnummer whose day has 60 added.
- */
-static bool pnr_real_date(int y, int m, int d)
-{
-        static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-        bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-        if (d > 60)
-                d -= 60;
-        if (m < 1 || m > 12 || d < 1)
-                return false;
-        return d <= days[m - 1] + (m == 2 && leap);
-}
-
-/* Luhn over YYMMDDNNNN: weights 2,1,2,1,… from the left, digit sums of products. */
-static bool pnr_luhn(const char ten[static 10])
-{
-        int sum = 0;
-
-        for (int i = 0; i < 10; i++) {
-                int p = (ten[i] - '0') * (i % 2 == 0 ? 2 : 1);
-                sum += p > 9 ? p - 9 : p;
-        }
-        return sum % 10 == 0;
-}
-
-/* date is 6 (YYMMDD) or 8 (YYYYMMDD) digits, serial 4 digits. */
-static bool pnr_check(const char *date, size_t date_len, const char *serial)
-{
-        char ten[10];
-        int m, d;
-
-        if (date_len == 8) {
-                m = digits_value(date + 4, 2);
-                d = digits_value(date + 6, 2);
-                if (!pnr_real_date(digits_value(date, 4), m, d))
-                        return false;
-                memcpy(ten, date + 2, 6);
-        } else {
-                int yy = digits_value(date, 2);
-
-                m = digits_value(date + 2, 2);
-                d = digits_value(date + 4, 2);
-                /* The century is unknown; 29 Feb is real in one of them at most. */
-                if (!pnr_real_date(1900 + yy, m, d) && !pnr_real_date(2000 + yy, m, d))
-                        return false;
-                memcpy(ten, date, 6);
-        }
-        memcpy(ten + 6, serial, 4);
-        return pnr_luhn(ten);
-}
-
 bool event_has_personnummer(const char *s)
 {
-        if (!s)
-                return false;
-        for (size_t i = 0; s[i]; i++) {
-                const char *run = s + i;
-                size_t n;
-
-                if (!is_digit(s[i]) || (i > 0 && is_digit(s[i - 1])))
-                        continue;
-                n = digit_run(run);
-                if (n == 12 && pnr_check(run, 8, run + 8))
-                        return true;
-                if ((n == 6 || n == 8) && (run[n] == '-' || run[n] == '+') &&
-                    digit_run(run + n + 1) == 4 && pnr_check(run, n, run + n + 1))
-                        return true;
-                i += n - 1;
-        }
-        return false;
+        return pnr_has(s);
 }
 
 /* ---- reasons --------------------------------------------------------------- */
@@ -384,6 +297,42 @@ static int take_string(ev_ctx_t *c, const json_t *obj, const char *where, const 
         memcpy(dst, json_string_value(j), json_string_length(j) + 1);
         if (present)
                 *present = true;
+        return 0;
+}
+
+/*
+ * An id-shaped string (ids, names, the type): as take_string, and one that
+ * holds a personnummer or samordningsnummer is refused, whatever member it is
+ * (domain.md §3; the bytes then go to the dead letters masked).
+ */
+static int take_id(ev_ctx_t *c, const json_t *obj, const char *where, const char *key,
+                   bool required, size_t max, char *dst, bool *present)
+{
+        int r = take_string(c, obj, where, key, required, max, dst, present);
+
+        if (r == 0 && pnr_has(dst))
+                return ctx_fail(c, where, key, "holds a personnummer");
+        return r;
+}
+
+/*
+ * A free-text string: as take_string, then every personnummer in it is
+ * replaced by PNR_MASK (counted in *masked) and the text cut at
+ * EV_FREE_TEXT_CHARS characters. Only this form is ever stored.
+ */
+static int take_free_text(ev_ctx_t *c, const json_t *obj, const char *where, const char *key,
+                          bool required, char *dst, bool *present, int *masked)
+{
+        char raw[EV_REASON_MAX + 1], out[EV_REASON_MAX + PNR_MASK_LEN + 1];
+        size_t n;
+        int r = take_string(c, obj, where, key, required, EV_REASON_MAX, raw, present);
+
+        if (r != 0 || !*present)
+                return r;
+        *masked += pnr_mask(raw, strlen(raw), out, sizeof(out), &n);
+        n = pnr_utf8_prefix(out, n, EV_FREE_TEXT_CHARS);
+        /* the cut can leave a number where a longer run was none (13 digits cut to 12): again */
+        *masked += pnr_mask(out, n, dst, EV_REASON_MAX + 1, NULL);
         return 0;
 }
 
@@ -591,7 +540,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
         *present = false;
         switch (m.field) {
         case F_CASEWORKER:
-                r = take_string(c, data, "data", key, m.required, EV_NAME_MAX, d->caseworker, present);
+                r = take_id(c, data, "data", key, m.required, EV_NAME_MAX, d->caseworker, present);
                 d->has_caseworker = *present;
                 return r;
         case F_HOUSEHOLD:
@@ -605,7 +554,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
                 d->barrier = (ev_barrier_t)val;
                 return r;
         case F_UNIT:
-                r = take_string(c, data, "data", key, m.required, EV_NAME_MAX, d->unit, present);
+                r = take_id(c, data, "data", key, m.required, EV_NAME_MAX, d->unit, present);
                 d->has_unit = *present;
                 return r;
         case F_MONTH:
@@ -618,7 +567,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
                 d->outcome = (ev_outcome_t)val;
                 return r;
         case F_DECISION:
-                r = take_string(c, data, "data", key, m.required, EV_NAME_MAX, d->decision, present);
+                r = take_id(c, data, "data", key, m.required, EV_NAME_MAX, d->decision, present);
                 d->has_decision = *present;
                 return r;
         case F_CHILD_IMPACT_DOCUMENTED:
@@ -636,7 +585,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
                 d->has_until = *present;
                 return r;
         case F_REASON:
-                r = take_string(c, data, "data", key, m.required, EV_REASON_MAX, d->reason, present);
+                r = take_free_text(c, data, "data", key, m.required, d->reason, present, &d->masked);
                 d->has_reason = *present;
                 return r;
         case F_YEAR:
@@ -696,7 +645,8 @@ static void envelope_position(const json_t *root, char source[static EV_SOURCE_M
 
         *seq = 0;
         source[0] = '\0';
-        if (!s || string_problem(s, EV_SOURCE_MAX, buf, sizeof(buf)))
+        /* A source that holds a personnummer is no position: it would be stored and logged. */
+        if (!s || string_problem(s, EV_SOURCE_MAX, buf, sizeof(buf)) || pnr_has(json_string_value(s)))
                 return;
         if (!q || !json_is_integer(q) || json_integer_value(q) < 1)
                 return;
@@ -721,10 +671,10 @@ static int envelope_parse(ev_ctx_t *c, const json_t *root, event_t *ev)
                                 json_integer_value(j));
         ev->v = 1;
 
-        r = take_string(c, root, where, "id", true, EV_ID_MAX, ev->id, NULL);
+        r = take_id(c, root, where, "id", true, EV_ID_MAX, ev->id, NULL);
         if (r)
                 return r;
-        r = take_string(c, root, where, "source", true, EV_SOURCE_MAX, ev->source, NULL);
+        r = take_id(c, root, where, "source", true, EV_SOURCE_MAX, ev->source, NULL);
         if (r)
                 return r;
         r = take_int(c, root, where, "seq", true, 1, INT64_MAX, "must be a positive integer",
@@ -732,7 +682,7 @@ static int envelope_parse(ev_ctx_t *c, const json_t *root, event_t *ev)
         if (r)
                 return r;
         ev->seq = seq;
-        r = take_string(c, root, where, "type", true, EV_TYPE_MAX, ev->type_name, NULL);
+        r = take_id(c, root, where, "type", true, EV_TYPE_MAX, ev->type_name, NULL);
         if (r)
                 return r;
         ev->type = event_type_from_name(ev->type_name);
@@ -745,15 +695,13 @@ static int envelope_parse(ev_ctx_t *c, const json_t *root, event_t *ev)
         if (!shape_is_rfc3339(json_string_value(j)) || cal_parse_rfc3339(json_string_value(j), &ev->at) < 0)
                 return ctx_fail(c, where, "at", "not RFC 3339 with offset");
 
-        r = take_string(c, root, where, "case", true, EV_NAME_MAX, ev->case_id, NULL);
+        r = take_id(c, root, where, "case", true, EV_NAME_MAX, ev->case_id, NULL);
         if (r)
                 return r;
-        if (event_has_personnummer(ev->case_id))
-                return ctx_fail(c, where, "case", "holds a personnummer");
-        r = take_string(c, root, where, "unit", true, EV_NAME_MAX, ev->unit, NULL);
+        r = take_id(c, root, where, "unit", true, EV_NAME_MAX, ev->unit, NULL);
         if (r)
                 return r;
-        r = take_string(c, root, where, "actor", false, EV_NAME_MAX, ev->actor, &ev->has_actor);
+        r = take_id(c, root, where, "actor", false, EV_NAME_MAX, ev->actor, &ev->has_actor);
         if (r)
                 return r;
 
@@ -793,4 +741,189 @@ int event_parse(const char *buf, size_t len, event_t *ev, char *reason, size_t r
         bk_strlcpy(ev->source, source, sizeof(ev->source));
         ev->seq = seq;
         return r;
+}
+
+/* ---- stored forms ------------------------------------------------------------ */
+
+/* One `data` member of a decoded event as JSON; NULL when absent. */
+static json_t *field_json(ev_field_t f, const ev_data_t *d)
+{
+        char buf[16];
+        json_t *kids;
+
+        switch (f) {
+        case F_CASEWORKER: return d->has_caseworker ? json_string(d->caseworker) : NULL;
+        case F_UNIT: return d->has_unit ? json_string(d->unit) : NULL;
+        case F_DECISION: return d->has_decision ? json_string(d->decision) : NULL;
+        case F_REASON: return d->has_reason ? json_string(d->reason) : NULL;
+        case F_BARRIER: return d->has_barrier ? json_string(event_barrier_name(d->barrier)) : NULL;
+        case F_OUTCOME: return d->outcome ? json_string(event_outcome_name(d->outcome)) : NULL;
+        case F_ACTOR: return d->actor ? json_string(event_actor_name(d->actor)) : NULL;
+        case F_YEAR: return d->has_year ? json_integer(d->year) : NULL;
+        /* optional booleans: absent reads as false, so false is left out */
+        case F_CHILD_IMPACT_DOCUMENTED: return d->child_impact_documented ? json_true() : NULL;
+        case F_VIOLENCE_DISCLOSED: return d->violence_disclosed ? json_true() : NULL;
+        case F_HOME_VISIT: return d->home_visit ? json_true() : NULL;
+        case F_MONTH:
+                if (!d->has_month)
+                        return NULL;
+                cal_format_month(d->month, buf, sizeof(buf));
+                return json_string(buf);
+        case F_FOLLOW_UP_AT:
+        case F_UNTIL:
+                if (f == F_FOLLOW_UP_AT ? !d->has_follow_up_at : !d->has_until)
+                        return NULL;
+                cal_format_date(f == F_FOLLOW_UP_AT ? d->follow_up_at : d->until, buf, sizeof(buf));
+                return json_string(buf);
+        case F_HOUSEHOLD:
+                if (!d->has_household)
+                        return NULL;
+                kids = json_array();
+                for (int i = 0; i < d->household.n_children; i++) {
+                        cal_format_month(d->household.children[i], buf, sizeof(buf));
+                        json_array_append_new(kids, json_string(buf));
+                }
+                return json_pack("{s:i, s:b, s:o}", "adults", d->household.adults, "single_parent",
+                                 d->household.single_parent, "children", kids);
+        case F_END:
+                break;
+        }
+        return NULL;
+}
+
+char *event_normalize(const event_t *ev, size_t *len)
+{
+        char at[32];
+        json_t *o, *data = json_object();
+        char *text;
+
+        cal_format_rfc3339(ev->at, at, sizeof(at));
+        o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "v", 1, "id", ev->id, "source", ev->source,
+                      "seq", (json_int_t)ev->seq, "type", ev->type_name, "at", at, "case", ev->case_id,
+                      "unit", ev->unit);
+        if (!o || !data) {
+                json_decref(o);
+                json_decref(data);
+                return NULL;
+        }
+        if (ev->has_actor)
+                json_object_set_new(o, "actor", json_string(ev->actor));
+        if (ev->type > EV_UNKNOWN && ev->type < EV__COUNT)
+                for (const ev_member_t *m = ev_types[ev->type].members; m->field != F_END; m++) {
+                        json_t *v = field_json(m->field, &ev->data);
+                        if (v)
+                                json_object_set_new(data, field_names[m->field], v);
+                }
+        json_object_set_new(o, "data", data);
+        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (text && len)
+                *len = strlen(text);
+        return text;
+}
+
+/* A JSON value with every string masked and cut (free text), nested ones too; a new reference. */
+static json_t *masked_copy(const json_t *v)
+{
+        char out[4 * EV_FREE_TEXT_CHARS + PNR_MASK_LEN + 1];
+        const char *key;
+        json_t *m, *copy;
+        size_t i, n;
+
+        if (json_is_string(v)) {
+                size_t len = json_string_length(v);
+                char again[sizeof(out)];
+                pnr_mask(json_string_value(v), len, out, sizeof(out), &n);
+                n = pnr_utf8_prefix(out, n, EV_FREE_TEXT_CHARS);
+                pnr_mask(out, n, again, sizeof(again), &n);   /* the cut may make a number */
+                json_t *str = json_stringn(again, n);
+                return str ? str : json_string(PNR_MASK);
+        }
+        if (json_is_array(v)) {
+                copy = json_array();
+                json_array_foreach(v, i, m) {
+                        if (i >= EV_MAX_CHILDREN)
+                                break;
+                        json_array_append_new(copy, masked_copy(m));
+                }
+                return copy;
+        }
+        if (json_is_object(v)) {
+                copy = json_object();
+                json_object_foreach((json_t *)v, key, m) {
+                        char k[64];
+                        /* keys are strings too: masked, cut */
+                        pnr_mask(key, strlen(key), k, sizeof(k), NULL);
+                        json_object_set_new(copy, k, masked_copy(m));
+                }
+                return copy;
+        }
+        return json_deep_copy(v);
+}
+
+/* The member a reason names: "data.month: …" is data.month, "envelope.case: …" is case. */
+static void reason_member(const char *reason, char *where, size_t wn, char *member, size_t mn)
+{
+        const char *dot = strchr(reason, '.'), *end;
+        size_t n;
+
+        where[0] = member[0] = '\0';
+        if (!dot || !(end = strpbrk(dot + 1, ".:[")))
+                return;
+        n = BK_MIN((size_t)(dot - reason), wn - 1);
+        memcpy(where, reason, n);
+        where[n] = '\0';
+        n = BK_MIN((size_t)(end - dot - 1), mn - 1);
+        memcpy(member, dot + 1, n);
+        member[n] = '\0';
+}
+
+/* The members of a JSON object that show why it failed: position, identity, the named member. */
+static json_t *dead_letter_members(const json_t *root, const char *reason)
+{
+        static const char *const keep[] = { "v", "id", "source", "seq", "type", "at" };
+        char where[32], member[64];
+        json_t *o = json_object(), *v, *data;
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(keep); i++)
+                if ((v = json_object_get(root, keep[i])))
+                        json_object_set_new(o, keep[i], masked_copy(v));
+        reason_member(reason ? reason : "", where, sizeof(where), member, sizeof(member));
+        if (strcmp(where, "envelope") == 0 && (v = json_object_get(root, member)))
+                json_object_set_new(o, member, masked_copy(v));
+        if (strncmp(where, "data", 4) == 0 && (data = json_object_get(root, "data"))) {
+                json_t *d = json_object();
+                /* Free text may name a person; its reason (length, a control character) shows without it. */
+                if (json_is_object(data) && (v = json_object_get(data, member)))
+                        json_object_set_new(d, member, strcmp(member, "reason") == 0 ?
+                                            json_string("(free text withheld)") : masked_copy(v));
+                json_object_set_new(o, "data", d);
+        }
+        return o;
+}
+
+char *event_dead_letter_form(const char *raw, size_t len, const char *reason, size_t *out_len)
+{
+        json_t *root = json_loadb(raw, BK_MIN(len, (size_t)EV_RAW_MAX), JSON_DECODE_ANY, NULL);
+        char *text = NULL;
+
+        if (json_is_object(root)) {
+                json_t *o = dead_letter_members(root, reason);
+                text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+                json_decref(o);
+                json_decref(root);
+                if (text)
+                        *out_len = strlen(text);
+                return text;
+        }
+        json_decref(root);
+        /* Not an object: the bytes, cut, masked (a number cut in two by the cut is masked first). */
+        size_t n = BK_MIN(len, (size_t)EV_DEAD_KEPT_MAX + 64);
+        char once[EV_DEAD_KEPT_MAX + 1];
+        size_t k = 0;
+        if (!(text = malloc(EV_DEAD_KEPT_MAX + 1)))
+                return NULL;
+        pnr_mask(raw, n, once, sizeof(once), &k);
+        pnr_mask(once, k, text, EV_DEAD_KEPT_MAX + 1, out_len);   /* the cut may make a number */
+        return text;
 }

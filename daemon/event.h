@@ -14,9 +14,11 @@
 #define EV_SOURCE_MAX  64
 #define EV_NAME_MAX    64      /* case, unit, actor, caseworker, decision ids */
 #define EV_TYPE_MAX    64
-#define EV_REASON_MAX  256     /* fia.declined / sip.declined / ib4.exempted reason */
+#define EV_REASON_MAX  256     /* fia.declined / sip.declined / ib4.exempted reason, on the wire */
+#define EV_FREE_TEXT_CHARS 200 /* free text is stored cut to this many characters */
 #define EV_MAX_CHILDREN 16
-#define EV_RAW_MAX     65536   /* dead letters keep at most this many raw bytes */
+#define EV_RAW_MAX     65536   /* dead letters read at most this many bytes */
+#define EV_DEAD_KEPT_MAX 1024  /* what a dead letter keeps of bytes that are not JSON */
 #define EV_PARSE_REASON_SIZE 256 /* holds any event_parse() reason whole */
 
 typedef enum ev_type {
@@ -81,7 +83,8 @@ typedef struct ev_data {
         bool violence_disclosed;
         bool has_follow_up_at; cal_day_t follow_up_at;
         bool has_until;        cal_day_t until;
-        bool has_reason;       char reason[EV_REASON_MAX + 1];
+        bool has_reason;       char reason[EV_REASON_MAX + 1];  /* masked, cut at EV_FREE_TEXT_CHARS */
+        int masked;            /* personnummer masked in the free text */
         bool home_visit;
         bool has_year;         int year;
         ev_actor_t actor;
@@ -118,8 +121,24 @@ const char *event_actor_name(ev_actor_t a);        /* "af" */
 const char *event_outcome_name(ev_outcome_t o);    /* "granted" */
 
 /*
- * True when s holds a Swedish personnummer or samordningsnummer: a run of
- * digits bounded by non-digits shaped YYMMDD[-+]NNNN or YYYYMMDD[-+]?NNNN,
- * real date (day + 60 for samordningsnummer), last ten digits Luhn-valid.
+ * True when s holds a Swedish personnummer or samordningsnummer (pnr.h: the
+ * shapes of domain.md §3 and the forms people type).
  */
 bool event_has_personnummer(const char *s);
+
+/*
+ * The stored form of a valid event (protocol.md §1): the envelope members and
+ * the `data` members its type names, nothing else, in protocol order, as
+ * compact JSON that event_parse() reads back to the same event_t; `at` in
+ * UTC. An unknown type keeps its envelope and an empty `data`. malloc'd;
+ * NULL on out of memory.
+ */
+char *event_normalize(const event_t *ev, size_t *len);
+/*
+ * What a dead letter keeps of bytes that failed (reason from event_parse):
+ * when they parse as a JSON object, only the envelope position members and
+ * the member the reason names; otherwise the bytes, cut at EV_DEAD_KEPT_MAX.
+ * Every personnummer-shaped run is masked either way, free text is cut.
+ * malloc'd; NULL on out of memory.
+ */
+char *event_dead_letter_form(const char *raw, size_t len, const char *reason, size_t *out_len);

@@ -123,18 +123,31 @@ void ingest_resume(ingest_t *in, int64_t now_ms)
                 request_replay(in, &in->src[i]);
 }
 
-static int dead_letter(ingest_t *in, const char *reason, const char *raw, size_t len, ingest_verdict_t *v)
+/*
+ * The store keeps a minimised, masked copy (store_dead_letter_add). The log line names where it
+ * came from (source and seq, when readable: a source holding a personnummer is not) and the
+ * reason, which never quotes the payload (event.c); never the content.
+ */
+static int dead_letter(ingest_t *in, const char *reason, const char *source, int64_t seq, const char *raw,
+                       size_t len, ingest_verdict_t *v)
 {
         bk_time_t now = clock_now(in->clock);
+        char seqs[24];
         int r = store_dead_letter_add(in->store, reason, raw, len, now);
         if (r != 0)
                 return r;
         v->outcome = INGEST_DEAD_LETTER;
         bk_strlcpy(v->reason, reason, sizeof(v->reason));
         store_counter_add(in->store, CNT_DEAD_LETTERS, 1);
+        if (!source || !source[0] || seq <= 0) {
+                source = "(unreadable)";
+                seq = 0;
+        }
+        snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
         if (log_ratelimit(reason, now, 60))
-                log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER, LOG_FIELDS({ "BEVAKA_REASON", reason }),
-                           "ingest: dead letter: %s", reason);
+                log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER,
+                           LOG_FIELDS({ "BEVAKA_SOURCE", source }, { "BEVAKA_SEQ", seqs }, { "BEVAKA_REASON", reason }),
+                           "ingest: dead letter from source %s seq %s: %s", source, seqs, reason);
         return 0;
 }
 
@@ -186,10 +199,10 @@ static int handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
                 r = BK_E_INVALID;
         }
         if (r != 0 && ev.seq <= 0)
-                return dead_letter(in, reason, m->body, m->len, v);   /* nothing to sequence by */
+                return dead_letter(in, reason, NULL, 0, m->body, m->len, v);   /* nothing to sequence by */
         s = source_get(in, ev.source, m->feed);
         if (!s)
-                return dead_letter(in, "envelope.source: too many sources", m->body, m->len, v);
+                return dead_letter(in, "envelope.source: too many sources", ev.source, ev.seq, m->body, m->len, v);
         bk_strlcpy(v->source, s->name, sizeof(v->source));
         v->seq = ev.seq;
         /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
@@ -208,17 +221,19 @@ static int handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
         }
         if (r != 0) {
                 /* Invalid but sequenced: stored with its reason, and seq still advances. */
-                if ((r = dead_letter(in, reason, m->body, m->len, v)) != 0)
+                if ((r = dead_letter(in, reason, ev.source, ev.seq, m->body, m->len, v)) != 0)
                         return r;
                 return advance(in, s, ev.seq);
         }
-        r = engine_apply_event(in->engine, &ev, m->body, m->len);
+        r = engine_apply_event(in->engine, &ev);
         v->outcome = INGEST_APPLIED;
         if (r == BK_E_DUPLICATE) {
                 store_counter_add(in->store, CNT_DUPLICATES, 1);    /* same id under a new seq */
                 v->outcome = INGEST_DUPLICATE;
         } else if (r != 0) {
                 return r;
+        } else if (ev.data.masked) {
+                store_counter_add(in->store, CNT_MASKED, ev.data.masked);
         }
         return advance(in, s, ev.seq);
 }
@@ -230,7 +245,8 @@ static bool parse_control(const bus_msg_t *m, const char *op, char *source, size
         const char *o = NULL, *src = NULL;
         json_int_t n = -1;
         bool ok = j && json_unpack(j, "{s:s, s:s, s:I}", "op", &o, "source", &src, "last_seq", &n) == 0 &&
-                  strcmp(o, op) == 0 && n >= 0 && src[0] && strlen(src) <= EV_SOURCE_MAX;
+                  strcmp(o, op) == 0 && n >= 0 && src[0] && strlen(src) <= EV_SOURCE_MAX &&
+                  !event_has_personnummer(src);   /* a source name is stored and logged */
         if (ok) {
                 bk_strlcpy(source, src, sn);
                 *last = n;
@@ -256,7 +272,7 @@ int ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdi
         case BUS_EVENT:
                 return handle_event(in, m, v);
         case BUS_BAD:
-                return dead_letter(in, m->reason, m->body, m->len, v);
+                return dead_letter(in, m->reason, NULL, 0, m->body, m->len, v);
         case BUS_HEARTBEAT:
                 if (!parse_control(m, "heartbeat", source, sizeof(source), &last)) {
                         if (log_ratelimit("bad heartbeat", clock_now(in->clock), 60))

@@ -59,6 +59,7 @@ void log_struct(int prio, const char *msgid, const log_field_t *fields, size_t n
 #define LOG_ID_STORE_FAILED  "a463154672024a7bafb474285f3e825c"
 #define LOG_ID_SCHEMA        "09d1ababe3fb4d0e8fc633648a5714d9"
 #define LOG_ID_RESTORED      "30b276afef0d4186a5ef9dd2e5db78fa"
+#define LOG_ID_PURGED        "691f7112c6e947b0bc1d9b99d27e51a1"
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

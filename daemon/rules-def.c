@@ -170,7 +170,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
         [RULE_SIP_CONSIDER] = {
                 .id = RULE_SIP_CONSIDER, .name = "SIP-CONSIDER", .conf = "SIP_CONSIDER", .track = "sip",
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
-                .rearm = false, .sensitive = false,
+                .rearm = false, .sensitive = true,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
                 .text = {
                         "Överväg samordnad individuell plan (SIP)",
@@ -184,7 +184,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
         [RULE_SIP_MEETING] = {
                 .id = RULE_SIP_MEETING, .name = "SIP-MEETING", .conf = "SIP_MEETING", .track = "sip",
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
-                .rearm = true, .sensitive = false,
+                .rearm = true, .sensitive = true,
                 .offset_unit = OFFSET_DAYS, .offset = 30, .offset_key = "offset_days",
                 .text = {
                         "SIP-möte har inte hållits",
@@ -196,7 +196,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
         [RULE_SIP_FOLLOWUP] = {
                 .id = RULE_SIP_FOLLOWUP, .name = "SIP-FOLLOWUP", .conf = "SIP_FOLLOWUP", .track = "sip",
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
-                .rearm = true, .sensitive = false,
+                .rearm = true, .sensitive = true,
                 .offset_unit = OFFSET_MONTHS, .offset = 6, .offset_key = "offset_months",
                 .text = {
                         "Följ upp SIP",

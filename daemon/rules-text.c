@@ -6,6 +6,17 @@
  */
 #include "rules.h"
 
+/*
+ * Rules whose mere firing says something sensitive about the household: safety (violence),
+ * health (work capacity; SIP means care from the region), children's situation (rule_def's
+ * `sensitive`). Their reminders are never paired with a case id in the journal (engine.c,
+ * docs/privacy.md).
+ */
+bool rules_sensitive(rule_id_t r)
+{
+        /* an unknown rule is treated as sensitive: when in doubt, no case id */
+        return (int)r < 0 || r >= RULE__COUNT || rule_def[r].sensitive;
+}
 void rules_cfg_default(rules_cfg_t *cfg)
 {
         memset(cfg, 0, sizeof(*cfg));

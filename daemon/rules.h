@@ -102,6 +102,7 @@ typedef struct rules_cfg {
 void rules_cfg_default(rules_cfg_t *cfg);
 const char *rules_name(rule_id_t r);             /* "FIA-DUE" */
 int rules_from_name(const char *name);           /* rule_id_t or -1 */
+bool rules_sensitive(rule_id_t r);               /* never logged beside a case id */
 /* Title and body for a rule in the configured language, honouring overrides. */
 const char *rules_title(const rules_cfg_t *cfg, rule_id_t r);
 const char *rules_body(const rules_cfg_t *cfg, rule_id_t r);

@@ -39,7 +39,8 @@ int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, c
 }
 
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems)
+                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems,
+                   bk_time_t closed_at)
 {
         sqlite3_stmt *q = s->q[Q_CASE_PUT];
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
@@ -49,11 +50,12 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
         sqlite3_bind_int64(q, 5, wake);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
         return st_step_done(s, q, "case put");
 }
 
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len, const char *rems)
+                      bool open, const void *state, size_t len, const char *rems, bk_time_t closed_at)
 {
         sqlite3_stmt *q = s->q[Q_CASE_UPDATE];
         int r;
@@ -63,6 +65,7 @@ int store_case_update(store_t *s, const char *case_id, const char *unit, const c
         sqlite3_bind_int(q, 4, open);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
         if ((r = st_step_done(s, q, "case update")) != 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;

@@ -23,10 +23,18 @@ static void *checkpointer_main(void *ud)
                 }
                 c->pending = false;
                 c->busy = true;
+                bool truncate = atomic_load(&c->truncate);
                 pthread_mutex_unlock(&c->mu);
                 int log_frames = -1, done_frames = -1;
                 int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                                    &done_frames);
+                /* After a purge the WAL still holds the pages as they were before it: copied first
+                 * without blocking (above), then the little left copied and the file cut to zero,
+                 * which holds the writer only that long; busy means the next commit retries. */
+                if (truncate && rc == SQLITE_OK &&
+                    sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK) {
+                        atomic_store(&c->truncate, false);
+                }
                 if (rc == SQLITE_OK)
                         atomic_store(&c->backfilled, done_frames);
                 if (rc == SQLITE_OK && done_frames == log_frames)
@@ -65,7 +73,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
                 if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames) ==
                     SQLITE_OK)
                         atomic_store(&c->backfilled, done_frames);
-        } else if (frames >= CKPT_WAKE_FRAMES) {
+        } else if (frames >= CKPT_WAKE_FRAMES || atomic_load(&c->truncate)) {
                 pthread_mutex_lock(&c->mu);
                 c->pending = true;
                 pthread_cond_signal(&c->cv);
@@ -111,6 +119,19 @@ int store_checkpointer_start(store_t *s)
         s->ckpt = c;
         sqlite3_wal_hook(s->db, wal_hook, s);   /* replaces SQLite's automatic checkpoints */
         return 0;
+}
+
+void store_checkpoint_truncate(store_t *s)
+{
+        struct checkpointer *c = s->ckpt;
+
+        if (!c)
+                return;
+        pthread_mutex_lock(&c->mu);
+        atomic_store(&c->truncate, true);
+        c->pending = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
 }
 
 int64_t store_checkpoint_runs(store_t *s)

@@ -1,6 +1,6 @@
 /*
  * store-private.h is shared by the store's files only (store.c,
- * store-cases.c, store-checkpoint.c, store-facts.c, store-file.c): the prepared
+ * store-cases.c, store-checkpoint.c, store-facts.c, store-file.c, store-retention.c): the prepared
  * statements' numbers, the store and its checkpoint thread, and the
  * helpers the files share. Nothing else sees SQLite.
  */
@@ -20,6 +20,8 @@ enum {
         Q_OUTBOX_ADD,
         Q_META_PUT,
         Q_FACT_ADD, Q_FACT_MOVE,
+        Q_PURGE_EVENTS, Q_PURGE_REM_STATES, Q_PURGE_REMS, Q_PURGE_CASE, Q_TOMB_ADD, Q_TOMB_GET,
+        Q_CASES_EXPIRED, Q_REMS_EXPIRED, Q_REM_DELETE, Q_DEAD_EXPIRED, Q_OUTBOX_EXPIRED, Q_OUTBOX_CASE,
         Q__COUNT
 };
 
@@ -44,6 +46,7 @@ struct checkpointer {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         bool pending, stop, busy;  /* busy: a checkpoint is running */
+        atomic_bool truncate;      /* a purge ran: empty and truncate the WAL (retried until done) */
         sqlite3 *db;               /* used by the thread only */
         atomic_long runs;          /* checkpoints that ran to the end of the WAL as it was then */
         atomic_int backfilled;     /* frames the thread's last checkpoint had copied */
@@ -67,6 +70,7 @@ struct store {
         int n_feed_pending;
         bool in_tx;
         bool failed;            /* a statement failed in this transaction: it must not commit */
+        int64_t tombstones;     /* rows in purged_cases: none means no lookup per event */
         int lock_fd;            /* flock(2) held while open: one daemon per store */
 };
 
@@ -77,3 +81,4 @@ int st_exec(store_t *s, const char *sql);
 int st_recount_reminders(store_t *s);
 int st_step_done(store_t *s, sqlite3_stmt *q, const char *what);
 void st_checkpointer_stop(store_t *s);            /* store-checkpoint.c */
+int st_count_tombstones(store_t *s);              /* store-retention.c */

@@ -19,6 +19,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include "log.h"
+#include "sha256.h"
 #include "store.h"
 #include "store-private.h"
 
@@ -35,18 +36,23 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_FEED_SET] = "INSERT INTO feeds(source, last_seq) VALUES(?1, ?2) "
                        "ON CONFLICT(source) DO UPDATE SET last_seq = excluded.last_seq",
         [Q_FEEDS_ALL] = "SELECT source, last_seq FROM feeds ORDER BY source",
-        [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
+        [Q_EVENT_ADD] = "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, body) "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
         [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
         [Q_CASE_GET] = "SELECT state, wake, rems FROM cases WHERE case_id = ?1",
-        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(case_id) DO UPDATE SET "
+        /* closed_at is when the case closed: set when a write closes it, kept while it stays closed. */
+        [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems, closed_at) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?4 THEN 0 ELSE ?8 END) "
+                       "ON CONFLICT(case_id) DO UPDATE SET "
                        "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
-                       "wake = excluded.wake, state = excluded.state, rems = excluded.rems",
+                       "wake = excluded.wake, state = excluded.state, rems = excluded.rems, "
+                       "closed_at = CASE WHEN excluded.open THEN 0 WHEN cases.open THEN excluded.closed_at "
+                       "ELSE cases.closed_at END",
         /* A case whose wake day stays: its wake index entry is left alone. */
-        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7 "
+        [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7, "
+                          "closed_at = CASE WHEN ?4 THEN 0 WHEN open THEN ?8 ELSE closed_at END "
                           "WHERE case_id = ?1",
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",
@@ -77,6 +83,26 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_FACT_ADD] = "INSERT INTO facts(unit, case_id, seq, day, kind, a, b, text) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         [Q_FACT_MOVE] = "UPDATE facts SET unit = ?3 WHERE unit = ?2 AND case_id = ?1",
+        [Q_PURGE_EVENTS] = "DELETE FROM events WHERE case_id = ?1",
+        [Q_PURGE_REM_STATES] = "SELECT state, count(*) FROM reminders WHERE case_id = ?1 GROUP BY state",
+        [Q_PURGE_REMS] = "DELETE FROM reminders WHERE case_id = ?1",
+        [Q_PURGE_CASE] = "DELETE FROM cases WHERE case_id = ?1",
+        [Q_TOMB_ADD] = "INSERT INTO purged_cases(case_hash, purged_at) VALUES(?1, ?2) "
+                       "ON CONFLICT(case_hash) DO UPDATE SET purged_at = excluded.purged_at",
+        [Q_TOMB_GET] = "SELECT purged_at FROM purged_cases WHERE case_hash = ?1",
+        [Q_CASES_EXPIRED] = "SELECT case_id FROM cases WHERE open = 0 AND closed_at > 0 AND closed_at < ?1 "
+                            "ORDER BY closed_at LIMIT ?2",
+        [Q_REMS_EXPIRED] = "SELECT rowid, state FROM reminders WHERE state >= 4 AND closed_at < ?1 "
+                           "ORDER BY closed_at LIMIT ?2",
+        [Q_REM_DELETE] = "DELETE FROM reminders WHERE rowid = ?1",
+        /* messages are appended in time order: only the oldest few are looked at, never a scan */
+        [Q_OUTBOX_EXPIRED] = "DELETE FROM outbox WHERE rseq IN (SELECT rseq FROM (SELECT rseq, at FROM outbox "
+                             "ORDER BY rseq LIMIT ?2) WHERE at < ?1)",
+        /* a purge at once: the case's published messages go too (a scan, for a rare admin op) */
+        [Q_OUTBOX_CASE] = "DELETE FROM outbox WHERE instr(payload, '\"case\":' || json_quote(?1)) > 0",
+        [Q_DEAD_EXPIRED] = "DELETE FROM dead_letters WHERE rowid IN (SELECT rowid FROM dead_letters WHERE "
+                           "received_at < ?1 OR rowid <= (SELECT max(rowid) FROM dead_letters) - ?2 "
+                           "ORDER BY rowid LIMIT ?3)",
 };
 
 static const char *const counter_key[CNT__COUNT] = {
@@ -84,6 +110,9 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_DEAD_LETTERS] = "events.dead_letters", [CNT_IGNORED] = "events.ignored",
         [CNT_GAPS] = "feed.gaps", [CNT_REPLAYS] = "feed.replays", [CNT_RSEQ] = "rseq",
         [CNT_FACTS] = "facts.seq",
+        [CNT_MASKED] = "privacy.masked", [CNT_PURGE_RUNS] = "purge.runs", [CNT_PURGE_CASES] = "purge.cases",
+        [CNT_PURGE_EVENTS] = "purge.events", [CNT_PURGE_REMINDERS] = "purge.reminders",
+        [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -164,7 +193,25 @@ static const char *const migrations[] = {
         "  text TEXT NOT NULL, PRIMARY KEY(unit, case_id, seq)) WITHOUT ROWID;"
         "CREATE INDEX reminders_unit ON reminders(unit, due);"
         "INSERT INTO meta(key, value) SELECT 'facts.complete', NOT EXISTS(SELECT 1 FROM events);",
+        /* 4 -> 5: a minimised store (docs/privacy.md). migrate_5() first rewrites every event into
+         * its normalised form and every dead letter into its minimised, masked form (with
+         * secure_delete on, the freed bytes are zeroed); then the schema for retention. A closed
+         * case's closing time is its last case.closed event's (or its last event's). */
+        "ALTER TABLE events RENAME COLUMN raw TO body;"
+        "ALTER TABLE cases ADD COLUMN closed_at INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE cases SET closed_at = coalesce((SELECT max(at) FROM events WHERE case_id = cases.case_id"
+        "  AND type = 'case.closed'), (SELECT max(at) FROM events WHERE case_id = cases.case_id), 1)"
+        "  WHERE open = 0;"
+        "CREATE INDEX cases_closed ON cases(closed_at) WHERE open = 0;"
+        "CREATE INDEX reminders_case ON reminders(case_id);"
+        "CREATE INDEX reminders_closed ON reminders(closed_at) WHERE state >= 4;"
+        "CREATE TABLE purged_cases(case_hash BLOB PRIMARY KEY, purged_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
+
+static int migrate_5(store_t *s);
+
+/* The data a step rewrites in C, run before its SQL in the same transaction; NULL = none. */
+static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, NULL, migrate_5 };
 
 int st_sql_fail(store_t *s, const char *what)
 {
@@ -189,6 +236,63 @@ int st_exec(store_t *s, const char *sql)
                 return (rc & 0xff) == SQLITE_FULL ? -ENOSPC : (rc & 0xff) == SQLITE_BUSY ? -EBUSY : -EIO;
         }
         return 0;
+}
+
+/* ---- migration 4 -> 5: the minimised store ---------------------------------- */
+
+/* bevaka_normalize(raw): an event's normalised form; one the codec now refuses (a personnummer
+ * in a member that took none before) keeps its position members only, masked. */
+static void sql_normalize(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+        const char *raw = (const char *)sqlite3_value_text(argv[0]);
+        size_t len = (size_t)sqlite3_value_bytes(argv[0]), n = 0;
+        char reason[EV_PARSE_REASON_SIZE];
+        event_t ev;
+        char *text;
+
+        (void)argc;
+        if (!raw)
+                raw = "";
+        if (event_parse(raw, len, &ev, reason, sizeof(reason)) == 0)
+                text = event_normalize(&ev, &n);
+        else
+                text = event_dead_letter_form(raw, len, reason, &n);
+        if (!text) {
+                sqlite3_result_error_nomem(ctx);
+                return;
+        }
+        sqlite3_result_text(ctx, text, (int)n, free);
+}
+
+/* bevaka_dead_form(raw, reason): a dead letter's minimised, masked form. */
+static void sql_dead_form(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+        const void *raw = sqlite3_value_blob(argv[0]);
+        size_t len = (size_t)sqlite3_value_bytes(argv[0]), n = 0;
+        char *text = event_dead_letter_form(raw ? raw : "", len, (const char *)sqlite3_value_text(argv[1]), &n);
+
+        (void)argc;
+        if (!text) {
+                sqlite3_result_error_nomem(ctx);
+                return;
+        }
+        sqlite3_result_blob(ctx, text, (int)n, free);
+}
+
+static int migrate_5(store_t *s)
+{
+        int r;
+
+        if (sqlite3_create_function(s->db, "bevaka_normalize", 1, SQLITE_UTF8, NULL, sql_normalize, NULL,
+                                    NULL) != SQLITE_OK ||
+            sqlite3_create_function(s->db, "bevaka_dead_form", 2, SQLITE_UTF8, NULL, sql_dead_form, NULL,
+                                    NULL) != SQLITE_OK)
+                return -ENOMEM;
+        r = st_exec(s, "UPDATE events SET raw = bevaka_normalize(raw);"
+                    "UPDATE dead_letters SET raw = bevaka_dead_form(raw, reason);");
+        sqlite3_create_function(s->db, "bevaka_normalize", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+        sqlite3_create_function(s->db, "bevaka_dead_form", 2, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+        return r;
 }
 
 static int migrate(store_t *s)
@@ -219,7 +323,8 @@ static int migrate(store_t *s)
                 if ((r = st_exec(s, "BEGIN IMMEDIATE")) < 0)
                         return r;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-                if ((r = st_exec(s, migrations[v])) < 0 || (r = st_exec(s, pragma)) < 0) {
+                if ((migration_fns[v] && (r = migration_fns[v](s)) < 0) || (r = st_exec(s, migrations[v])) < 0 ||
+                    (r = st_exec(s, pragma)) < 0) {
                         st_exec(s, "ROLLBACK");
                         return r;
                 }
@@ -227,8 +332,17 @@ static int migrate(store_t *s)
                         return r;
                 log_info("store: migrated schema to version %d", v + 1);
         }
+        /* The minimised store leaves the old bytes in free pages (zeroed) and the file as large as
+         * before: rebuilt once, and the WAL that held the rebuild emptied. */
+        if (version > 0 && version < 5 && latest >= 5) {
+                int r;
+                if ((r = st_exec(s, "VACUUM")) < 0 || (r = st_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
+                        return r;
+                log_info("store: compacted after the move to the minimised event log");
+        }
         return 0;
 }
+
 
 static int load_counters(store_t *s)
 {
@@ -280,10 +394,13 @@ int store_open(const char *path, bool sync_full, store_t **out)
         if ((r = st_exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
             (r = st_exec(s, sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) < 0 ||
             (r = st_exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
+            /* Deleted rows (a purge, a rewritten row) are overwritten with zeros, not left in free
+             * pages: what retention deletes leaves the file (docs/operations.md, backups). */
+            (r = st_exec(s, "PRAGMA secure_delete = ON")) < 0 ||
             /* Cases, reminders and their indexes are read at random: a 32 MB page cache keeps the
              * working set of a Stockholm-size district in memory instead of re-reading pages. */
             (r = st_exec(s, "PRAGMA cache_size = -32768")) < 0 ||
-            (r = migrate(s)) < 0 || (r = load_counters(s)) < 0)
+            (r = migrate(s)) < 0 || (r = load_counters(s)) < 0 || (r = st_count_tombstones(s)) < 0)
                 goto fail;
         for (int i = 0; i < Q__COUNT; i++) {
                 if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL)
@@ -521,7 +638,7 @@ int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void 
 {
         sqlite3_stmt *q;
         int rc, r = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT raw FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, "SELECT body FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
                 return sql_fail(s, "events");
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 r = fn(ud, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
@@ -551,12 +668,18 @@ int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time
 int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at)
 {
         sqlite3_stmt *q = s->q[Q_DEAD_ADD];
-        if (len > EV_RAW_MAX)
-                len = EV_RAW_MAX;
+        size_t n = 0;
+        char *form = event_dead_letter_form(raw, len, reason, &n);
+        int r;
+
+        if (!form)
+                return -ENOMEM;
         sqlite3_bind_text(q, 1, reason, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, received_at);
-        sqlite3_bind_blob(q, 3, raw, (int)len, SQLITE_STATIC);
-        return st_step_done(s, q, "dead letter add");
+        sqlite3_bind_blob(q, 3, form, (int)n, SQLITE_STATIC);
+        r = st_step_done(s, q, "dead letter add");
+        free(form);
+        return r;
 }
 
 static char *base64(const unsigned char *in, size_t n)

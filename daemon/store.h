@@ -1,10 +1,12 @@
 /*
  * store.h owns persistence: the only module that holds a sqlite3 handle.
- * One SQLite file in WAL mode; schema version in PRAGMA user_version with
- * ordered, transactional migrations; every statement prepared once. The
- * event log is append-only with the raw JSON (state can be rebuilt from
- * it); cases keep the rules engine's state; reminders their lifecycle;
- * the outbox every message published, in rseq order.
+ * One SQLite file in WAL mode with secure_delete on; schema version in PRAGMA
+ * user_version with ordered, transactional migrations; every statement
+ * prepared once. The event log holds each event in its normalised form
+ * (event_normalize(): never the bytes as they arrived; state can be rebuilt
+ * from it); cases keep the rules engine's state; reminders their lifecycle;
+ * the outbox every message published, in rseq order. Retention deletes
+ * (gallring) are here too, with the tombstones of purged cases.
  */
 #pragma once
 
@@ -12,7 +14,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 typedef struct store store_t;
 
@@ -23,6 +25,9 @@ typedef enum store_counter {
         CNT_APPLIED = 0, CNT_DUPLICATES, CNT_DEAD_LETTERS, CNT_IGNORED,
         CNT_GAPS, CNT_REPLAYS, CNT_RSEQ,
         CNT_FACTS,                        /* the last indicator fact's seq */
+        CNT_MASKED,                       /* personnummer masked in free text */
+        CNT_PURGE_RUNS, CNT_PURGE_CASES, CNT_PURGE_EVENTS, CNT_PURGE_REMINDERS, CNT_PURGE_DEAD,
+        CNT_PURGE_DROPPED,                /* events of a purged case that came again and were dropped */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;
@@ -71,6 +76,8 @@ int store_event_set_status(store_t *s, const char *id, ev_status_t status);
 int store_events_each(store_t *s, int (*fn)(void *ud, const char *raw, size_t len), void *ud);
 /* The id, type and at of one event (why); BK_E_NOT_FOUND. */
 int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at);
+/* Stores a dead letter: raw is turned into its minimised, masked form (event_dead_letter_form())
+ * here, before anything is written; the bytes as they came never reach the file. */
 int store_dead_letter_add(store_t *s, const char *reason, const void *raw, size_t len, bk_time_t received_at);
 json_t *store_dead_letters(store_t *s, int limit);
 /* Stored dead letters by kind (the reason up to its first ':'): {"envelope.at": 2, …}. */
@@ -83,12 +90,15 @@ json_t *store_dead_letter_reasons(store_t *s);
 int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake,
                    char **rems);
 /* rems: the case's open reminders, as their rows in ascending order, comma-separated ("" none) */
+/* closed_at: the time of the event last applied to the case; stored as the case's closing time
+ * when this write closes it (open -> closed, or a new closed row), cleared when it opens. */
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems);
+                   bool open, cal_day_t wake, const void *state, size_t len, const char *rems,
+                   bk_time_t closed_at);
 /* The same for a stored case whose wake day stays (its wake index entry is not touched);
  * BK_E_NOT_FOUND if the case is not stored. */
 int store_case_update(store_t *s, const char *case_id, const char *unit, const char *caseworker,
-                      bool open, const void *state, size_t len, const char *rems);
+                      bool open, const void *state, size_t len, const char *rems, bk_time_t closed_at);
 /*
  * The store form of a case's open reminders (the `rems` above): writes rows[0..n) into *buf
  * (grown as needed, *cap its size) and returns it, NULL when out of memory. decode hands each
@@ -169,6 +179,32 @@ typedef struct store_rem_brief {
 } store_rem_brief_t;
 int store_rems_each(store_t *s, const char *unit, cal_day_t due_until,
                     int (*fn)(void *ud, const store_rem_brief_t *r), void *ud);
+/* ---- retention (gallring) ---- */
+typedef struct store_purged {
+        int64_t cases, events, reminders, dead_letters, messages;   /* messages: outbox rows */
+} store_purged_t;
+/*
+ * Deletes a case whole: its state, its events and its reminders (the counts by state follow),
+ * and records a tombstone (SHA-256 of the case id, purged_at) so that its old events are not
+ * taken again (store_case_purged). Adds what it deleted to *n.
+ */
+int store_purge_case(store_t *s, const char *case_id, bk_time_t purged_at, store_purged_t *n);
+/* Ids of closed cases whose closing time is before `before`, oldest first, at most max. */
+int store_cases_expired(store_t *s, bk_time_t before, int max,
+                        void (*fn)(void *ud, const char *case_id), void *ud);
+/* Deletes up to max resolved/cancelled reminders closed before `before`; how many, or -errno. */
+int store_purge_reminders(store_t *s, bk_time_t before, int max);
+/* Deletes up to max published messages (outbox) older than `before`; how many, or -errno. */
+int store_purge_outbox(store_t *s, bk_time_t before, int max);
+/* Deletes every published message about case_id (a scan: for the admin's purge at once). */
+int store_purge_outbox_case(store_t *s, const char *case_id);
+/* Deletes up to max dead letters received before `before` or beyond the newest keep_max. */
+int store_purge_dead_letters(store_t *s, bk_time_t before, int64_t keep_max, int max);
+/* True (with its purge time) when case_id was purged; no lookup while there are no tombstones. */
+bool store_case_purged(store_t *s, const char *case_id, bk_time_t *purged_at);
+/* Asks the checkpoint thread for a checkpoint that empties and truncates the WAL, so that the
+ * pages a purge overwrote leave the WAL file too; a no-op without the thread. */
+void store_checkpoint_truncate(store_t *s);
 
 /* outbox: every published message, by rseq */
 int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *payload, bk_time_t at);

@@ -208,7 +208,7 @@ static int fx_event_in(fx_t *f, const char *id, const char *type, const char *at
                 return r;
         }
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
-        r = engine_apply_event(f->engine, &ev, f->raw, strlen(f->raw));
+        r = engine_apply_event(f->engine, &ev);
         CHECK_INT(fx_finish(f, r), 0);
         return r;
 }
@@ -995,7 +995,7 @@ static void test_discard_after_failed_transaction(void)
         /* a batch that schedules, delivers and queues, then fails */
         CHECK_INT(event_parse(text, strlen(text), &ev, reason, sizeof(reason)), 0);
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
-        CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
         CHECK_INT(store_counter(f->store, CNT_RSEQ), rseq + 1);
         CHECK_INT(fx_finish(f, -EIO), -EIO);     /* the batch failed: rolled back */
@@ -1009,7 +1009,7 @@ static void test_discard_after_failed_transaction(void)
 
         /* the same batch again succeeds, with the next rseq: no gap */
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
-        CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
         CHECK_INT(fx_finish(f, 0), 0);
         CHECK_INT(f->n, 1);
@@ -1025,7 +1025,7 @@ static void test_discard_after_failed_transaction(void)
                 return;
         CHECK_INT(fx_open_case(f, "x-open", "2026-03-30T09:00:00+02:00", "EB-X", "hk1", "\"2016-02\""), 0);
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
-        CHECK_INT(engine_apply_event(f->engine, &ev, text, strlen(text)), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev), 0);
         CHECK_INT(engine_deliver_due(f->engine, 100), 1);
         CHECK_INT(fx_finish(f, -EIO), -EIO);
         REGRESSION(store_counter(f->store, CNT_RSEQ) == 0, "rseq not rewound by the first rollback");
@@ -1124,7 +1124,7 @@ static int rebuild_one(void *ud, const char *raw, size_t len)
 
         if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0)
                 return 0;
-        int r = engine_apply_event(c->e, &ev, raw, len);
+        int r = engine_apply_event(c->e, &ev);
         if (r < 0)
                 c->err = r;
         c->n++;
@@ -1197,7 +1197,7 @@ static void test_json_state_of_schema_1(void)
         /* the row as schema 1 left it, and an engine that has not cached it */
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
         CHECK_INT(store_case_put(f->store, "EB-1", UNIT, "hk1", true, rules_next_wake(&f->cfg.rules, st),
-                                 text, text ? strlen(text) : 0, rems), 0);
+                                 text, text ? strlen(text) : 0, rems, 0), 0);
         CHECK_INT(store_commit(f->store), 0);
         engine_free(&f->engine);
         CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);

@@ -681,13 +681,21 @@ static void test_personnummer(void)
 
         /* Wrong shape or longer runs: not a candidate. */
         CHECK(!event_has_personnummer("EB-2024-001234"));
-        CHECK(!event_has_personnummer("8503121231"));            /* 10 digits need a separator */
+        CHECK(event_has_personnummer("8503121231"));             /* 10 digits, as people type them */
         CHECK(!event_has_personnummer("1850312-1231"));          /* 7-digit run */
         CHECK(!event_has_personnummer("850312-12310"));          /* 5-digit run */
         CHECK(!event_has_personnummer("9850312-1231"));
         CHECK(!event_has_personnummer("1198503121231"));         /* 13 digits */
-        CHECK(!event_has_personnummer("19850312--1231"));
-        CHECK(!event_has_personnummer("850312 1231"));
+        CHECK(event_has_personnummer("19850312--1231"));         /* double hyphen */
+        CHECK(event_has_personnummer("850312 1231"));            /* space */
+        CHECK(event_has_personnummer("850312\xe2\x80\x93" "1231"));  /* en dash */
+        CHECK(event_has_personnummer("850312\xc2\xa0" "1231"));      /* no-break space */
+        /* full-width digits (U+FF10..U+FF19), as an input method leaves them */
+        CHECK(event_has_personnummer("\xef\xbc\x98\xef\xbc\x95\xef\xbc\x90\xef\xbc\x93\xef\xbc\x91"
+                                     "\xef\xbc\x92-\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x91"));
+        CHECK(!event_has_personnummer("850312 1232"));           /* Luhn still decides */
+        CHECK(!event_has_personnummer("8503121232"));
+        CHECK(!event_has_personnummer("850312---1231"));         /* three hyphens: no separator we know */
         CHECK(!event_has_personnummer("850312_1231"));
         CHECK(!event_has_personnummer("1985031-21231"));
         CHECK(!event_has_personnummer("85031-1231"));
@@ -799,6 +807,72 @@ static size_t list_json(const char *dir, char ***names)
         return n;
 }
 
+/* The stored form reads back to the same event, and is its own normal form. */
+static void normal_round_trip(const event_t *ev, const char *what)
+{
+        size_t n1 = 0, n2 = 0;
+        char *t1 = event_normalize(ev, &n1), *t2 = NULL;
+        event_t back;
+
+        CHECK(t1 != NULL);
+        if (!t1)
+                return;
+        CHECK_INT(event_parse(t1, n1, &back, reason, sizeof(reason)), 0);
+        CHECK(back.at == ev->at && back.seq == ev->seq && back.type == ev->type);
+        CHECK(memcmp(&back.data, &ev->data, sizeof(back.data)) == 0);
+        t2 = event_normalize(&back, &n2);
+        if (!t2 || strcmp(t1, t2) != 0)
+                fprintf(stderr, "FAIL normal form of %s is not stable:\n  %s\n  %s\n", what, t1, t2 ? t2 : "");
+        CHECK(t2 && strcmp(t1, t2) == 0);
+        free(t1);
+        free(t2);
+}
+
+/* Unknown members go; free text is masked and cut; dead letters keep what shows the reason. */
+static void test_stored_forms(void)
+{
+        static const char in[] =
+                "{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":3,\"type\":\"fia.declined\","
+                "\"at\":\"2026-03-02T10:00:00.5+01:00\",\"case\":\"EB-1\",\"unit\":\"U\",\"note\":\"Anna\","
+                "\"data\":{\"reason\":\"nej 850312-1231\",\"extra\":\"Anna\"}}";
+        event_t ev;
+        size_t n = 0;
+        char *t, *d;
+
+        CHECK_INT(event_parse(in, strlen(in), &ev, reason, sizeof(reason)), 0);
+        CHECK_INT(ev.data.masked, 1);
+        t = event_normalize(&ev, &n);
+        CHECK_STR(t ? t : "", "{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":3,\"type\":\"fia.declined\","
+                              "\"at\":\"2026-03-02T10:00:00+01:00\",\"case\":\"EB-1\",\"unit\":\"U\","
+                              "\"data\":{\"reason\":\"nej XXXXXX-XXXX\"}}");
+        free(t);
+
+        /* 300 characters of free text are stored as 200 */
+        char big[600];
+        snprintf(big, sizeof(big), "{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":3,\"type\":\"sip.declined\","
+                 "\"at\":\"2026-03-02T10:00:00Z\",\"case\":\"EB-1\",\"unit\":\"U\",\"data\":{\"reason\":\"%0250d\"}}", 0);
+        CHECK_INT(event_parse(big, strlen(big), &ev, reason, sizeof(reason)), 0);
+        CHECK_INT(strlen(ev.data.reason), EV_FREE_TEXT_CHARS);
+
+        /* a dead letter: position, identity and the member named; the rest gone, numbers masked */
+        static const char bad[] = "{\"v\":1,\"id\":\"e2\",\"source\":\"s\",\"seq\":4,\"type\":\"ib1.completed\","
+                                  "\"at\":\"x\",\"case\":\"EB-19850312-1231\",\"unit\":\"U\",\"note\":\"Anna\"}";
+        CHECK(event_parse(bad, strlen(bad), &ev, reason, sizeof(reason)) != 0);
+        d = event_dead_letter_form(bad, strlen(bad), "envelope.case: holds a personnummer", &n);
+        CHECK_STR(d ? d : "", "{\"v\":1,\"id\":\"e2\",\"source\":\"s\",\"seq\":4,\"type\":\"ib1.completed\","
+                              "\"at\":\"x\",\"case\":\"EB-XXXXXX-XXXX\"}");
+        free(d);
+        d = event_dead_letter_form("oops 850312-1231!", 17, "not JSON", &n);
+        CHECK_STR(d ? d : "", "oops XXXXXX-XXXX!");
+        free(d);
+        /* an id-shaped member holding a number is refused, each with its own reason */
+        static const char unit[] = "{\"v\":1,\"id\":\"e3\",\"source\":\"s\",\"seq\":5,\"type\":\"ib1.completed\","
+                                   "\"at\":\"2026-03-02T10:00:00Z\",\"case\":\"EB-1\",\"unit\":\"U 8503121231\"}";
+        CHECK(event_parse(unit, strlen(unit), &ev, reason, sizeof(reason)) != 0);
+        CHECK_STR(reason, "envelope.unit: holds a personnummer");
+        CHECK_INT(ev.seq, 5);
+}
+
 static void test_examples_valid(const char *src)
 {
         bool seen[EV__COUNT] = { false };
@@ -822,8 +896,10 @@ static void test_examples_valid(const char *src)
                 if (r != 0)
                         fprintf(stderr, "FAIL valid example %s: %s\n", names[i], reason);
                 CHECK_INT(r, 0);
-                if (r == 0)
+                if (r == 0) {
                         seen[ev.type] = true;
+                        normal_round_trip(&ev, names[i]);
+                }
                 free(buf);
                 free(names[i]);
         }
@@ -888,6 +964,7 @@ int main(void)
         test_order_and_position();
         test_not_json();
         test_types_ok();
+        test_stored_forms();
         test_data_reasons();
         test_reasons_echo_nothing();
         test_personnummer();

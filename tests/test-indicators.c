@@ -841,7 +841,7 @@ static int replay_synth(store_t *st, engine_t *eng, bk_clock_t *clock, const cha
                         clock_set(clock, ev.at);
                         engine_set_now(eng, ev.at);
                 }
-                CHECK_INT(engine_apply_event(eng, &ev, raw, (size_t)len), 0);
+                CHECK_INT(engine_apply_event(eng, &ev), 0);
                 if (seq % 500 == 0) {
                         int w, d;
                         do {
@@ -1024,7 +1024,7 @@ static void efx_event(efx_t *f, const char *type, const char *at, const char *ca
         f->seq++;
         CHECK_INT(event_parse(raw, (size_t)len, &ev, reason, sizeof(reason)), 0);
         CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
-        CHECK_INT(engine_apply_event(f->engine, &ev, raw, (size_t)len), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev), 0);
         CHECK_INT(engine_commit(f->engine, 0, drop, NULL), 0);
 }
 
@@ -1054,7 +1054,7 @@ static int efx_rebuild_one(void *ud, const char *raw, size_t len)
         char reason[EV_PARSE_REASON_SIZE];
         event_t ev;
         CHECK_INT(event_parse(raw, len, &ev, reason, sizeof(reason)), 0);
-        CHECK_INT(engine_apply_event(f->engine, &ev, raw, len), 0);
+        CHECK_INT(engine_apply_event(f->engine, &ev), 0);
         return 0;
 }
 

@@ -92,7 +92,7 @@ static void dump_store(it_env_t *e, struct dump *d)
         long long rows;
         it_path(e, "bevaka.db", path, sizeof(path));
         CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-        d->events = digest(db, "SELECT id, source, seq, type, at, case_id, status, raw FROM events ORDER BY rowid",
+        d->events = digest(db, "SELECT id, source, seq, type, at, case_id, status, body FROM events ORDER BY rowid",
                            &d->n_events);
         d->cases = digest(db, "SELECT * FROM cases ORDER BY case_id", &d->n_cases);
         d->reminders = digest(db, "SELECT * FROM reminders ORDER BY id", &d->n_rem);

@@ -10,9 +10,11 @@
  * bevaka (user_version 99) is refused with a message that says so, and is
  * left as it was. store_check_file() agrees with all of it.
  */
+#define _GNU_SOURCE     /* memmem */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 #include "store.h"
 #include "tap.h"
 
@@ -146,6 +148,7 @@ int main(void)
         CHECK(strstr(log, "migrated schema to version 4") != NULL);
         CHECK(store_facts_complete(s));          /* nothing stored, nothing to derive */
         store_close(&s);
+        CHECK(strstr(log, "migrated schema to version 5") != NULL);
         CHECK_INT(user_version(path), STORE_SCHEMA_VERSION);
         CHECK(has_table(path, "facts"));
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
@@ -249,13 +252,18 @@ int main(void)
         snprintf(path, sizeof(path), "%s/v3.db", dir);
         CHECK_INT(store_open(path, false, &s), 0);
         store_close(&s);
-        CHECK_INT(exec_sql(path, "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, raw) "
+        /* made a version-3 file again: step 5 (the minimised store) and step 4 undone */
+        CHECK_INT(exec_sql(path, "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, body) "
                                  "VALUES('e1', 's', 1, 'case.opened', 0, 'c1', 0, 0, '{}');"
+                                 "DROP INDEX cases_closed; DROP INDEX reminders_case; DROP INDEX reminders_closed;"
+                                 "DROP TABLE purged_cases; ALTER TABLE cases DROP COLUMN closed_at;"
+                                 "ALTER TABLE events RENAME COLUMN body TO raw;"
                                  "DROP TABLE facts; DROP INDEX reminders_unit;"
                                  "DELETE FROM meta WHERE key = 'facts.complete'; PRAGMA user_version = 3;"), 0);
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, 0);
         CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        CHECK(strstr(log, "migrated schema to version 5") != NULL);
         CHECK(!store_facts_complete(s));
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_clear_derived(s), 0);
@@ -288,6 +296,39 @@ int main(void)
         CHECK(!has_table(path, "events"));
         CHECK(store_check_file(path, NULL, err, sizeof(err)) == BK_E_INVALID);
         CHECK(strstr(err, "newer") != NULL);
+
+        /* 3 -> 4: the event log and the dead letters as they arrived become their minimised
+         * forms in place; nothing of the canaries is left in the file (secure_delete, VACUUM). */
+        snprintf(path, sizeof(path), "%s/v1-raw.db", dir);
+        CHECK_INT(exec_sql(path, v1_schema), 0);
+        CHECK_INT(exec_sql(path, "INSERT INTO events VALUES(3, 'ev-r', 'paraply', 3, 'case.closed', 1700000100,"
+                                 " 'EB-1', 3, 0, '{\"v\":1,\"id\":\"ev-r\",\"source\":\"paraply\",\"seq\":3,"
+                                 "\"type\":\"case.closed\",\"at\":\"2023-11-14T22:15:00Z\",\"case\":\"EB-1\","
+                                 "\"unit\":\"U1\",\"note\":\"Canary Canarysson\",\"data\":{\"reason\":"
+                                 "\"flyttat 19850312-1231\",\"extra\":\"Canary Canarysson\"}}');"
+                                 "INSERT INTO dead_letters VALUES(1, 'envelope.case: holds a personnummer', 5,"
+                                 " '{\"case\":\"19850312-1231\",\"note\":\"Canary Canarysson\"}');"), 0);
+        r = open_captured(path, &s, log, sizeof(log));
+        CHECK_INT(r, 0);
+        CHECK(strstr(log, "migrated schema to version 4") != NULL);
+        if (s) {
+                json_t *dl = store_dead_letters(s, 10);
+                const char *raw = json_string_value(json_object_get(json_array_get(dl, 0), "raw"));
+                CHECK_STR(raw ? raw : "", "{\"case\":\"XXXXXX-XXXX\"}");
+                json_decref(dl);
+                store_close(&s);
+        }
+        CHECK_INT(exec_sql(path, "SELECT 1"), 0);
+        FILE *db = fopen(path, "rb");
+        char *bytes = malloc(1 << 22);
+        size_t nb = db && bytes ? fread(bytes, 1, 1 << 22, db) : 0;
+        CHECK(nb > 0);
+        CHECK(memmem(bytes, nb, "Canary", 6) == NULL);
+        CHECK(memmem(bytes, nb, "19850312", 8) == NULL);
+        CHECK(memmem(bytes, nb, "flyttat XXXXXX-XXXX", 19) != NULL);   /* the free text, masked */
+        free(bytes);
+        if (db)
+                fclose(db);
 
         /* Not a database at all. */
         snprintf(path, sizeof(path), "%s/garbage.db", dir);

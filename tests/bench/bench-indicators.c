@@ -80,7 +80,7 @@ static int apply_line(engine_t *eng, bk_clock_t *clock, const char *line, size_t
                 clock_set(clock, ev.at);
                 engine_set_now(eng, ev.at);
         }
-        r = engine_apply_event(eng, &ev, buf, len);
+        r = engine_apply_event(eng, &ev);
         return r == BK_E_DUPLICATE ? 0 : r;
 }
 

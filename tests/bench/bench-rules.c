@@ -217,7 +217,7 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
                         if (r == 0)
                                 store_counter_add(st, CNT_APPLIED, 1);
                 } else if (ph == PHASE_RULES) {
-                        r = engine_apply_event(eng, &ev, raw, len);
+                        r = engine_apply_event(eng, &ev);
                 }
                 if (r == BK_E_DUPLICATE)
                         r = 0;

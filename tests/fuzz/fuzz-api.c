@@ -75,7 +75,7 @@ static void event(const char *id, const char *type, const char *at, const char *
                 abort();
         }
         engine_begin(w.engine, clock_now(&w.clock));
-        if (engine_apply_event(w.engine, &ev, raw, strlen(raw)) < 0)
+        if (engine_apply_event(w.engine, &ev) < 0)
                 abort();
         commit();
 }

@@ -48,12 +48,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 REQUIRE(ev.data.household.n_children >= 0 && ev.data.household.n_children <= EV_MAX_CHILDREN);
                 REQUIRE(terminated(ev.data.caseworker, sizeof(ev.data.caseworker)));
                 REQUIRE(terminated(ev.data.reason, sizeof(ev.data.reason)));
+                /* the stored form reads back to the same event, and holds no number */
+                size_t n = 0;
+                char *norm = event_normalize(&ev, &n);
+                event_t back;
+                char r3[EV_PARSE_REASON_SIZE];
+                REQUIRE(norm != NULL);
+                REQUIRE(event_parse(norm, n, &back, r3, sizeof(r3)) == 0);
+                REQUIRE(back.at == ev.at && back.type == ev.type && strcmp(back.case_id, ev.case_id) == 0);
+                REQUIRE(!event_has_personnummer(norm));
+                free(norm);
         } else {
                 /* precise reason; a failed event keeps only its feed position */
                 REQUIRE(reason[0] != '\0');
                 REQUIRE(ev.seq >= 0);
                 REQUIRE(ev.seq == 0 || ev.source[0] != '\0');
                 REQUIRE(ev.id[0] == '\0' && ev.case_id[0] == '\0' && ev.type == EV_UNKNOWN);
+        }
+        /* a dead letter's kept form holds no number, whatever came */
+        {
+                size_t n = 0;
+                char *dl = event_dead_letter_form(copy, size, reason, &n), *z;
+                REQUIRE(dl != NULL);
+                z = malloc(n + 1);
+                REQUIRE(z != NULL);
+                memcpy(z, dl, n);
+                z[n] = '\0';
+                /* a NUL inside hides what follows from the string check: check from each NUL on */
+                for (size_t i = 0; i <= n; i += strlen(z + i) + 1)
+                        REQUIRE(!event_has_personnummer(z + i));
+                free(z);
+                free(dl);
         }
         /* the same bytes must not be judged differently the second time */
         {
