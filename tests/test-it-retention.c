@@ -94,6 +94,7 @@ int main(void)
         CHECK(case_known(&e, "EB-A"));
         CHECK_INT(count(db, "SELECT count(*) FROM events WHERE case_id = 'EB-A'"), 3);
         CHECK(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-A'") > 0);
+        CHECK(count(db, "SELECT count(*) FROM facts WHERE case_id = 'EB-A'") > 0);
 
         /* 23 months on: not yet. */
         r = it_api(&e, "{\"op\":\"clock\",\"set\":\"2027-12-06T09:00:00+01:00\"}");
@@ -110,6 +111,7 @@ int main(void)
         CHECK_INT(count(db, "SELECT count(*) FROM events WHERE case_id = 'EB-A'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-A'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM cases WHERE case_id = 'EB-A'"), 0);
+        CHECK_INT(count(db, "SELECT count(*) FROM facts WHERE case_id = 'EB-A'"), 0);      /* the indicators' too */
         CHECK_INT(count(db, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"EB-A\"%'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM purged_cases"), 1);
         CHECK_INT(count(db, "SELECT count(*) FROM purged_cases WHERE case_hash LIKE '%EB-A%'"), 0);
@@ -151,6 +153,7 @@ int main(void)
         CHECK(!case_known(&e, "EB-C"));
         CHECK_INT(count(db, "SELECT count(*) FROM events WHERE case_id = 'EB-C'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-C'"), 0);
+        CHECK_INT(count(db, "SELECT count(*) FROM facts WHERE case_id = 'EB-C'"), 0);
         CHECK_INT(count(db, "SELECT count(*) FROM outbox WHERE payload LIKE '%\"EB-C\"%'"), 0);
         counts_agree(&e, db);
         r = it_api(&e, "{\"op\":\"purge\",\"case\":\"EB-C\"}");
