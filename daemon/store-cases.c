@@ -71,23 +71,32 @@ int store_case_update(store_t *s, const char *case_id, const char *unit, const c
         return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;
 }
 
-int store_cases_waking(store_t *s, cal_day_t day, int max, void (*fn)(void *, const char *), void *ud)
+/*
+ * Runs q (?1 = key, ?2 = max), which selects case ids, and calls fn for each. The ids are
+ * collected first: fn may write (or delete from) the table being read through this connection.
+ */
+int st_case_ids_each(sqlite3_stmt *q, int64_t key, int max, void (*fn)(void *, const char *),
+                     void *ud)
 {
-        sqlite3_stmt *q = s->q[Q_CASES_WAKING];
-        int rc, n = 0;
-        /* Collect first: fn may write the same table through this connection. */
-        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)max, sizeof(*ids));
+        int n = 0;
+        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)BK_MAX(max, 1), sizeof(*ids));
+
         if (!ids)
                 return -ENOMEM;
-        sqlite3_bind_int64(q, 1, day);
+        sqlite3_bind_int64(q, 1, key);
         sqlite3_bind_int(q, 2, max);
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW && n < max)
+        while (n < max && sqlite3_step(q) == SQLITE_ROW)
                 bk_strlcpy(ids[n++], st_col_text(q, 0), sizeof(ids[0]));
         sqlite3_reset(q);
         for (int i = 0; i < n; i++)
                 fn(ud, ids[i]);
         free(ids);
         return n;
+}
+
+int store_cases_waking(store_t *s, cal_day_t day, int max, void (*fn)(void *, const char *), void *ud)
+{
+        return st_case_ids_each(s->q[Q_CASES_WAKING], day, max, fn, ud);
 }
 
 cal_day_t store_next_wake(store_t *s)

@@ -82,3 +82,5 @@ int st_recount_reminders(store_t *s);
 int st_step_done(store_t *s, sqlite3_stmt *q, const char *what);
 void st_checkpointer_stop(store_t *s);            /* store-checkpoint.c */
 int st_count_tombstones(store_t *s);              /* store-retention.c */
+int st_case_ids_each(sqlite3_stmt *q, int64_t key, int max,   /* store-cases.c */
+                     void (*fn)(void *ud, const char *case_id), void *ud);

@@ -59,22 +59,7 @@ int store_purge_case(store_t *s, const char *case_id, bk_time_t purged_at, store
 
 int store_cases_expired(store_t *s, bk_time_t before, int max, void (*fn)(void *, const char *), void *ud)
 {
-        sqlite3_stmt *q = s->q[Q_CASES_EXPIRED];
-        int rc, n = 0;
-        /* Collect first: fn deletes from the table being read. */
-        char (*ids)[EV_NAME_MAX + 1] = calloc((size_t)BK_MAX(max, 1), sizeof(*ids));
-
-        if (!ids)
-                return -ENOMEM;
-        sqlite3_bind_int64(q, 1, before);
-        sqlite3_bind_int(q, 2, max);
-        while (n < max && (rc = sqlite3_step(q)) == SQLITE_ROW)
-                bk_strlcpy(ids[n++], st_col_text(q, 0), sizeof(ids[0]));
-        sqlite3_reset(q);
-        for (int i = 0; i < n; i++)
-                fn(ud, ids[i]);
-        free(ids);
-        return n;
+        return st_case_ids_each(s->q[Q_CASES_EXPIRED], before, max, fn, ud);
 }
 
 int store_purge_reminders(store_t *s, bk_time_t before, int max)
