@@ -175,7 +175,9 @@ int main(void)
         FILE *f;
 
         it_init(&e);
-        it_config(&e, "2026-01-05T07:00:00+01:00", NULL);
+        /* The dead letters are kept past the clock move below: a retention run that deleted them
+         * would have the WAL emptied (by design), and the kill -9 must find the data still there. */
+        it_config(&e, "2026-01-05T07:00:00+01:00", "retention = { dead_letter_days = 365; };");
         it_path(&e, "canary.jsonl", path, sizeof(path));
         f = fopen(path, "w");
         /* EB-C1 raises SAFETY-FOLLOWUP (violence disclosed at IB3) and keeps it open */
