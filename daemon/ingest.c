@@ -26,7 +26,7 @@
 struct source {
         char name[EV_SOURCE_MAX + 1];
         int feed;                 /* where we last heard it; -1 = unknown */
-        int64_t last_seq;         /* applied (in the current transaction) */
+        int64_t last_seq;         /* the position: applied or dead-lettered (the daemon stores it) */
         int64_t known_seq;        /* highest seq the adapter told us of */
         bool replay_pending;
         int64_t replay_since_ms;     /* when it was asked for, or its last message came */
@@ -247,7 +247,7 @@ void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verd
         struct source *s;
         int64_t last;
 
-        v->outcome = INGEST_NONE;        /* the event is filled in only for INGEST_APPLY */
+        v->outcome = INGEST_NONE;        /* v->event is meaningful only for INGEST_APPLY */
         v->reason[0] = v->source[0] = '\0';
         v->seq = 0;
         v->advance = false;
