@@ -4,9 +4,11 @@
  * wake-up, the watchdog and housekeeping. Each turn drains up to a batch of
  * feed messages into one transaction (group commit), runs deliveries once
  * ingest has caught up, commits, then publishes what the transaction
- * queued. A store failure (disk full) rolls the batch back and rewinds
- * ingest to the stored positions, which replays the lost part from the
- * adapter: nothing committed is lost and nothing is applied twice.
+ * queued. Ingest only judges each feed message; the daemon performs its
+ * verdict (the engine, the dead-letter table, the counters, the position)
+ * and its bus requests. A store failure (disk full) rolls the batch back
+ * and hands ingest the stored positions again, which replays the lost part
+ * from the adapter: nothing committed is lost and nothing is applied twice.
  */
 #include <getopt.h>
 #include <libgen.h>
@@ -116,12 +118,17 @@ static void publish_one(void *ud, const char *topic, const char *payload)
                 log_warnx("publish failed on %s", topic);
 }
 
-/* Commits the open transaction and publishes what it queued; rolls back on failure. */
-/* Performs what ingest asked of the bus (replays, reconnects), oldest first. */
+/* Performs what ingest asked of the bus (replays, reconnects), oldest first, and stores what it counted. */
 static void perform_requests(daemon_t *d)
 {
         int n;
         const ingest_request_t *q = ingest_requests(d->ingest, &n);
+        ingest_counts_t c = ingest_counts_take(d->ingest);
+
+        if (c.gaps)
+                store_counter_add(d->store, CNT_GAPS, c.gaps);
+        if (c.replays)
+                store_counter_add(d->store, CNT_REPLAYS, c.replays);
 
         for (int i = 0; i < n; i++) {
                 if (q[i].kind == INGEST_REPLAY) {
@@ -132,6 +139,73 @@ static void perform_requests(daemon_t *d)
                 }
         }
         ingest_requests_clear(d->ingest);
+}
+
+static void position_load(void *ud, const char *source, int64_t last_seq)
+{
+        ingest_set_position(ud, source, last_seq);   /* one too many is not sequenced, as when live */
+}
+
+/* At start and after a rollback: ingest gets the stored positions and asks every feed to replay from them. */
+static void resume_feeds(daemon_t *d)
+{
+        ingest_forget_positions(d->ingest);
+        store_feeds_each(d->store, position_load, d->ingest);
+        ingest_resume(d->ingest, clock_mono_ms());
+        perform_requests(d);
+}
+
+/*
+ * The store keeps a minimised, masked copy (store_dead_letter_add). The log line names where it
+ * came from (source and seq, when readable: a source holding a personnummer is not) and the
+ * reason, which never quotes the payload (event.c); never the content.
+ */
+static int dead_letter(store_t *s, bk_time_t now, const ingest_verdict_t *v)
+{
+        bool readable = v->source[0] && v->seq > 0;
+        char seqs[24];
+        int r;
+
+        if ((r = store_dead_letter_add(s, v->reason, v->raw, v->len, now)) != 0)
+                return r;
+        store_counter_add(s, CNT_DEAD_LETTERS, 1);
+        snprintf(seqs, sizeof(seqs), "%lld", readable ? (long long)v->seq : 0LL);
+        if (log_ratelimit(v->reason, now, 60))
+                log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER,
+                           LOG_FIELDS({ "BEVAKA_SOURCE", readable ? v->source : "(unreadable)" },
+                                      { "BEVAKA_SEQ", seqs }, { "BEVAKA_REASON", v->reason }),
+                           "ingest: dead letter from source %s seq %s: %s", readable ? v->source : "(unreadable)",
+                           seqs, v->reason);
+        return 0;
+}
+
+int daemon_apply_verdict(store_t *s, engine_t *e, const bk_clock_t *clock, const ingest_verdict_t *v)
+{
+        int r = 0;
+
+        switch (v->outcome) {
+        case INGEST_APPLY:
+                r = engine_apply_event(e, &v->event);
+                if (r == BK_E_DUPLICATE) {
+                        store_counter_add(s, CNT_DUPLICATES, 1);   /* the same id under a new seq */
+                        r = 0;
+                } else if (r == 0 && v->event.data.masked) {
+                        store_counter_add(s, CNT_MASKED, v->event.data.masked);
+                }
+                break;
+        case INGEST_DUPLICATE:
+                store_counter_add(s, CNT_DUPLICATES, 1);
+                break;
+        case INGEST_DEAD_LETTER:
+                r = dead_letter(s, clock_now(clock), v);
+                break;
+        case INGEST_NONE:
+        case INGEST_GAP:
+                break;
+        }
+        if (r != 0)
+                return r;
+        return v->advance ? store_feed_set(s, v->source, v->seq) : 0;
 }
 
 /* A batch's time is read once, when it begins. */
@@ -150,8 +224,7 @@ static int finish_batch(daemon_t *d, int res)
                 log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
                            "transaction failed (%s); rolled back, will replay from the stored position",
                            strerror(-res));
-                ingest_resume(d->ingest, clock_mono_ms());
-                perform_requests(d);
+                resume_feeds(d);
         }
         if (res == 0 && purged)
                 store_checkpoint_truncate(d->store);
@@ -183,7 +256,8 @@ static int drain_feeds(daemon_t *d, int *count)
                                         return r;
                                 ingest_verdict_t v;
 
-                                r = ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
+                                ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
+                                r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
                                 perform_requests(d);
                                 if (r < 0)
                                         return r;
@@ -577,7 +651,7 @@ static int serve(daemon_t *d)
                 log_errx("%s", err);
                 return r;
         }
-        if ((r = ingest_new(&d->cfg, d->store, d->engine, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
+        if ((r = ingest_new(&d->cfg, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
                 return r;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
                               .feeds = { feeds_json, feeds_status, feeds_endpoints, d->ingest }, .clock = &d->clock,
@@ -591,8 +665,7 @@ static int serve(daemon_t *d)
         d->api.indicators = d->indw;
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
-        ingest_resume(d->ingest, clock_mono_ms());
-        perform_requests(d);
+        resume_feeds(d);
         /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
          * replay asked for above has been judged (a reminder it resolves would go out). */
         d->last_deliver_ms = clock_mono_ms();

@@ -3,14 +3,17 @@
  * event is applied only when its seq is exactly last + 1; anything lower is
  * a duplicate, anything higher is a gap that triggers a replay request from
  * last + 1 while the out-of-order event is dropped (the adapter's log still
- * has it). Positions are mirrored in memory and written in the same
- * transaction as the events, so a crash rewinds both together.
+ * has it). Positions live here in memory; the daemon writes each one in the
+ * same transaction as its event and, after a rollback, hands the stored
+ * ones back (ingest_set_position), so a crash or a failed batch rewinds
+ * both together.
  *
- * It is a sequencer, not a socket owner: each call takes the message (or
- * the turn) and the monotonic time, says what became of the message in an
- * ingest_verdict_t, and queues what it needs from the bus (a replay from
- * seq N, a feed's reconnect) for the daemon to perform, so that gaps,
- * replay timeouts, silence and heartbeats are tested without processes.
+ * It is a pure sequencer, owning no socket, store or engine: each call
+ * takes the message (or the turn) and the monotonic time, says what became
+ * of the message in an ingest_verdict_t, and queues what it needs from the
+ * bus (a replay from seq N, a feed's reconnect) and counts gaps and replays
+ * for the daemon to perform and store, so that gaps, replay timeouts,
+ * silence and heartbeats are tested without processes or a database.
  */
 #include <stdio.h>
 #include "event.h"
@@ -23,7 +26,7 @@
 struct source {
         char name[EV_SOURCE_MAX + 1];
         int feed;                 /* where we last heard it; -1 = unknown */
-        int64_t last_seq;         /* applied (in the current transaction) */
+        int64_t last_seq;         /* the position: applied or dead-lettered (the daemon stores it) */
         int64_t known_seq;        /* highest seq the adapter told us of */
         bool replay_pending;
         int64_t replay_since_ms;     /* when it was asked for, or its last message came */
@@ -38,12 +41,11 @@ struct feed_state {
 
 struct ingest {
         const config_t *cfg;
-        store_t *store;
-        engine_t *engine;
-        const bk_clock_t *clock;
+        const bk_clock_t *clock;     /* stamps rate-limited log lines only */
         int64_t now_ms;              /* the monotonic time of the current call */
         ingest_request_t *req;       /* bus requests not yet taken */
         int n_req, cap_req;
+        ingest_counts_t counts;      /* not yet taken */
         struct source src[MAX_SOURCES];
         int n_src;
         struct feed_state feed[CFG_MAX_FEEDS];
@@ -63,8 +65,7 @@ static struct source *source_get(ingest_t *in, const char *name, int feed)
         memset(s, 0, sizeof(*s));
         bk_strlcpy(s->name, name, sizeof(s->name));
         s->feed = feed;
-        s->last_seq = store_feed_last_seq(in->store, name);
-        return s;
+        return s;     /* a source we have no position for starts at 0 */
 }
 
 /* Queues a bus request; one that does not fit is logged and dropped (a replay times out and is asked again). */
@@ -99,56 +100,49 @@ static void request_replay(ingest_t *in, struct source *s)
                 request(in, INGEST_REPLAY, f, s->name, s->last_seq + 1);
         s->replay_pending = true;
         s->replay_since_ms = in->now_ms;
-        store_counter_add(in->store, CNT_REPLAYS, 1);
+        in->counts.replays++;
         char from[24];
         snprintf(from, sizeof(from), "%lld", (long long)s->last_seq + 1);
         log_struct(LOG_INFO, LOG_ID_REPLAY, LOG_FIELDS({ "BEVAKA_SOURCE", s->name }, { "BEVAKA_SEQ", from }),
                    "ingest: source %s: asking for replay from seq %s", s->name, from);
 }
 
-static void load_source(void *ud, const char *name, int64_t last)
+void ingest_forget_positions(ingest_t *in)
 {
-        ingest_t *in = ud;
-        struct source *s = source_get(in, name, -1);
-        if (s)
-                s->last_seq = last;
+        in->n_src = 0;
+}
+
+int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq)
+{
+        struct source *s = source_get(in, source, -1);   /* the store does not say which feed */
+
+        if (!s)
+                return -ENOSPC;
+        s->last_seq = last_seq;
+        return 0;
 }
 
 void ingest_resume(ingest_t *in, int64_t now_ms)
 {
         in->now_ms = now_ms;
-        in->n_src = 0;
-        store_feeds_each(in->store, load_source, in);
         for (int i = 0; i < in->n_src; i++)
                 request_replay(in, &in->src[i]);
 }
 
 /*
- * The store keeps a minimised, masked copy (store_dead_letter_add). The log line names where it
- * came from (source and seq, when readable: a source holding a personnummer is not) and the
- * reason, which never quotes the payload (event.c); never the content.
+ * A dead letter: the daemon stores a minimised, masked copy of m's bytes with the reason and logs
+ * where it came from (source and seq when readable, never the content). The position is the
+ * message's when it has one; the daemon stores it when advance is set.
  */
-static int dead_letter(ingest_t *in, const char *reason, const char *source, int64_t seq, const char *raw,
-                       size_t len, ingest_verdict_t *v)
+static void dead_letter(ingest_verdict_t *v, const char *reason, const char *source, int64_t seq,
+                        const bus_msg_t *m)
 {
-        bk_time_t now = clock_now(in->clock);
-        char seqs[24];
-        int r = store_dead_letter_add(in->store, reason, raw, len, now);
-        if (r != 0)
-                return r;
         v->outcome = INGEST_DEAD_LETTER;
         bk_strlcpy(v->reason, reason, sizeof(v->reason));
-        store_counter_add(in->store, CNT_DEAD_LETTERS, 1);
-        if (!source || !source[0] || seq <= 0) {
-                source = "(unreadable)";
-                seq = 0;
-        }
-        snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
-        if (log_ratelimit(reason, now, 60))
-                log_struct(LOG_WARNING, LOG_ID_DEAD_LETTER,
-                           LOG_FIELDS({ "BEVAKA_SOURCE", source }, { "BEVAKA_SEQ", seqs }, { "BEVAKA_REASON", reason }),
-                           "ingest: dead letter from source %s seq %s: %s", source, seqs, reason);
-        return 0;
+        bk_strlcpy(v->source, source ? source : "", sizeof(v->source));
+        v->seq = source && source[0] ? seq : 0;
+        v->raw = m->body;
+        v->len = m->len;
 }
 
 /* Sequencing verdict for (source, seq): apply, drop as duplicate, or drop as gap. */
@@ -156,15 +150,13 @@ enum verdict { V_APPLY, V_DUPLICATE, V_GAP };
 
 static enum verdict sequence(ingest_t *in, struct source *s, int64_t seq, bool replay)
 {
-        if (seq <= s->last_seq) {
-                store_counter_add(in->store, CNT_DUPLICATES, 1);
+        if (seq <= s->last_seq)
                 return V_DUPLICATE;
-        }
         if (seq == s->last_seq + 1)
                 return V_APPLY;
         s->known_seq = BK_MAX(s->known_seq, seq);
         if (!s->replay_pending) {
-                store_counter_add(in->store, CNT_GAPS, 1);
+                in->counts.gaps++;
                 char last[24], got[24];
                 snprintf(last, sizeof(last), "%lld", (long long)s->last_seq);
                 snprintf(got, sizeof(got), "%lld", (long long)seq);
@@ -179,63 +171,57 @@ static enum verdict sequence(ingest_t *in, struct source *s, int64_t seq, bool r
         return V_GAP;
 }
 
-static int advance(ingest_t *in, struct source *s, int64_t seq)
+/* In sequence: the position moves on here, and the daemon stores it with what the verdict says. */
+static void advance(struct source *s, int64_t seq, ingest_verdict_t *v)
 {
         s->last_seq = seq;
         s->known_seq = BK_MAX(s->known_seq, seq);
-        return store_feed_set(in->store, s->name, seq);
+        v->advance = true;
 }
 
-static int handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
+static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
 {
         char reason[256];
-        event_t ev;
+        event_t *ev = &v->event;
         struct source *s;
         int r;
 
-        r = event_parse(m->body, m->len, &ev, reason, sizeof(reason));
-        if (r == 0 && strcmp(m->type, ev.type_name) != 0) {
+        r = event_parse(m->body, m->len, ev, reason, sizeof(reason));
+        if (r == 0 && strcmp(m->type, ev->type_name) != 0) {
                 snprintf(reason, sizeof(reason), "frames: type frame does not match envelope.type");
                 r = BK_E_INVALID;
         }
-        if (r != 0 && ev.seq <= 0)
-                return dead_letter(in, reason, NULL, 0, m->body, m->len, v);   /* nothing to sequence by */
-        s = source_get(in, ev.source, m->feed);
-        if (!s)
-                return dead_letter(in, "envelope.source: too many sources", ev.source, ev.seq, m->body, m->len, v);
+        if (r != 0 && ev->seq <= 0) {
+                dead_letter(v, reason, NULL, 0, m);   /* nothing to sequence by */
+                return;
+        }
+        s = source_get(in, ev->source, m->feed);
+        if (!s) {
+                /* logged at its position, which is not stored: this source is not sequenced */
+                dead_letter(v, "envelope.source: too many sources", ev->source, ev->seq, m);
+                return;
+        }
         bk_strlcpy(v->source, s->name, sizeof(v->source));
-        v->seq = ev.seq;
+        v->seq = ev->seq;
         /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
          * time: a long one (a big backlog) is still streaming. */
         if (m->replay && s->replay_pending)
                 s->replay_since_ms = in->now_ms;
-        switch (sequence(in, s, ev.seq, m->replay)) {
+        switch (sequence(in, s, ev->seq, m->replay)) {
         case V_DUPLICATE:
                 v->outcome = INGEST_DUPLICATE;
-                return 0;
+                return;
         case V_GAP:
                 v->outcome = INGEST_GAP;
-                return 0;
+                return;
         case V_APPLY:
                 break;
         }
-        if (r != 0) {
-                /* Invalid but sequenced: stored with its reason, and seq still advances. */
-                if ((r = dead_letter(in, reason, ev.source, ev.seq, m->body, m->len, v)) != 0)
-                        return r;
-                return advance(in, s, ev.seq);
-        }
-        r = engine_apply_event(in->engine, &ev);
-        v->outcome = INGEST_APPLIED;
-        if (r == BK_E_DUPLICATE) {
-                store_counter_add(in->store, CNT_DUPLICATES, 1);    /* same id under a new seq */
-                v->outcome = INGEST_DUPLICATE;
-        } else if (r != 0) {
-                return r;
-        } else if (ev.data.masked) {
-                store_counter_add(in->store, CNT_MASKED, ev.data.masked);
-        }
-        return advance(in, s, ev.seq);
+        if (r != 0)
+                dead_letter(v, reason, s->name, ev->seq, m);   /* invalid but sequenced: seq still advances */
+        else
+                v->outcome = INGEST_APPLY;
+        advance(s, ev->seq, v);
 }
 
 /* Parses {"op":OP,"source":S,"last_seq":N}; false if malformed. */
@@ -255,13 +241,18 @@ static bool parse_control(const bus_msg_t *m, const char *op, char *source, size
         return ok;
 }
 
-int ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v)
+void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v)
 {
         char source[EV_SOURCE_MAX + 1];
         struct source *s;
         int64_t last;
 
-        memset(v, 0, sizeof(*v));
+        v->outcome = INGEST_NONE;        /* v->event is meaningful only for INGEST_APPLY */
+        v->reason[0] = v->source[0] = '\0';
+        v->seq = 0;
+        v->advance = false;
+        v->raw = NULL;
+        v->len = 0;
         in->now_ms = now_ms;
         in->feed[m->feed].last_heard_ms = now_ms;
         if (in->feed[m->feed].silent) {
@@ -270,40 +261,41 @@ int ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdi
         }
         switch (m->kind) {
         case BUS_EVENT:
-                return handle_event(in, m, v);
+                handle_event(in, m, v);
+                return;
         case BUS_BAD:
-                return dead_letter(in, m->reason, NULL, 0, m->body, m->len, v);
+                dead_letter(v, m->reason, NULL, 0, m);
+                return;
         case BUS_HEARTBEAT:
                 if (!parse_control(m, "heartbeat", source, sizeof(source), &last)) {
                         if (log_ratelimit("bad heartbeat", clock_now(in->clock), 60))
                                 log_warnx("ingest: feed %d: malformed heartbeat ignored", m->feed);
-                        return 0;
+                        return;
                 }
                 if (!(s = source_get(in, source, m->feed)))
-                        return 0;
+                        return;
                 s->known_seq = BK_MAX(s->known_seq, last);
                 /* The Clone pattern's HUGZ: this is how a lost *last* event is noticed. */
                 if (last > s->last_seq && !s->replay_pending)
                         request_replay(in, s);
-                return 0;
+                return;
         case BUS_REPLAY_END:
                 if (!parse_control(m, "replay_end", source, sizeof(source), &last)) {
                         log_warnx("ingest: feed %d: unexpected message on replay socket", m->feed);
-                        return 0;
+                        return;
                 }
                 if (!(s = source_get(in, source, last > 0 ? m->feed : -1)))
-                        return 0;
+                        return;
                 s->replay_pending = false;
                 s->known_seq = BK_MAX(s->known_seq, last);
                 log_debug("ingest: source %s: replay ended at %lld (we are at %lld)", s->name,
                           (long long)last, (long long)s->last_seq);
                 if (last > s->last_seq)
                         request_replay(in, s);   /* the replay itself lost messages (HWM) */
-                return 0;
+                return;
         case BUS_NONE:
                 break;
         }
-        return 0;
 }
 
 void ingest_tick(ingest_t *in, int64_t now)
@@ -392,15 +384,20 @@ void ingest_requests_clear(ingest_t *in)
         in->n_req = 0;
 }
 
-int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, const bk_clock_t *clock,
-               int64_t now_ms, ingest_t **out)
+ingest_counts_t ingest_counts_take(ingest_t *in)
+{
+        ingest_counts_t c = in->counts;
+
+        memset(&in->counts, 0, sizeof(in->counts));
+        return c;
+}
+
+int ingest_new(const config_t *cfg, const bk_clock_t *clock, int64_t now_ms, ingest_t **out)
 {
         ingest_t *in = calloc(1, sizeof(*in));
         if (!in)
                 return -ENOMEM;
         in->cfg = cfg;
-        in->store = store;
-        in->engine = engine;
         in->clock = clock;
         in->now_ms = now_ms;
         for (int f = 0; f < CFG_MAX_FEEDS; f++)

@@ -1,27 +1,30 @@
 /*
- * ingest.h owns the feed side of protocol §1: per-source sequencing
- * (duplicates dropped, gaps repaired by replay, never out of order),
- * heartbeats, silence detection and reconnects, and the dead-letter path
- * for everything that fails validation. It runs inside the daemon's batch
- * transaction and hands valid events to the engine. It owns no socket and
- * reads no monotonic clock: every call is given the time, says what became
- * of the message, and queues the bus requests (replay from seq N, reconnect
- * a feed) that the daemon then performs.
+ * ingest.h owns the feed side of protocol §1 as a pure sequencer: per-source
+ * positions (duplicates dropped, gaps repaired by replay, never out of
+ * order), heartbeats, silence detection and reconnects, and the decision
+ * that a message is a dead letter. It owns no socket, no store and no
+ * engine, and reads no monotonic clock: every call is given the time and
+ * says what became of the message in a verdict (apply this event at this
+ * position, duplicate, gap, dead letter with its reason), and queues the
+ * bus requests (replay from seq N, reconnect a feed) and counts the gaps
+ * and replays; the daemon performs all of it (daemon_apply_verdict).
  */
 #pragma once
 
+#include <jansson.h>
 #include "bus.h"
-#include "engine.h"
+#include "clock.h"
+#include "event.h"
 
 typedef struct ingest ingest_t;
 
 /* What became of one message. */
 typedef enum ingest_outcome {
         INGEST_NONE = 0,        /* a control message (heartbeat, replay end): nothing stored */
-        INGEST_APPLIED,         /* in sequence, handed to the engine, position advanced */
-        INGEST_DUPLICATE,       /* seq already applied, or the same event id under a new seq */
+        INGEST_APPLY,           /* in sequence: hand v->event to the engine, then store the position */
+        INGEST_DUPLICATE,       /* seq already applied: dropped */
         INGEST_GAP,             /* ahead of the next seq: dropped, a replay asked for */
-        INGEST_DEAD_LETTER,     /* stored with its reason; position advanced when it had one */
+        INGEST_DEAD_LETTER,     /* store v->raw with v->reason; store the position when v->advance */
 } ingest_outcome_t;
 
 typedef struct ingest_verdict {
@@ -29,6 +32,10 @@ typedef struct ingest_verdict {
         char reason[256];                       /* INGEST_DEAD_LETTER */
         char source[EV_SOURCE_MAX + 1];         /* the message's position: "" and 0 when it has none */
         int64_t seq;
+        bool advance;                           /* the daemon stores source's position at seq */
+        event_t event;                          /* INGEST_APPLY: the parsed event */
+        const char *raw;                        /* INGEST_DEAD_LETTER: the message's bytes (the bus */
+        size_t len;                             /* message's, valid until the next receive) */
 } ingest_verdict_t;
 
 /* What ingest needs from the bus; the daemon performs it (bus_replay_request, bus_feed_reconnect). */
@@ -41,18 +48,29 @@ typedef struct ingest_request {
         int64_t from_seq;                       /* … from this seq */
 } ingest_request_t;
 
-int ingest_new(const config_t *cfg, store_t *store, engine_t *engine, const bk_clock_t *clock,
-               int64_t now_ms, ingest_t **out);
+/* Gaps seen and replays asked for, not yet added to the store's counters. */
+typedef struct ingest_counts {
+        int64_t gaps, replays;
+} ingest_counts_t;
+
+/* The clock only stamps rate-limited log lines; positions come from ingest_set_position. */
+int ingest_new(const config_t *cfg, const bk_clock_t *clock, int64_t now_ms, ingest_t **out);
 void ingest_free(ingest_t **in);
-/* At start (and after a rollback): ask every feed to replay from our stored positions. */
+/* At start and after a rollback: forget every position, set each stored one, then ingest_resume. */
+void ingest_forget_positions(ingest_t *in);
+/* -ENOSPC when there are too many sources (the source is then not sequenced). */
+int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq);
+/* Asks every feed to replay every known source from its position. */
 void ingest_resume(ingest_t *in, int64_t now_ms);
-/* Handles one message from a feed socket at monotonic time now_ms; -errno only for store failures. */
-int ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v);
+/* Judges one message from a feed socket at monotonic time now_ms; the verdict says what to store. */
+void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v);
 /* Silence checks, replay timeouts; call once per loop turn. */
 void ingest_tick(ingest_t *in, int64_t now_ms);
 /* The bus requests queued since the last clear, oldest first. */
 const ingest_request_t *ingest_requests(const ingest_t *in, int *n);
 void ingest_requests_clear(ingest_t *in);
+/* The counts since the last call, which zeroes them. */
+ingest_counts_t ingest_counts_take(ingest_t *in);
 /* True while a replay is outstanding or the adapter has events we have not applied yet
  * (time-driven rules and deliveries wait until caught up). */
 bool ingest_catching_up(const ingest_t *in);

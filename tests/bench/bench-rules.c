@@ -223,7 +223,7 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
                         r = 0;
                 if (r != 0)
                         break;
-                /* The daemon's ingest records the feed position with every event. */
+                /* The daemon records the feed position with every event (daemon_apply_verdict). */
                 if (st && (r = store_feed_set(st, BENCH_SOURCE, rd.seq)) < 0)
                         break;
                 res->events++;

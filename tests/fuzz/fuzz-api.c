@@ -127,7 +127,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         if (cal_parse_rfc3339("2025-10-05T12:00:00+02:00", &w.clock.manual_now) != 0 ||
             store_open(":memory:", true, &w.store) != 0 ||
             engine_new(&w.cfg, w.store, &w.clock, &w.engine) != 0 ||
-            ingest_new(&w.cfg, w.store, w.engine, &w.clock, 0, &w.ingest) != 0)
+            ingest_new(&w.cfg, &w.clock, 0, &w.ingest) != 0)
                 abort();
         w.api = (api_ctx_t){ .cfg = &w.cfg, .store = w.store, .engine = w.engine,
                              .feeds = { feeds_json, feeds_status, NULL, w.ingest }, .clock = &w.clock };
