@@ -319,6 +319,11 @@ static int purge_turn(daemon_t *d, bool force)
 
         if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
                 return 0;
+        /* Retention follows the history, like the time rules: while ingest catches up (a go-live
+         * import, a replay) a case closed long ago may still have a later reopening on its way,
+         * and a case purged now would have that history dropped by its tombstone. */
+        if (ingest_catching_up(d->ingest))
+                return 0;
         int64_t t0 = clock_mono_ms();
         if ((r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n)) < 0)
                 return r;
