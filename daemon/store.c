@@ -220,10 +220,6 @@ int st_sql_fail(store_t *s, const char *what)
         return code == SQLITE_FULL ? -ENOSPC : code == SQLITE_BUSY ? -EBUSY : -EIO;
 }
 
-static int sql_fail(store_t *s, const char *what)
-{
-        return st_sql_fail(s, what);
-}
 
 int st_exec(store_t *s, const char *sql)
 {
@@ -301,7 +297,7 @@ static int migrate(store_t *s)
         const int latest = (int)BK_ARRAY_SIZE(migrations);
 
         if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-                return sql_fail(s, "user_version");
+                return st_sql_fail(s, "user_version");
         if (sqlite3_step(st) == SQLITE_ROW)
                 version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
@@ -349,7 +345,7 @@ static int load_counters(store_t *s)
         /* A counter with no row yet is 0: a rolled-back first batch must not leave its value. */
         memset(s->counter, 0, sizeof(s->counter));
         if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
-                return sql_fail(s, "meta");
+                return st_sql_fail(s, "meta");
         while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *k = (const char *)sqlite3_column_text(st, 0);
                 for (int i = 0; i < CNT__COUNT; i++)
@@ -404,7 +400,7 @@ int store_open(const char *path, bool sync_full, store_t **out)
         for (int i = 0; i < Q__COUNT; i++) {
                 if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL)
                     != SQLITE_OK) {
-                        r = sql_fail(s, sql_text[i]);
+                        r = st_sql_fail(s, sql_text[i]);
                         goto fail;
                 }
         }
@@ -472,7 +468,7 @@ static int flush_counters(store_t *s)
                 int rc = sqlite3_step(q);
                 sqlite3_reset(q);
                 if (rc != SQLITE_DONE)
-                        return sql_fail(s, "meta put");
+                        return st_sql_fail(s, "meta put");
                 s->counter_dirty[i] = false;
         }
         return 0;
@@ -544,7 +540,7 @@ int st_step_done(store_t *s, sqlite3_stmt *q, const char *what)
                 return 0;
         if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
                 return BK_E_DUPLICATE;
-        return sql_fail(s, what);
+        return st_sql_fail(s, what);
 }
 
 const char *st_col_text(sqlite3_stmt *q, int i)
@@ -604,7 +600,7 @@ int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
                 fn(ud, st_col_text(q, 0), sqlite3_column_int64(q, 1));
         sqlite3_reset(q);
-        return rc == SQLITE_DONE ? 0 : sql_fail(s, "feeds");
+        return rc == SQLITE_DONE ? 0 : st_sql_fail(s, "feeds");
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -638,7 +634,7 @@ int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void 
         sqlite3_stmt *q;
         int rc, r = 0;
         if (sqlite3_prepare_v2(s->db, "SELECT body FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
-                return sql_fail(s, "events");
+                return st_sql_fail(s, "events");
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
                 r = fn(ud, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
                 if (r < 0)
@@ -647,7 +643,7 @@ int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void 
         sqlite3_finalize(q);
         if (r < 0)
                 return r;
-        return rc == SQLITE_DONE ? 0 : sql_fail(s, "events");
+        return rc == SQLITE_DONE ? 0 : st_sql_fail(s, "events");
 }
 
 int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at)
@@ -703,7 +699,7 @@ static int rem_one(store_t *s, sqlite3_stmt *q, reminder_t *r, const char *what)
                 rem_from_row(q, r);
                 res = 0;
         } else if (rc != SQLITE_DONE) {
-                res = sql_fail(s, what);
+                res = st_sql_fail(s, what);
         }
         sqlite3_reset(q);
         return res;
@@ -812,7 +808,7 @@ static int collect(store_t *s, sqlite3_stmt *q, reminder_t **list, int *n, const
                 free(v);
                 *list = NULL;
                 *n = 0;
-                return sql_fail(s, what);
+                return st_sql_fail(s, what);
         }
         return 0;
 }
@@ -868,7 +864,7 @@ int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n
                  : " AND state = ?5",
                  f->delivered_only ? " AND delivered_at > 0" : "");
         if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-                return sql_fail(s, "reminder query");
+                return st_sql_fail(s, "reminder query");
         sqlite3_bind_text(q, 1, f->unit ? f->unit : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, f->caseworker ? f->caseworker : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, f->case_id ? f->case_id : "", -1, SQLITE_STATIC);
@@ -895,7 +891,7 @@ int st_recount_reminders(store_t *s)
         int64_t counts[REM__STATE_COUNT] = { 0 };
         if (sqlite3_prepare_v2(s->db, "SELECT state, count(*) FROM reminders GROUP BY state", -1, &q, NULL)
             != SQLITE_OK)
-                return sql_fail(s, "count");
+                return st_sql_fail(s, "count");
         while (sqlite3_step(q) == SQLITE_ROW) {
                 int st = sqlite3_column_int(q, 0);
                 if (st >= 0 && st < REM__STATE_COUNT)
@@ -955,12 +951,12 @@ int store_outbox_each(store_t *s, int64_t since,
         int rc, r = 0;
         if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 ORDER BY rseq",
                                -1, &q, NULL) != SQLITE_OK)
-                return sql_fail(s, "outbox");
+                return st_sql_fail(s, "outbox");
         sqlite3_bind_int64(q, 1, since);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
                 if ((r = fn(ud, sqlite3_column_int64(q, 0), st_col_text(q, 1), st_col_text(q, 2))) < 0)
                         break;
         sqlite3_finalize(q);
-        return r < 0 ? r : (rc == SQLITE_DONE ? 0 : sql_fail(s, "outbox"));
+        return r < 0 ? r : (rc == SQLITE_DONE ? 0 : st_sql_fail(s, "outbox"));
 }
 

@@ -18,26 +18,12 @@
 #include <unistd.h>
 #include "calendar.h"
 #include "zone.h"
+#include "zone-hand.h"
 #include "tap.h"
 
 #define H 3600
 
-/* ---- the rule calendar.c computed by hand until the zone came from tzdata ---- */
-
-static cal_day_t hand_last_sunday(int y, int m)
-{
-        cal_day_t last = cal_day_from_ymd(y, m, cal_days_in_month(y, m));
-        return last - cal_weekday(last) % 7;
-}
-
-static int hand_offset(bk_time_t t)
-{
-        int y, m, d;
-        cal_ymd((cal_day_t)(t / 86400), &y, &m, &d);
-        bk_time_t start = (bk_time_t)hand_last_sunday(y, 3) * 86400 + H;
-        bk_time_t end = (bk_time_t)hand_last_sunday(y, 10) * 86400 + H;
-        return t >= start && t < end ? 2 * H : H;
-}
+/* ---- the hand rule (zone-hand.h) against the zone file ---- */
 
 /* Where Swedish summer time differed from that rule (SFS 1979:1000 … 1995). */
 static bool known_difference(bk_time_t t)
