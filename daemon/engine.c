@@ -565,20 +565,11 @@ static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *
 
 /* ---- events ------------------------------------------------------------------ */
 
-/* The log keeps the normalised form only: unknown members and the bytes as they came never reach it. */
+/* The log keeps the normalised form only (store_event_add): unknown members and the bytes as they
+ * came never reach it. */
 static int add_event(engine_t *e, const event_t *ev, ev_status_t st, bk_time_t now)
 {
-        size_t len = 0;
-        char *text;
-        int r;
-
-        if (e->rebuild)
-                return 0;
-        if (!(text = event_normalize(ev, &len)))
-                return -ENOMEM;
-        r = store_event_add(e->store, ev, text, len, st, now);
-        free(text);
-        return r;
+        return e->rebuild ? 0 : store_event_add(e->store, ev, st, now);
 }
 
 int engine_apply_event(engine_t *e, const event_t *ev)

@@ -745,81 +745,144 @@ int event_parse(const char *buf, size_t len, event_t *ev, char *reason, size_t r
 
 /* ---- stored forms ------------------------------------------------------------ */
 
-/* One `data` member of a decoded event as JSON; NULL when absent. */
-static json_t *field_json(ev_field_t f, const ev_data_t *d)
+/* One `data` member of a decoded event, key and value; nothing when absent. Optional booleans
+ * read as false when absent, so false is left out. */
+static void write_field(jw_t *w, ev_field_t f, const ev_data_t *d)
 {
+        const char *str = NULL;
         char buf[16];
-        json_t *kids;
 
         switch (f) {
-        case F_CASEWORKER: return d->has_caseworker ? json_string(d->caseworker) : NULL;
-        case F_UNIT: return d->has_unit ? json_string(d->unit) : NULL;
-        case F_DECISION: return d->has_decision ? json_string(d->decision) : NULL;
-        case F_REASON: return d->has_reason ? json_string(d->reason) : NULL;
-        case F_BARRIER: return d->has_barrier ? json_string(event_barrier_name(d->barrier)) : NULL;
-        case F_OUTCOME: return d->outcome ? json_string(event_outcome_name(d->outcome)) : NULL;
-        case F_ACTOR: return d->actor ? json_string(event_actor_name(d->actor)) : NULL;
-        case F_YEAR: return d->has_year ? json_integer(d->year) : NULL;
-        /* optional booleans: absent reads as false, so false is left out */
-        case F_CHILD_IMPACT_DOCUMENTED: return d->child_impact_documented ? json_true() : NULL;
-        case F_VIOLENCE_DISCLOSED: return d->violence_disclosed ? json_true() : NULL;
-        case F_HOME_VISIT: return d->home_visit ? json_true() : NULL;
+        case F_CASEWORKER: str = d->has_caseworker ? d->caseworker : NULL; break;
+        case F_UNIT: str = d->has_unit ? d->unit : NULL; break;
+        case F_DECISION: str = d->has_decision ? d->decision : NULL; break;
+        case F_REASON: str = d->has_reason ? d->reason : NULL; break;
+        case F_BARRIER: str = d->has_barrier ? event_barrier_name(d->barrier) : NULL; break;
+        case F_OUTCOME: str = d->outcome ? event_outcome_name(d->outcome) : NULL; break;
+        case F_ACTOR: str = d->actor ? event_actor_name(d->actor) : NULL; break;
         case F_MONTH:
-                if (!d->has_month)
-                        return NULL;
-                cal_format_month(d->month, buf, sizeof(buf));
-                return json_string(buf);
+                if (d->has_month) {
+                        cal_format_month(d->month, buf, sizeof(buf));
+                        str = buf;
+                }
+                break;
         case F_FOLLOW_UP_AT:
         case F_UNTIL:
-                if (f == F_FOLLOW_UP_AT ? !d->has_follow_up_at : !d->has_until)
-                        return NULL;
-                cal_format_date(f == F_FOLLOW_UP_AT ? d->follow_up_at : d->until, buf, sizeof(buf));
-                return json_string(buf);
+                if (f == F_FOLLOW_UP_AT ? d->has_follow_up_at : d->has_until) {
+                        cal_format_date(f == F_FOLLOW_UP_AT ? d->follow_up_at : d->until, buf, sizeof(buf));
+                        str = buf;
+                }
+                break;
+        case F_YEAR:
+                if (d->has_year) {
+                        jw_key(w, field_names[f]);
+                        jw_int(w, d->year);
+                }
+                return;
+        case F_CHILD_IMPACT_DOCUMENTED:
+        case F_VIOLENCE_DISCLOSED:
+        case F_HOME_VISIT:
+                if (f == F_HOME_VISIT ? d->home_visit :
+                    f == F_VIOLENCE_DISCLOSED ? d->violence_disclosed : d->child_impact_documented) {
+                        jw_key(w, field_names[f]);
+                        jw_bool(w, true);
+                }
+                return;
         case F_HOUSEHOLD:
                 if (!d->has_household)
-                        return NULL;
-                kids = json_array();
+                        return;
+                jw_key(w, field_names[f]);
+                jw_open(w, '{');
+                jw_key(w, "adults");
+                jw_int(w, d->household.adults);
+                jw_key(w, "single_parent");
+                jw_bool(w, d->household.single_parent);
+                jw_key(w, "children");
+                jw_open(w, '[');
                 for (int i = 0; i < d->household.n_children; i++) {
                         cal_format_month(d->household.children[i], buf, sizeof(buf));
-                        json_array_append_new(kids, json_string(buf));
+                        jw_str(w, buf);
                 }
-                return json_pack("{s:i, s:b, s:o}", "adults", d->household.adults, "single_parent",
-                                 d->household.single_parent, "children", kids);
+                jw_close(w, ']');
+                jw_close(w, '}');
+                return;
         case F_END:
-                break;
+                return;
         }
-        return NULL;
+        if (str) {
+                jw_key(w, field_names[f]);
+                jw_str(w, str);
+        }
+}
+
+void event_write_head(jw_t *w, const char *id, const char *source, int64_t seq, const char *type,
+                      bk_time_t at, const char *case_id)
+{
+        char when[32];
+
+        cal_format_rfc3339(at, when, sizeof(when));
+        jw_open(w, '{');
+        jw_key(w, "v");
+        jw_int(w, 1);
+        jw_key(w, "id");
+        jw_str(w, id);
+        jw_key(w, "source");
+        jw_str(w, source);
+        jw_key(w, "seq");
+        jw_int(w, seq);
+        jw_key(w, "type");
+        jw_str(w, type);
+        jw_key(w, "at");
+        jw_str(w, when);
+        jw_key(w, "case");
+        jw_str(w, case_id);
+}
+
+/* The members after `case`, in protocol order: unit, actor, data. */
+static void write_rest(jw_t *w, const event_t *ev)
+{
+        jw_key(w, "unit");
+        jw_str(w, ev->unit);
+        if (ev->has_actor) {
+                jw_key(w, "actor");
+                jw_str(w, ev->actor);
+        }
+        jw_key(w, "data");
+        jw_open(w, '{');
+        if (ev->type > EV_UNKNOWN && ev->type < EV__COUNT)
+                for (const ev_member_t *m = ev_types[ev->type].members; m->field != F_END; m++)
+                        write_field(w, m->field, &ev->data);
+        jw_close(w, '}');
+}
+
+void event_write_tail(jw_t *w, const event_t *ev)
+{
+        jw_open(w, '{');
+        write_rest(w, ev);
+        jw_close(w, '}');
+}
+
+int event_write_join(jw_t *w, const char *id, const char *source, int64_t seq, const char *type,
+                     bk_time_t at, const char *case_id, const char *tail, size_t tail_len)
+{
+        if (tail_len < 2 || tail[0] != '{' || tail[tail_len - 1] != '}')
+                return BK_E_INVALID;
+        event_write_head(w, id, source, seq, type, at, case_id);
+        if (tail_len > 2)
+                jw_raw(w, ",", 1);
+        jw_raw(w, tail + 1, tail_len - 1);
+        w->comma = true;
+        return 0;
 }
 
 char *event_normalize(const event_t *ev, size_t *len)
 {
-        char at[32];
-        json_t *o, *data = json_object();
-        char *text;
+        jw_t w = { 0 };
 
-        cal_format_rfc3339(ev->at, at, sizeof(at));
-        o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s}", "v", 1, "id", ev->id, "source", ev->source,
-                      "seq", (json_int_t)ev->seq, "type", ev->type_name, "at", at, "case", ev->case_id,
-                      "unit", ev->unit);
-        if (!o || !data) {
-                json_decref(o);
-                json_decref(data);
-                return NULL;
-        }
-        if (ev->has_actor)
-                json_object_set_new(o, "actor", json_string(ev->actor));
-        if (ev->type > EV_UNKNOWN && ev->type < EV__COUNT)
-                for (const ev_member_t *m = ev_types[ev->type].members; m->field != F_END; m++) {
-                        json_t *v = field_json(m->field, &ev->data);
-                        if (v)
-                                json_object_set_new(data, field_names[m->field], v);
-                }
-        json_object_set_new(o, "data", data);
-        text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        if (text && len)
-                *len = strlen(text);
-        return text;
+        event_write_head(&w, ev->id, ev->source, ev->seq, ev->type_name, ev->at, ev->case_id);
+        write_rest(&w, ev);
+        jw_close(&w, '}');
+        return jw_take(&w, len);
 }
 
 /* A JSON value with every string masked and cut (free text), nested ones too; a new reference. */

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "calendar.h"
+#include "jw.h"
 #include "util.h"
 
 #define EV_ID_MAX      128
@@ -134,6 +135,18 @@ bool event_has_personnummer(const char *s);
  * NULL on out of memory.
  */
 char *event_normalize(const event_t *ev, size_t *len);
+/*
+ * The same form in two parts, as the event log keeps it: the head (`v` and
+ * the envelope members up to `case`, which the log has as columns) and the
+ * tail (`{"unit":…, "actor":…, "data":{…}}`, the log's `body`).
+ * event_write_join() writes the whole form from the columns and a stored
+ * tail; BK_E_INVALID when the tail is not an object's text.
+ */
+void event_write_head(jw_t *w, const char *id, const char *source, int64_t seq, const char *type,
+                      bk_time_t at, const char *case_id);
+void event_write_tail(jw_t *w, const event_t *ev);
+int event_write_join(jw_t *w, const char *id, const char *source, int64_t seq, const char *type,
+                     bk_time_t at, const char *case_id, const char *tail, size_t tail_len);
 /*
  * What a dead letter keeps of bytes that failed (reason from event_parse):
  * when they parse as a JSON object, only the envelope position members and

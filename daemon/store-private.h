@@ -72,6 +72,7 @@ struct store {
         bool failed;            /* a statement failed in this transaction: it must not commit */
         int64_t tombstones;     /* rows in purged_cases: none means no lookup per event */
         int lock_fd;            /* flock(2) held while open: one daemon per store */
+        jw_t body;              /* an event's body being written (store_event_add) */
 };
 
 /* helpers the store files share (store.c unless said) */

@@ -205,12 +205,18 @@ static const char *const migrations[] = {
         "CREATE INDEX reminders_case ON reminders(case_id);"
         "CREATE INDEX reminders_closed ON reminders(closed_at) WHERE state >= 4;"
         "CREATE TABLE purged_cases(case_hash BLOB PRIMARY KEY, purged_at INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 5 -> 6: the log's body keeps only what its columns do not (event_write_tail(): unit,
+         * actor, data); the whole normalised form is the columns and the body joined
+         * (store_events_each). A body that is not JSON (an event the codec refused at step 5)
+         * stays as it is. */
+        "UPDATE events SET body = json_remove(body, '$.v', '$.id', '$.source', '$.seq', '$.type', '$.at',"
+        "  '$.case') WHERE json_valid(body);",
 };
 
 static int migrate_5(store_t *s);
 
 /* The data a step rewrites in C, run before its SQL in the same transaction; NULL = none. */
-static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, NULL, migrate_5 };
+static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, NULL, migrate_5, NULL };
 
 int st_sql_fail(store_t *s, const char *what)
 {
@@ -327,13 +333,13 @@ static int migrate(store_t *s)
                         return r;
                 log_info("store: migrated schema to version %d", v + 1);
         }
-        /* The minimised store leaves the old bytes in free pages (zeroed) and the file as large as
-         * before: rebuilt once, and the WAL that held the rebuild emptied. */
-        if (version > 0 && version < 5 && latest >= 5) {
+        /* The minimised (5) and compact (6) logs leave the old bytes in free pages (zeroed) and the
+         * file as large as before: rebuilt once, and the WAL that held the rebuild emptied. */
+        if (version > 0 && version < 6 && latest >= 6) {
                 int r;
                 if ((r = st_exec(s, "VACUUM")) < 0 || (r = st_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
                         return r;
-                log_info("store: compacted after the move to the minimised event log");
+                log_info("store: compacted after the move to the compact event log");
         }
         return 0;
 }
@@ -428,6 +434,7 @@ void store_close(store_t **sp)
                 sqlite3_close(s->db);
         if (s->lock_fd >= 0)
                 close(s->lock_fd);
+        jw_free(&s->body);
         free(s);
         *sp = NULL;
 }
@@ -605,10 +612,18 @@ int store_feeds_each(store_t *s, void (*fn)(void *, const char *, int64_t), void
 
 /* ---- events --------------------------------------------------------------- */
 
-int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
-                    ev_status_t status, bk_time_t received_at)
+int store_event_add(store_t *s, const event_t *ev, ev_status_t status, bk_time_t received_at)
 {
         sqlite3_stmt *q = s->q[Q_EVENT_ADD];
+        const char *body;
+        size_t len = 0;
+
+        /* The body is what the columns do not hold, written straight from the decoded event into
+         * a buffer the store keeps (event_write_tail()). */
+        jw_reset(&s->body);
+        event_write_tail(&s->body, ev);
+        if (!(body = jw_text(&s->body, &len)))
+                return -ENOMEM;
         sqlite3_bind_text(q, 1, ev->id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, ev->source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 3, ev->seq);
@@ -617,7 +632,7 @@ int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
         sqlite3_bind_text(q, 6, ev->case_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 7, received_at);
         sqlite3_bind_int(q, 8, status);
-        sqlite3_bind_text(q, 9, raw, (int)len, SQLITE_STATIC);
+        sqlite3_bind_text(q, 9, body, (int)len, SQLITE_STATIC);
         return st_step_done(s, q, "event add");
 }
 
@@ -632,15 +647,31 @@ int store_event_set_status(store_t *s, const char *id, ev_status_t status)
 int store_events_each(store_t *s, int (*fn)(void *, const char *, size_t), void *ud)
 {
         sqlite3_stmt *q;
+        jw_t w = { 0 };
         int rc, r = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT body FROM events ORDER BY rowid", -1, &q, NULL) != SQLITE_OK)
+
+        /* The normalised form, joined again from the columns and the body (schema 6). */
+        if (sqlite3_prepare_v2(s->db, "SELECT id, source, seq, type, at, case_id, body FROM events ORDER BY rowid",
+                               -1, &q, NULL) != SQLITE_OK)
                 return st_sql_fail(s, "events");
         while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-                r = fn(ud, (const char *)sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0));
-                if (r < 0)
+                const char *body = (const char *)sqlite3_column_text(q, 6), *text;
+                size_t len = (size_t)sqlite3_column_bytes(q, 6);
+
+                jw_reset(&w);
+                if (event_write_join(&w, st_col_text(q, 0), st_col_text(q, 1), sqlite3_column_int64(q, 2),
+                                     st_col_text(q, 3), sqlite3_column_int64(q, 4), st_col_text(q, 5),
+                                     body ? body : "", len) != 0)
+                        text = body ? body : "";        /* not a tail: the reader says why */
+                else if (!(text = jw_text(&w, &len))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if ((r = fn(ud, text, len)) < 0)
                         break;
         }
         sqlite3_finalize(q);
+        jw_free(&w);
         if (r < 0)
                 return r;
         return rc == SQLITE_DONE ? 0 : st_sql_fail(s, "events");

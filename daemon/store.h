@@ -14,7 +14,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 typedef struct store store_t;
 
@@ -68,11 +68,11 @@ int store_feed_set(store_t *s, const char *source, int64_t last_seq);
 /* Calls fn for each known source. */
 int store_feeds_each(store_t *s, void (*fn)(void *ud, const char *source, int64_t last_seq), void *ud);
 
-/* events: BK_E_DUPLICATE when the id is already stored */
-int store_event_add(store_t *s, const event_t *ev, const char *raw, size_t len,
-                    ev_status_t status, bk_time_t received_at);
+/* events: the event's normalised form (event.h), the envelope as columns and the rest as the
+ * body, never bytes as they arrived; BK_E_DUPLICATE when the id is already stored */
+int store_event_add(store_t *s, const event_t *ev, ev_status_t status, bk_time_t received_at);
 int store_event_set_status(store_t *s, const char *id, ev_status_t status);
-/* Calls fn(raw, len) for every stored event in arrival order (rebuild). */
+/* Calls fn(text, len) with every stored event's normalised form, in arrival order (rebuild). */
 int store_events_each(store_t *s, int (*fn)(void *ud, const char *raw, size_t len), void *ud);
 /* The id, type and at of one event (why); BK_E_NOT_FOUND. */
 int store_event_brief(store_t *s, const char *id, char *type, size_t tn, bk_time_t *at);

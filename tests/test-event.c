@@ -824,6 +824,25 @@ static void normal_round_trip(const event_t *ev, const char *what)
         if (!t2 || strcmp(t1, t2) != 0)
                 fprintf(stderr, "FAIL normal form of %s is not stable:\n  %s\n  %s\n", what, t1, t2 ? t2 : "");
         CHECK(t2 && strcmp(t1, t2) == 0);
+        /* written directly (jw.c), it is what jansson would print for the same value, byte for byte
+         * (stores written before the direct writer hold jansson's text) */
+        json_t *j = json_loadb(t1, n1, 0, NULL);
+        char *dumped = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        CHECK_STR(dumped ? dumped : "", t1);
+        free(dumped);
+        json_decref(j);
+        /* the log's two parts (columns + body) join to the same text */
+        jw_t tail = { 0 }, whole = { 0 };
+        size_t tn = 0, wn = 0;
+        event_write_tail(&tail, ev);
+        const char *tt = jw_text(&tail, &tn);
+        CHECK_INT(event_write_join(&whole, ev->id, ev->source, ev->seq, ev->type_name, ev->at, ev->case_id,
+                                   tt ? tt : "", tn), 0);
+        const char *wt = jw_text(&whole, &wn);
+        CHECK_STR(wt ? wt : "", t1);
+        CHECK_INT(event_write_join(&whole, "i", "s", 1, "t", 0, "c", "[1]", 3), BK_E_INVALID);
+        jw_free(&tail);
+        jw_free(&whole);
         free(t1);
         free(t2);
 }
@@ -845,6 +864,17 @@ static void test_stored_forms(void)
         CHECK_STR(t ? t : "", "{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":3,\"type\":\"fia.declined\","
                               "\"at\":\"2026-03-02T10:00:00+01:00\",\"case\":\"EB-1\",\"unit\":\"U\","
                               "\"data\":{\"reason\":\"nej XXXXXX-XXXX\"}}");
+        free(t);
+
+        /* escapes: quotes, backslash, non-ASCII, a slash (control characters are refused) */
+        static const char esc[] =
+                "{\"v\":1,\"id\":\"e\\\"1\",\"source\":\"s\",\"seq\":3,\"type\":\"fia.declined\","
+                "\"at\":\"2026-03-02T10:00:00Z\",\"case\":\"EB-1\",\"unit\":\"U\",\"data\":{\"reason\":"
+                "\"\\\"q\\\" \\\\ å/€ \\u00e5\"}}";
+        CHECK_INT(event_parse(esc, strlen(esc), &ev, reason, sizeof(reason)), 0);
+        normal_round_trip(&ev, "escapes");
+        t = event_normalize(&ev, &n);
+        CHECK(t && strstr(t, "\"id\":\"e\\\"1\"") && strstr(t, "\"reason\":\"\\\"q\\\" \\\\ å/€ å\"") != NULL);
         free(t);
 
         /* 300 characters of free text are stored as 200 */
@@ -954,10 +984,49 @@ next:
         free(names);
 }
 
+/* The direct writer escapes every ASCII byte as jansson does, and nests and separates values. */
+static void test_jw(void)
+{
+        char all[128];
+        jw_t w = { 0 };
+        json_t *j;
+        char *want;
+
+        for (int i = 1; i < 128; i++)
+                all[i - 1] = (char)i;
+        all[127] = '\0';
+        jw_str(&w, all);
+        j = json_string(all);
+        want = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        CHECK_STR(jw_text(&w, NULL) ? jw_text(&w, NULL) : "", want ? want : "?");
+        free(want);
+        json_decref(j);
+
+        jw_reset(&w);
+        jw_open(&w, '{');
+        jw_key(&w, "a");
+        jw_open(&w, '[');
+        jw_int(&w, -1);
+        jw_bool(&w, false);
+        jw_str(&w, "x");
+        jw_close(&w, ']');
+        jw_key(&w, "b");
+        jw_open(&w, '{');
+        jw_close(&w, '}');
+        jw_close(&w, '}');
+        CHECK_STR(jw_text(&w, NULL) ? jw_text(&w, NULL) : "", "{\"a\":[-1,false,\"x\"],\"b\":{}}");
+        size_t n = 0;
+        char *t = jw_take(&w, &n);
+        CHECK_INT(n, 27);
+        CHECK(w.buf == NULL && w.len == 0);
+        free(t);
+}
+
 int main(void)
 {
         const char *src = source_dir();
 
+        test_jw();
         test_envelope_ok();
         test_unknown_type();
         test_envelope_reasons();

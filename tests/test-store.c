@@ -177,7 +177,7 @@ static void test_open_file_and_reopen(void)
                 return;
         CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
         CHECK_INT(store_begin(s), 0);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 100), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 100), 0);
         CHECK_INT(store_feed_set(s, "paraply-hv", 1), 0);
         store_counter_add(s, CNT_APPLIED, 1);
         store_counter_add(s, CNT_RSEQ, 7);
@@ -301,15 +301,15 @@ static void test_events(void)
         CHECK_INT(store_begin(s), 0);
         ev = mk_event("ev-1", 1, "case.closed", "EB-1", &raw);
         bk_strlcpy(raw1, raw, sizeof(raw1));
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 10), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 10), 0);
         /* the id is the idempotency key: the same id again is a duplicate, whatever else differs */
         ev = mk_event("ev-1", 2, "fia.started", "EB-2", &raw);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 11), BK_E_DUPLICATE);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 11), BK_E_DUPLICATE);
         ev = mk_event("ev-2", 2, "x.future", "EB-2", &raw);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_IGNORED, 12), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_IGNORED, 12), 0);
         ev = mk_event("ev-3", 3, "fia.started", "EB-2", &raw);
         bk_strlcpy(raw3, raw, sizeof(raw3));
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_REJECTED, 13), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_REJECTED, 13), 0);
         /* a statement failing with a constraint leaves the transaction usable */
         CHECK_INT(store_commit(s), 0);
 
@@ -897,7 +897,7 @@ static void test_reminder_links(void)
         if (!s)
                 return;
         CHECK_INT(store_begin(s), 0);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 5), 0);
         CHECK_INT(store_rem_put_from(s, &r, -1, "ev-7", "trigger"), 0);
         /* as new again (a replay): left as it is, no link, no count */
         reminder_t replay = r;
@@ -1143,7 +1143,7 @@ static void test_backup(void)
         if (!s)
                 return;
         CHECK_INT(store_begin(s), 0);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 5), 0);
         CHECK_INT(store_rem_put_from(s, &r, -1, ev.id, "trigger"), 0);
         CHECK_INT(put_case(s, "EB-1", "U1", "hk1", true, 20000, "{\"x\":1}"), 0);
         CHECK_INT(store_feed_set(s, "paraply-hv", 1), 0);
@@ -1222,7 +1222,7 @@ static void test_disk_full(void)
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_dead_letter_add(s, "first", "x", 1, 4), 0);
         store_counter_add(s, CNT_DEAD_LETTERS, 1);
-        CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 5), 0);
+        CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 5), 0);
         CHECK_INT(store_rem_put(s, &r), 0);
         CHECK_INT(store_feed_set(s, "paraply-hv", 1), 0);
         store_counter_add(s, CNT_APPLIED, 1);

@@ -148,7 +148,7 @@ static double read_log(const char *db, char *unit, size_t un, cal_month_t *last)
                 *last = cal_month_of((cal_day_t)sqlite3_column_int64(q, 0));
         sqlite3_finalize(q);
         t0 = now_s();
-        sqlite3_prepare_v2(h, "SELECT raw FROM events", -1, &q, NULL);
+        sqlite3_prepare_v2(h, "SELECT body FROM events", -1, &q, NULL);
         while (sqlite3_step(q) == SQLITE_ROW)
                 bytes += sqlite3_column_bytes(q, 0);
         sqlite3_finalize(q);

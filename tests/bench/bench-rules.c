@@ -213,7 +213,7 @@ static void phase_replay(const bench_opts_t *o, phase_t ph, bk_time_t clock_at, 
                 if (event_parse(raw, len, &ev, reason, sizeof(reason)) != 0) {
                         res->rejected++;
                 } else if (ph == PHASE_CORE) {
-                        r = store_event_add(st, &ev, raw, len, EVS_APPLIED, clock_now(&clock));
+                        r = store_event_add(st, &ev, EVS_APPLIED, clock_now(&clock));
                         if (r == 0)
                                 store_counter_add(st, CNT_APPLIED, 1);
                 } else if (ph == PHASE_RULES) {
