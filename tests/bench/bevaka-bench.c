@@ -11,6 +11,8 @@
  *   bevaka-bench ingest  --bin DIR --sync full|normal [--events N] [--cases C]
  *                        [--lat-rate R] [--lat-seconds S] [--lat-dump FILE] [--poll-ms P] [--perf FILE] [--keep]
  *                                                             the real bevakad over tcp loopback
+ *                        [--purge-cases P [--purge-rate R]]   P closed cases seeded first, purged by an
+ *                                                             admin at R/s (default 100) during the load
  *
  * Every mode prints human-readable lines and "RESULT <key> <value>" lines,
  * which run.sh collects. Every mode is bounded in time and kills what it
@@ -317,7 +319,8 @@ static int household(char *b, size_t n, int k, int extra)
         return len;
 }
 
-static int gen_event(int64_t seq, int cases, char *buf, size_t n, gen_ev_t *ev)
+/* The script's event s sent at feed position wire (the same unless seeds come first). */
+static int gen_event_at(int64_t seq, int64_t wire, int cases, char *buf, size_t n, gen_ev_t *ev)
 {
         int64_t i = seq - 1, j = i / cases, slot = i % cases;
         int k = (int)((slot * 7919 + j * 4099) % cases);
@@ -421,12 +424,49 @@ static int gen_event(int64_t seq, int cases, char *buf, size_t n, gen_ev_t *ev)
                 }
         }
         ev->type = type;
-        snprintf(ev->id, sizeof(ev->id), "paraply-7f3c2a9e-%" PRId64, seq);
+        snprintf(ev->id, sizeof(ev->id), "paraply-7f3c2a9e-%" PRId64, wire);
         snprintf(ev->case_id, sizeof(ev->case_id), "EB-2025-%06d", k + 1);
         ev->len = snprintf(buf, n,
                            "{\"v\":1,\"id\":\"%s\",\"source\":\"" SOURCE "\",\"seq\":%" PRId64 ",\"type\":\"%s\","
                            "\"at\":\"%s\",\"case\":\"%s\",\"unit\":\"HV-EB-%d\",\"actor\":\"hk%04d\",\"data\":%s}",
-                           ev->id, seq, type, at, ev->case_id, k % 12 + 1, cw, data);
+                           ev->id, wire, type, at, ev->case_id, k % 12 + 1, cw, data);
+        return ev->len;
+}
+
+static int gen_event(int64_t seq, int cases, char *buf, size_t n, gen_ev_t *ev)
+{
+        return gen_event_at(seq, seq, cases, buf, n, ev);
+}
+
+/*
+ * --purge-cases P: 3P events before the load (seqs 1..3P) for cases PG-00001.. that were opened
+ * in 2019 and closed a month later, long past any retention at the bench's clock (2026); the
+ * load's events follow them, seq 3P + s being the generator's s. The bench purges them through
+ * the API while the load runs, and retention finds the rest in the paced phase.
+ */
+#define SEED_AT 1546844400LL   /* 2019-01-07T08:00:00+01:00 */
+
+static int gen_seed(int64_t seq, char *buf, size_t n, gen_ev_t *ev)
+{
+        static const char *const types[] = { "case.opened", "ib1.completed", "case.closed" };
+        static const char *const datas[] = {
+                "{\"caseworker\":\"hk0001\",\"household\":{\"adults\":1,\"single_parent\":true,"
+                "\"children\":[\"2012-04\"]},\"barrier\":\"sickness\"}",
+                "{}",
+                "{\"reason\":\"Flyttat\"}",
+        };
+        int64_t k = (seq - 1) / 3, step = (seq - 1) % 3;
+        char at[80];
+
+        ev->at = SEED_AT + k * 60 + step * 14 * 86400;
+        fmt_at(ev->at, at, sizeof(at));
+        ev->type = types[step];
+        snprintf(ev->id, sizeof(ev->id), "paraply-seed-%" PRId64, seq);
+        snprintf(ev->case_id, sizeof(ev->case_id), "PG-%05d", (int)k + 1);
+        ev->len = snprintf(buf, n,
+                           "{\"v\":1,\"id\":\"%s\",\"source\":\"" SOURCE "\",\"seq\":%" PRId64 ",\"type\":\"%s\","
+                           "\"at\":\"%s\",\"case\":\"%s\",\"unit\":\"HV-EB-1\",\"actor\":\"hk0001\",\"data\":%s}",
+                           ev->id, seq, ev->type, at, ev->case_id, datas[step]);
         return ev->len;
 }
 
@@ -446,7 +486,9 @@ typedef struct opts {
         bool keep, mix;
         int timeout_s;
         int cache_mb;
-        char lat_dump[512];     /* ingest: "send_s latency_ms" per paced event */           /* sqlite: PRAGMA cache_size in MB; 0 = SQLite's default, as bevakad */
+        char lat_dump[512];     /* ingest: "send_s latency_ms" per paced event */
+        int purge_cases;        /* ingest: closed cases seeded before the load, purged during it */
+        double purge_rate;      /* ingest: purge requests per second during the load */           /* sqlite: PRAGMA cache_size in MB; 0 = SQLite's default, as bevakad */
 } opts_t;
 
 static void parse_opts(int argc, char **argv, opts_t *o)
@@ -459,7 +501,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                 { "poll-ms", required_argument, NULL, 'p' },    { "perf", required_argument, NULL, 'P' },
                 { "keep", no_argument, NULL, 'k' },             { "mix", no_argument, NULL, 'm' },
                 { "timeout", required_argument, NULL, 't' },    { "cache-mb", required_argument, NULL, 'C' },
-                { "lat-dump", required_argument, NULL, 'L' },
+                { "lat-dump", required_argument, NULL, 'L' },   { "purge-cases", required_argument, NULL, 'G' },
+                { "purge-rate", required_argument, NULL, 'R' },
                 { NULL, 0, NULL, 0 },
         };
         int c;
@@ -469,6 +512,7 @@ static void parse_opts(int argc, char **argv, opts_t *o)
         o->lat_rate = 1000;
         o->lat_seconds = 15;
         o->poll_ms = 100;
+        o->purge_rate = 100;
         snprintf(o->dir, sizeof(o->dir), "/tmp");
         while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
                 switch (c) {
@@ -492,6 +536,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                 case 't': o->timeout_s = atoi(optarg); break;
                 case 'C': o->cache_mb = atoi(optarg); break;
                 case 'L': snprintf(o->lat_dump, sizeof(o->lat_dump), "%s", optarg); break;
+                case 'G': o->purge_cases = atoi(optarg); break;
+                case 'R': o->purge_rate = atof(optarg); break;
                 default: die("bad option (see the comment at the top of bevaka-bench.c)");
                 }
         }
@@ -546,6 +592,7 @@ static int cmd_gen(const opts_t *o)
 typedef struct feed {
         void *ctx, *pub, *rep;
         int cases;
+        int64_t seeds;            /* seqs 1..seeds are gen_seed()'s, the rest gen_event()'s */
         int64_t published;        /* highest seq sent live */
         int64_t hb_next;          /* ns */
         int subscribers;
@@ -591,10 +638,15 @@ static void feed_close(feed_t *f)
         zmq_ctx_term(f->ctx);
 }
 
+static int gen_any(const feed_t *f, int64_t seq, char *buf, size_t n, gen_ev_t *ev)
+{
+        return seq <= f->seeds ? gen_seed(seq, buf, n, ev) : gen_event_at(seq - f->seeds, seq, f->cases, buf, n, ev);
+}
+
 static void feed_send(feed_t *f, int64_t seq, char *buf, size_t n)
 {
         gen_ev_t ev;
-        gen_event(seq, f->cases, buf, n, &ev);
+        gen_any(f, seq, buf, n, &ev);
         if (zmq_send(f->pub, ev.type, strlen(ev.type), ZMQ_SNDMORE) < 0 ||
             zmq_send(f->pub, buf, (size_t)ev.len, 0) < 0)
                 die("publish: %s", zmq_strerror(zmq_errno()));
@@ -638,7 +690,7 @@ static void feed_service(feed_t *f)
                 f->replays_served++;
                 for (int64_t s = from; s <= f->published; s++) {
                         gen_ev_t ev;
-                        gen_event(s, f->cases, buf, sizeof(buf), &ev);
+                        gen_any(f, s, buf, sizeof(buf), &ev);
                         zmq_send(f->rep, rid, (size_t)rn, ZMQ_SNDMORE);
                         zmq_send(f->rep, ev.type, strlen(ev.type), ZMQ_SNDMORE);
                         zmq_send(f->rep, buf, (size_t)ev.len, 0);
@@ -954,6 +1006,8 @@ typedef struct api {
         int64_t sent_at;
         long long calls;
         int64_t rtt_total, rtt_max;
+        int64_t *rtt;           /* every round trip, for percentiles */
+        size_t n_rtt, cap_rtt;
 } api_t;
 
 static void api_send_stats(api_t *a)
@@ -980,6 +1034,12 @@ static json_t *api_recv(api_t *a, int timeout_ms)
         a->rtt_total += rtt;
         if (rtt > a->rtt_max)
                 a->rtt_max = rtt;
+        if (a->n_rtt == a->cap_rtt) {
+                a->cap_rtt = a->cap_rtt ? 2 * a->cap_rtt : 1024;
+                a->rtt = realloc(a->rtt, a->cap_rtt * sizeof(*a->rtt));
+        }
+        if (a->rtt)
+                a->rtt[a->n_rtt++] = rtt;
         return json_loadb(buf, (size_t)(n < (int)sizeof(buf) - 1 ? n : (int)sizeof(buf) - 1), 0, NULL);
 }
 
@@ -1061,6 +1121,75 @@ static pid_t start_perf(const opts_t *o, const char *dir, pid_t daemon)
         return perf;
 }
 
+/* The p-th percentile (0..1) of the round trips from sample `from` on, in ms; -1 when none. */
+static double rtt_pct(const api_t *a, size_t from, double p)
+{
+        size_t n = a->n_rtt > from ? a->n_rtt - from : 0;
+        int64_t *v;
+        double r;
+
+        if (!n || !(v = malloc(n * sizeof(*v))))
+                return -1;
+        memcpy(v, a->rtt + from, n * sizeof(*v));
+        qsort(v, n, sizeof(*v), cmp_i64);
+        r = (double)v[(size_t)((double)(n - 1) * p)] / 1e6;
+        free(v);
+        return r;
+}
+
+/* --purge-cases: an admin purging the seeded cases one at a time, at a fixed rate, on its own
+ * API connection while the load runs. */
+typedef struct purger {
+        api_t api;
+        int next, total;
+        int64_t next_at, period;
+        long long ok, failed;
+} purger_t;
+
+static void purger_turn(purger_t *p)
+{
+        char req[96];
+        json_t *r;
+
+        if (p->api.inflight && (r = api_recv(&p->api, 0))) {
+                if (json_is_true(json_object_get(r, "ok")))
+                        p->ok++;
+                else
+                        p->failed++;
+                json_decref(r);
+        }
+        if (p->api.inflight || p->next > p->total || now_ns() < p->next_at)
+                return;
+        int n = snprintf(req, sizeof(req), "{\"op\":\"purge\",\"case\":\"PG-%05d\"}", p->next);
+        if (zmq_send(p->api.sock, req, (size_t)n, ZMQ_DONTWAIT) >= 0) {
+                p->api.inflight = true;
+                p->api.sent_at = now_ns();
+                p->next++;
+                p->next_at += p->period;
+        }
+}
+
+/* The seeds go in before the timed load, which starts once they are applied. */
+static void seed_load(feed_t *f, api_t *api, int64_t seeds)
+{
+        char buf[EV_BUF];
+        int64_t end = now_ns() + 60000000000LL;
+        long long done = 0;
+
+        for (int64_t s = 1; s <= seeds; s++)
+                feed_send(f, s, buf, sizeof(buf));
+        while (done < seeds && now_ns() < end) {
+                feed_service(f);
+                json_t *r = api_stats_wait(api, 1000);
+                done = r ? processed_of(r) : done;
+                json_decref(r);
+                if (done < seeds)
+                        sleep_ns(20000000);
+        }
+        if (done < seeds)
+                die("the daemon applied %lld of %lld seed events", done, (long long)seeds);
+}
+
 static int cmd_ingest(const opts_t *o)
 {
         char dir[600], conf[700], db[700], wal[720], shm[720], text[4096], exe[700], logp[700];
@@ -1088,6 +1217,11 @@ static int cmd_ingest(const opts_t *o)
         snprintf(logp, sizeof(logp), "%s/bevakad.log", dir);
 
         feed_open(&f, o->cases);
+        f.seeds = 3 * (int64_t)o->purge_cases;
+        /* T: the last seq of the timed load (seeds, if any, come first) */
+        const int64_t S = f.seeds, T = S + o->events;
+        purger_t pg = { .total = o->purge_cases, .next = 1,
+                        .period = (int64_t)(1e9 / (o->purge_rate > 0 ? o->purge_rate : 100)) };
         void *actx = zmq_ctx_new();
 
         /* The daemon binds publish and api: ports picked free just before; retried if taken meanwhile. */
@@ -1157,14 +1291,23 @@ static int cmd_ingest(const opts_t *o)
         memset(&ob, 0, sizeof(ob));
         snprintf(ob.db, sizeof(ob.db), "%s", db);
         atomic_store(&ob.interval_ns, 2000000);
-        ob.n_target = o->events;
-        ob.lat_first = o->events + 1;
+        ob.n_target = T;
+        ob.lat_first = T + 1;
         ob.lat_n = lat_n;
         ob.commit_ns = lat_n > 0 ? calloc((size_t)lat_n, sizeof(int64_t)) : NULL;
         if (pthread_create(&obt, NULL, observer_main, &ob) != 0)
                 die("pthread_create");
         while (atomic_load(&ob.seen) == 0 && ob.polls == 0)
                 sleep_ns(1000000);
+        if (S > 0) {
+                seed_load(&f, &api, S);
+                pg.api.sock = zmq_socket(actx, ZMQ_DEALER);
+                set_i(pg.api.sock, ZMQ_LINGER, 0);
+                zmq_connect(pg.api.sock, api_ep);
+                api.calls = 0;
+                api.rtt_total = api.rtt_max = 0;
+                api.n_rtt = 0;
+        }
 
         /* ---- phase 1: throughput ---- */
         double d_cpu0 = proc_cpu_s(daemon), s_cpu0 = self_cpu_s(), m_cpu0 = machine_busy_s();
@@ -1173,8 +1316,9 @@ static int cmd_ingest(const opts_t *o)
         long long last_processed = 0;
         next_poll = t0 + poll_ns;
         int64_t deadline = t0 + (int64_t)o->timeout_s * 1000000000LL;
-        int64_t seq = 1;
+        int64_t seq = S + 1;
         int64_t next_alive = t0;
+        pg.next_at = t0;
         while (!t_done && now_ns() < deadline) {
                 if (now_ns() >= next_alive) {   /* a daemon that died is reported at once */
                         int wst;
@@ -1192,14 +1336,16 @@ static int cmd_ingest(const opts_t *o)
                         }
                         next_alive = now_ns() + 500000000LL;
                 }
-                if (seq <= o->events) {
+                if (seq <= T) {
                         int64_t stop = seq + 1000;
-                        for (; seq < stop && seq <= o->events; seq++)
+                        for (; seq < stop && seq <= T; seq++)
                                 feed_send(&f, seq, buf, sizeof(buf));
-                        if (seq > o->events)
+                        if (seq > T)
                                 t_pub_done = now_ns();
                 }
                 feed_service(&f);
+                if (S > 0)
+                        purger_turn(&pg);
                 if (!api.inflight && now_ns() >= next_poll) {
                         api_send_stats(&api);
                         next_poll += poll_ns;
@@ -1208,21 +1354,37 @@ static int cmd_ingest(const opts_t *o)
                 }
                 if (api.inflight) {
                         int wait = 0;
-                        if (seq > o->events) {   /* published: sleep in the poll until the reply or the heartbeat */
-                                int64_t w = (f.hb_next - now_ns()) / 1000000;
+                        if (seq > T) {   /* published: sleep in the poll until the reply or the heartbeat */
+                                int64_t w = f.hb_next - now_ns();
+                                if (S > 0 && pg.next <= pg.total && pg.next_at - now_ns() < w)
+                                        w = pg.next_at - now_ns();
+                                w /= 1000000;
                                 wait = (int)(w < 1 ? 1 : w > 50 ? 50 : w);
+                        }
+                        if (S > 0 && wait > 0) {   /* a purge reply wakes us too */
+                                zmq_pollitem_t it[2] = { { api.sock, 0, ZMQ_POLLIN, 0 },
+                                                         { pg.api.sock, 0, ZMQ_POLLIN, 0 } };
+                                zmq_poll(it, 2, wait);
+                                wait = 0;
                         }
                         r = api_recv(&api, wait);
                         if (r) {
                                 last_processed = processed_of(r);
-                                if (last_processed >= o->events)
+                                if (last_processed >= T)
                                         t_done = now_ns();
                                 json_decref(r);
                         }
-                } else if (seq > o->events) {
+                } else if (seq > T) {
                         int64_t w = next_poll - now_ns();
-                        if (w > 0)
-                                sleep_ns(w < 20000000 ? w : 20000000);
+                        if (S > 0 && !pg.api.inflight && pg.next <= pg.total && pg.next_at - now_ns() < w)
+                                w = pg.next_at - now_ns();
+                        w = w < 0 ? 0 : w > 20000000 ? 20000000 : w;
+                        if (S > 0 && pg.api.inflight) {   /* the purge's reply wakes us */
+                                zmq_pollitem_t it = { pg.api.sock, 0, ZMQ_POLLIN, 0 };
+                                zmq_poll(&it, 1, (long)(w / 1000000) + 1);
+                        } else if (w > 0) {
+                                sleep_ns(w);
+                        }
                 }
         }
         double d_cpu1 = proc_cpu_s(daemon), s_cpu1 = self_cpu_s(), m_cpu1 = machine_busy_s();
@@ -1273,8 +1435,16 @@ static int cmd_ingest(const opts_t *o)
         printf("  reminders: scheduled %lld, delivered %lld, resolved %lld, cancelled %lld; rseq %lld\n",
                jget(r, "reminders", "scheduled"), jget(r, "reminders", "delivered"), jget(r, "reminders", "resolved"),
                jget(r, "reminders", "cancelled"), jget(r, NULL, "rseq"));
-        printf("  %ld stats calls during the load, mean round trip %.1f ms, max %.1f ms\n", stats_calls, stats_rtt_ms,
-               (double)api.rtt_max / 1e6);
+        printf("  %ld stats calls during the load, round trip mean %.1f ms, p50 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+               stats_calls, stats_rtt_ms, rtt_pct(&api, 0, 0.5), rtt_pct(&api, 0, 0.99), (double)api.rtt_max / 1e6);
+        printf("RESULT stats_rtt_p99_ms %.2f\n", rtt_pct(&api, 0, 0.99));
+        if (S > 0) {
+                printf("  purges during the load (admin op, %.0f/s, seeded cases of 3 events each): %lld ok, %lld "
+                       "failed of %d; round trip p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", o->purge_rate, pg.ok,
+                       pg.failed, o->purge_cases, rtt_pct(&pg.api, 0, 0.5), rtt_pct(&pg.api, 0, 0.99),
+                       (double)pg.api.rtt_max / 1e6);
+                printf("RESULT purges_ok %lld\nRESULT purge_rtt_p99_ms %.2f\n", pg.ok, rtt_pct(&pg.api, 0, 0.99));
+        }
         printf("RESULT ingest_rate %.0f\nRESULT ingest_seconds %.3f\nRESULT ingest_rate_observer %.0f\n",
                (double)o->events / secs, secs, obs_secs > 0 ? (double)o->events / obs_secs : 0);
         printf("RESULT publish_rate %.0f\nRESULT daemon_cpu_share %.2f\nRESULT applied %lld\nRESULT ignored %lld\n",
@@ -1303,11 +1473,11 @@ static int cmd_ingest(const opts_t *o)
                 for (int64_t k = 0; k < lat_n; k++) {
                         sleep_until_ns(start + k * period);
                         send_ns[k] = now_ns();
-                        feed_send(&f, o->events + 1 + k, buf, sizeof(buf));
+                        feed_send(&f, T + 1 + k, buf, sizeof(buf));
                         feed_service(&f);
                 }
                 int64_t t_last = now_ns(), wait_end = t_last + 10000000000LL;
-                while (atomic_load(&ob.seen) < o->events + lat_n && now_ns() < wait_end) {
+                while (atomic_load(&ob.seen) < T + lat_n && now_ns() < wait_end) {
                         feed_service(&f);
                         sleep_ns(1000000);
                 }
@@ -1344,8 +1514,7 @@ static int cmd_ingest(const opts_t *o)
                         if (send_ns[k] - (start + k * period) > late)
                                 late = send_ns[k] - (start + k * period);
                 printf("latency at %.0f events/s for %.1f s (%lld events, seqs %lld..%lld), publish -> visible commit:\n",
-                       o->lat_rate, o->lat_seconds, (long long)lat_n, (long long)o->events + 1,
-                       (long long)(o->events + lat_n));
+                       o->lat_rate, o->lat_seconds, (long long)lat_n, (long long)T + 1, (long long)(T + lat_n));
                 printf("  p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms, mean %.2f ms%s\n",
                        PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999), m ? (double)lat[m - 1] / 1e6 : -1.0,
                        m ? sum / (double)m / 1e6 : -1.0, missing ? " (SOME NEVER COMMITTED)" : "");
@@ -1411,6 +1580,10 @@ static int cmd_ingest(const opts_t *o)
                hwm, total > 0 ? (double)(size_db + size_wal) / (double)total : 0, size_db + size_wal, total);
         if (api.sock)
                 zmq_close(api.sock);
+        if (pg.api.sock)
+                zmq_close(pg.api.sock);
+        free(api.rtt);
+        free(pg.api.rtt);
         zmq_ctx_term(actx);
         feed_close(&f);
         free(ob.commit_ns);
