@@ -219,6 +219,26 @@ static long proc_status_kb(pid_t pid, const char *key)
         return v;
 }
 
+/* Bytes a process has handed to write(2) and friends (/proc/PID/io wchar): the WAL and the
+ * checkpoints' writes, which the page layout of the store decides; noise on the machine does not
+ * change it. -1 when unreadable. */
+static long long proc_wchar(pid_t pid)
+{
+        char path[64], line[256];
+        long long v = -1;
+        snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "wchar:", 6) == 0) {
+                        v = strtoll(line + 6, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
 /* Busy CPU seconds of the whole machine (all CPUs), from /proc/stat. */
 static double machine_busy_s(void)
 {
@@ -1311,6 +1331,7 @@ static int cmd_ingest(const opts_t *o)
 
         /* ---- phase 1: throughput ---- */
         double d_cpu0 = proc_cpu_s(daemon), s_cpu0 = self_cpu_s(), m_cpu0 = machine_busy_s();
+        long long d_wr0 = proc_wchar(daemon);
         int64_t poll_ns = (int64_t)o->poll_ms * 1000000, next_poll;
         int64_t t0 = now_ns(), t_pub_done = 0, t_done = 0;
         long long last_processed = 0;
@@ -1388,6 +1409,7 @@ static int cmd_ingest(const opts_t *o)
                 }
         }
         double d_cpu1 = proc_cpu_s(daemon), s_cpu1 = self_cpu_s(), m_cpu1 = machine_busy_s();
+        long long d_wr1 = proc_wchar(daemon);
         long stats_calls = (long)api.calls;
         double stats_rtt_ms = api.calls ? (double)api.rtt_total / (double)api.calls / 1e6 : 0;
         if (perf > 0)
@@ -1427,6 +1449,11 @@ static int cmd_ingest(const opts_t *o)
                "on the machine %.2f s (%.0f%% of its %ld CPUs: noise)\n",
                d_cpu1 - d_cpu0, secs, 100 * (d_cpu1 - d_cpu0) / secs, s_cpu1 - s_cpu0, others,
                100 * others / secs / (double)ncpu, ncpu);
+        if (d_wr0 >= 0 && d_wr1 >= d_wr0) {
+                printf("  daemon wrote %.1f MB (WAL and checkpoints): %.1f KB per event\n", (double)(d_wr1 - d_wr0) / 1e6,
+                       (double)(d_wr1 - d_wr0) / 1024.0 / (double)o->events);
+                printf("RESULT written_kb_per_event %.2f\n", (double)(d_wr1 - d_wr0) / 1024.0 / (double)o->events);
+        }
         printf("  stats: applied %lld, ignored %lld, dead letters %lld, duplicates %lld, gaps %lld, replays %lld "
                "(served %lld replays, %lld events)\n",
                applied, jget(r, "events", "ignored"), jget(r, "events", "dead_letters"),
