@@ -903,7 +903,7 @@ static void expire_one(void *ud, const char *case_id)
 
 int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n)
 {
-        bk_time_t now = clock_now(e->clock);
+        bk_time_t now = e->now;         /* the caller's event time (daemon.c: retention follows the watermark) */
         struct expire_ctx x = { e, n, 0 };
         int r;
 
