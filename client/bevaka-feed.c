@@ -553,7 +553,7 @@ static bool feed_watermark(feed_t *f, const char *source, char *buf, size_t n)
         else if (v && json_integer_value(v) > 0)
                 t = (bk_time_t)json_integer_value(v) - 1;
         else
-                return false;
+                t = 1;          /* nothing published yet: only the distant past is complete */
         cal_format_rfc3339(t, buf, n);
         return true;
 }

@@ -249,7 +249,7 @@ static int finish_batch(daemon_t *d, int res)
         if ((res = engine_commit(d->engine, res, publish_one, d)) < 0) {
                 store_failed(d, res);
                 d->time_done = 0;       /* what ran is rolled back too */
-                d->wake_day = 0;
+                d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
                 d->next_dirty = true;
                 resume_feeds(d);
         } else if (d->backoff_ms) {
@@ -282,49 +282,66 @@ static int run_until(daemon_t *d, bk_time_t until)
         if (r < 0)
                 return r;
         d->time_done = until;
+        /* Stored with what it woke, so that a restart wakes the same cases at the same place. */
+        if (cal_local_day(until) != d->wake_day)
+                store_counter_add(d->store, CNT_WAKE_DAY, cal_local_day(until) - d->wake_day);
         d->wake_day = cal_local_day(until);
         d->next_dirty = true;
         return 0;
 }
 
 /*
+ * Whether time-driven work has anything to do at event time `until` behind the clock: a new
+ * local day (cases wake by day) or a reminder's moment passed. Checked alike before each event
+ * and at the end of a batch, so that it runs at the same places in a history whatever its pacing.
+ */
+static bool time_due(daemon_t *d, bk_time_t until)
+{
+        if (cal_local_day(until) > d->wake_day)
+                return true;
+        if (d->next_dirty) {
+                bk_time_t next = store_rem_next_delivery(d->store);
+                d->next_delivery = next == INT64_MAX ? next : cal_next_working(&d->cfg.calendar, next);
+                d->next_dirty = false;
+        }
+        return until >= d->next_delivery;
+}
+
+/*
  * Time runs on event time (protocol §6): up to min(clock, the feeds' watermarks), so a history
- * is judged as it happened whatever its pacing, and a heartbeat is never work. A feed without a
- * watermark holds time while it catches up, but never starves deliveries for long.
+ * is judged as it happened whatever its pacing, and a heartbeat is never work. At the clock
+ * (live) every turn looks for work. A feed without a watermark holds time while it catches up,
+ * but never starves deliveries for long.
  */
 static int run_time(daemon_t *d, bool force)
 {
-        bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
+        bk_time_t now = clock_now(&d->clock), until = ingest_time_limit(d->ingest, now, clock_wall());
 
         if (until == INT64_MIN) {
                 if (!force && clock_mono_ms() - d->last_deliver_ms < CATCH_UP_MAX_MS)
                         return 0;
-                until = clock_now(&d->clock);
+                until = now;
         }
         d->last_deliver_ms = clock_mono_ms();
+        if (!force && until < now && !time_due(d, until))
+                return 0;
         return run_until(d, until);
 }
 
 /*
  * Before an event of a source with watermarks is applied, event time has moved to just before
  * its `at`: a case's wake day or a reminder's moment that it passed comes first, exactly where it
- * falls in the history, and not wherever a batch or a heartbeat happens to end.
+ * falls in the history, and not wherever a batch or a heartbeat happens to end. At the clock,
+ * the end of the batch does it.
  */
 static int time_before_event(daemon_t *d)
 {
-        bk_time_t until;
+        bk_time_t until, now = clock_now(&d->clock);
 
         if (!ingest_has_watermarks(d->ingest))
                 return 0;
-        until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
-        if (until == INT64_MIN || until <= d->time_done)
-                return 0;
-        if (d->next_dirty) {
-                bk_time_t next = store_rem_next_delivery(d->store);
-                d->next_delivery = next == INT64_MAX ? next : cal_next_working(&d->cfg.calendar, next);
-                d->next_dirty = false;
-        }
-        if (cal_local_day(until) <= d->wake_day && until < d->next_delivery)
+        until = ingest_time_limit(d->ingest, now, clock_wall());
+        if (until == INT64_MIN || until >= now || !time_due(d, until))
                 return 0;
         return run_until(d, until);
 }
@@ -756,6 +773,8 @@ static int serve(daemon_t *d)
         d->api.indicators = d->indw;
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
+        d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
+        d->next_dirty = true;
         resume_feeds(d);
         /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
          * replay asked for above has been judged (a reminder it resolves would go out). */

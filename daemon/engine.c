@@ -610,7 +610,10 @@ int engine_apply_event(engine_t *e, const event_t *ev)
                 return err;
         bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
         episode = rules_state_lt_episode(c->st);
-        c->last_at = ev->at;
+        /* The closing time is the closing event's `at`: a later event of the closed case (ignored)
+         * does not move it, whichever batch it falls in. */
+        if (rules_state_open(c->st) || !c->last_at)
+                c->last_at = ev->at;
         out.n = 0;
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {

@@ -23,6 +23,7 @@
 
 #define MAX_SOURCES 256
 #define REPLAY_TIMEOUT_MS 5000
+#define RESUME_WAIT_MS 1000      /* at start, a replay waits this long for the source's first heartbeat */
 #define RETRY_BASE_MS 250        /* a replay asked again from the same seq waits this, doubling… */
 #define RETRY_MAX_MS 30000       /* …up to this */
 #define STUCK_AFTER 3            /* that many requests from one seq without progress: "stuck" */
@@ -48,6 +49,7 @@ struct source {
         int64_t replay_from;         /* from_seq of the last request */
         int retries;                 /* requests from replay_from without progress */
         int64_t retry_at_ms;         /* a deferred request goes out then; 0 = none */
+        bool heard;                  /* a heartbeat of it came */
         bool has_wm;                 /* the adapter sends watermarks (protocol §6) */
         bk_time_t wm;                /* event time: everything at or before it is applied */
         struct wm_mark pend[WM_PENDING];
@@ -188,9 +190,20 @@ static void request_replay(ingest_t *in, struct source *s)
         s->replay_since_ms = s->retry_at_ms;     /* the timeout counts from when it goes out */
 }
 
+/*
+ * Every position goes back to 0 until set again; what was applied after them (and the event time
+ * it moved) is rolled back too. Whether a source sends watermarks is remembered.
+ */
 void ingest_forget_positions(ingest_t *in)
 {
-        in->n_src = 0;
+        for (int i = 0; i < in->n_src; i++) {
+                struct source *s = &in->src[i];
+                s->last_seq = s->known_seq = 0;
+                s->replay_pending = false;
+                s->retry_at_ms = 0;
+                s->wm = 0;
+                s->n_pend = 0;
+        }
         for (int f = 0; f < CFG_MAX_FEEDS; f++)
                 in->feed[f].nq = 0;     /* the replies in flight name sources by index */
 }
@@ -205,11 +218,25 @@ int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq)
         return 0;
 }
 
+/*
+ * At start, before the first heartbeat, we do not know whether a source sends watermarks; its
+ * replay would be judged without event time. So a source not yet heard of waits for its first
+ * heartbeat (handle_heartbeat sends it then), RESUME_WAIT_MS at most.
+ */
 void ingest_resume(ingest_t *in, int64_t now_ms)
 {
         in->now_ms = now_ms;
-        for (int i = 0; i < in->n_src; i++)
-                request_replay(in, &in->src[i]);
+        for (int i = 0; i < in->n_src; i++) {
+                struct source *s = &in->src[i];
+                if (s->has_wm || s->heard) {
+                        request_replay(in, s);
+                        continue;
+                }
+                s->replay_pending = true;
+                s->replay_from = s->last_seq + 1;
+                s->retry_at_ms = now_ms + RESUME_WAIT_MS;
+                s->replay_since_ms = s->retry_at_ms;
+        }
 }
 
 /*
@@ -405,6 +432,13 @@ static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
         }
         bk_strlcpy(v->source, s->name, sizeof(v->source));
         v->seq = ev->seq;
+        /* At start, until the first heartbeat says whether the source sends watermarks, its live
+         * events wait (the resume's replay brings them): judged without event time, the rules that
+         * run between them would not run where they belong. */
+        if (!m->replay && !s->heard && s->replay_pending && s->retry_at_ms) {
+                v->outcome = INGEST_GAP;
+                return;
+        }
         reply_saw(in, m, s, ev->seq);
         /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
          * time: a long one (a big backlog) is still streaming. */
@@ -473,6 +507,12 @@ static void handle_heartbeat(ingest_t *in, const bus_msg_t *m)
         s->known_seq = BK_MAX(s->known_seq, c.last);
         if (c.has_wm)
                 wm_add(s, c.last, c.wm);
+        if (!s->heard && s->replay_pending && s->retry_at_ms) {
+                s->heard = true;
+                send_replay(in, s);          /* the resume's replay waited for this (ingest_resume) */
+                return;
+        }
+        s->heard = true;
         /* The Clone pattern's HUGZ: this is how a lost *last* event is noticed. */
         if (c.last > s->last_seq && !s->replay_pending)
                 request_replay(in, s);
@@ -604,9 +644,10 @@ bool ingest_catching_up(const ingest_t *in)
 /*
  * Event time (protocol §6): a source with a watermark holds time at it; one without lets time
  * run to the clock once its position reached what the adapter told us and no replay is pending,
- * else holds it (INT64_MIN). A caught-up source whose watermark is the adapter's present (within
- * LIVE_SLACK_S of the wall clock) is live: nothing older is on its way, so it lets time run to
- * the daemon's clock, which the manual clock may have set ahead of the wall clock.
+ * else holds it (INT64_MIN), as does one not heard from yet. A caught-up source whose watermark is
+ * the adapter's present (within LIVE_SLACK_S of the wall clock) is live: nothing older is on its
+ * way, so it lets time run to the daemon's clock, which the manual clock may have set ahead of
+ * the wall clock.
  */
 bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t wall_now_s)
 {
@@ -614,7 +655,8 @@ bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t
 
         for (int i = 0; i < in->n_src; i++) {
                 const struct source *s = &in->src[i];
-                bool caught_up = !s->replay_pending && s->last_seq >= s->known_seq;
+                /* Until its first heartbeat we do not know whether it sends watermarks, nor its last_seq. */
+                bool caught_up = s->heard && !s->replay_pending && s->last_seq >= s->known_seq;
                 if (s->has_wm && !(caught_up && s->wm >= wall_now_s - LIVE_SLACK_S))
                         t = BK_MIN(t, s->wm ? s->wm : INT64_MIN);
                 else if (!caught_up)

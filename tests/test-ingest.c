@@ -439,15 +439,21 @@ static void test_resume(void)
         CHECK_INT(fx_event(&f, 1, false, 1).outcome, INGEST_APPLY);
         CHECK_INT(fx_event(&f, 1, false, 2).outcome, INGEST_APPLY);
         CHECK_INT(fx_event(&f, 1, false, 3).outcome, INGEST_APPLY);
-        /* a rollback: the stored position (2) comes back, without its feed, so every feed is asked */
+        /* a rollback: the stored position (2) comes back; the feed it was heard on is remembered and
+         * asked, once the source's first heartbeat says whether it sends watermarks, or after 1 s */
         ingest_forget_positions(f.in);
-        CHECK_INT(fx_last(&f, SRC), -1);
+        CHECK_INT(fx_last(&f, SRC), 0);
         CHECK_INT(ingest_set_position(f.in, SRC, 2), 0);
         ingest_resume(f.in, f.mono);
         CHECK_INT(fx_last(&f, SRC), 2);
-        CHECK_INT(taken(&f, q, 8), 2);
-        check_replay(&q[0], 0, 3);
-        check_replay(&q[1], 1, 3);
+        CHECK_INT(taken(&f, q, 8), 0);
+        CHECK(ingest_catching_up(f.in));
+        ingest_tick(f.in, f.mono + 999);
+        CHECK_INT(taken(&f, q, 8), 0);
+        f.mono += 1000;
+        ingest_tick(f.in, f.mono);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 1, 3);
         check_counts(&f, 0, 1);
         CHECK(ingest_catching_up(f.in));
         /* the rolled-back event comes again and applies again */
@@ -455,6 +461,26 @@ static void test_resume(void)
         CHECK_INT(fx_control(&f, BUS_REPLAY_END, 1, "replay_end", 3).outcome, INGEST_NONE);
         CHECK(!ingest_catching_up(f.in));
         CHECK_INT(taken(&f, q, 8), 0);
+
+        /* once a heartbeat was heard, a rollback's resume asks at once */
+        fx_control(&f, BUS_HEARTBEAT, 1, "heartbeat", 3);
+        ingest_forget_positions(f.in);
+        CHECK_INT(ingest_set_position(f.in, SRC, 3), 0);
+        ingest_resume(f.in, f.mono);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 1, 4);
+        check_counts(&f, 0, 1);
+        /* a fresh ingest: the resume's replay goes out with the first heartbeat */
+        ingest_free(&f.in);
+        CHECK_INT(ingest_new(&f.cfg, &f.clock, f.mono, &f.in), 0);
+        if (!f.in)
+                return;
+        CHECK_INT(ingest_set_position(f.in, SRC, 3), 0);
+        ingest_resume(f.in, f.mono);
+        CHECK_INT(taken(&f, q, 8), 0);
+        fx_control(&f, BUS_HEARTBEAT, 1, "heartbeat", 5);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 1, 4);
 
         /* a fresh ingest knows no source until it is given one */
         ingest_free(&f.in);
@@ -705,6 +731,8 @@ static void test_watermarks(void)
         CHECK_INT(cal_parse_rfc3339("2025-11-04T09:00:00+01:00", &at), 0);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* no source yet */
         CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
+        CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);      /* not heard yet: v1 or not? */
+        fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 1);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* v1, caught up */
         fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 3);             /* v1, behind */
         CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);
