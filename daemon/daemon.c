@@ -33,6 +33,7 @@
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 #define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
 #define PURGE_EVERY_MS 60000    /* retention looks for due deletes this often… */
+#define STORE_OK_AFTER_MS 10000 /* "store full" ends after this long without a failed transaction */
 #define PURGE_BATCH 50          /* …and deletes at most this many of each kind per turn (a few ms) */
 
 typedef struct daemon {
@@ -51,6 +52,7 @@ typedef struct daemon {
         int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
         int64_t backoff_until_ms;      /* after a failed transaction (disk full): let it breathe */
         int64_t backoff_ms;            /* …this long, doubling while transactions keep failing */
+        int64_t failed_ms;             /* when the last one failed */
         bk_time_t batch_now;           /* the batch's time (engine_begin) */
         bk_time_t time_done;           /* event time up to which time-driven work has run */
         cal_day_t wake_day;            /* the local day of time_done */
@@ -232,6 +234,7 @@ static int begin_batch(daemon_t *d)
 static void store_failed(daemon_t *d, int res)
 {
         d->backoff_ms = BK_MIN(BK_MAX(d->backoff_ms * 2, 250), 30000);
+        d->failed_ms = clock_mono_ms();
         d->backoff_until_ms = clock_mono_ms() + d->backoff_ms;
         ingest_set_store_full(d->ingest, res == -ENOSPC || res == -EIO || res == -EFBIG);
         if (log_ratelimit("transaction failed", clock_now(&d->clock), 60))
@@ -252,9 +255,6 @@ static int finish_batch(daemon_t *d, int res)
                 d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
                 d->next_dirty = true;
                 resume_feeds(d);
-        } else if (d->backoff_ms) {
-                d->backoff_ms = 0;
-                ingest_set_store_full(d->ingest, false);
         }
         if (res == 0 && purged)
                 store_checkpoint_truncate(d->store);
@@ -625,7 +625,14 @@ static int loop(daemon_t *d)
                         r = run_time(d, false);
                 if (r >= 0)
                         r = purge_turn(d, false);
-                finish_batch(d, r);
+                /* Only batches that wrote feed messages, for a while, show the store has room again
+                 * (a small one may fit in what a rollback freed). */
+                if (finish_batch(d, r) == 0 && n > 0 && d->backoff_ms &&
+                    clock_mono_ms() - d->failed_ms > STORE_OK_AFTER_MS) {
+                        d->backoff_ms = 0;
+                        ingest_set_store_full(d->ingest, false);
+                        log_info("the store takes writes again");
+                }
 
                 serve_api(d);
                 indworker_drain(d->indw, send_answer, d);
