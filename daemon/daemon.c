@@ -2,9 +2,10 @@
  * daemon.c owns the loop. One thread: zmq_poll over every socket plus a
  * signalfd, sleeping until the earliest of the next delivery, the next case
  * wake-up, the watchdog and housekeeping. Each turn drains up to a batch of
- * feed messages into one transaction (group commit), runs deliveries once
- * ingest has caught up, commits, then publishes what the transaction
- * queued. Ingest only judges each feed message; the daemon performs its
+ * feed messages into one transaction (group commit), runs time-driven
+ * rules, deliveries and retention at event time (min(clock, the feeds'
+ * watermarks), also before an event that passes a day or a reminder's
+ * moment), commits, then publishes what the transaction queued. Ingest only judges each feed message; the daemon performs its
  * verdict (the engine, the dead-letter table, the counters, the position)
  * and its bus requests. A store failure (disk full) rolls the batch back
  * and hands ingest the stored positions again, which replays the lost part
@@ -160,7 +161,7 @@ static void resume_feeds(daemon_t *d)
 {
         ingest_forget_positions(d->ingest);
         store_feeds_each(d->store, position_load, d->ingest);
-        ingest_resume(d->ingest, clock_mono_ms());
+        ingest_resume(d->ingest, clock_mono_ms(), store_counter(d->store, CNT_FEED_WATERMARKS) > 0);
         perform_requests(d);
 }
 
@@ -372,6 +373,8 @@ static int drain_feeds(daemon_t *d, int *count)
                                 ingest_verdict_t v;
 
                                 ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
+                                if (!store_counter(d->store, CNT_FEED_WATERMARKS) && ingest_has_watermarks(d->ingest))
+                                        store_counter_add(d->store, CNT_FEED_WATERMARKS, 1);
                                 r = v.outcome == INGEST_APPLY ? time_before_event(d) : 0;
                                 if (r >= 0)
                                         r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);

@@ -8,6 +8,14 @@
  * ones back (ingest_set_position), so a crash or a failed batch rewinds
  * both together.
  *
+ * No byte sequence wedges a source (protocol §7): the messages of a replay
+ * reply sit at consecutive positions from its from_seq, so one whose
+ * position cannot be read takes the reply's next position and is a dead
+ * letter there; replays asked again from the same seq back off, and a source
+ * that cannot progress is reported stuck. Replays come in chunks (credit).
+ * Each source's event time follows the watermarks the adapter sends
+ * (ingest_time_limit), for the daemon's time-driven work.
+ *
  * It is a pure sequencer, owning no socket, store or engine: each call
  * takes the message (or the turn) and the monotonic time, says what became
  * of the message in an ingest_verdict_t, and queues what it needs from the
@@ -23,7 +31,6 @@
 
 #define MAX_SOURCES 256
 #define REPLAY_TIMEOUT_MS 5000
-#define RESUME_WAIT_MS 1000      /* at start, a replay waits this long for the source's first heartbeat */
 #define RETRY_BASE_MS 250        /* a replay asked again from the same seq waits this, doubling… */
 #define RETRY_MAX_MS 30000       /* …up to this */
 #define STUCK_AFTER 3            /* that many requests from one seq without progress: "stuck" */
@@ -219,23 +226,15 @@ int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq)
 }
 
 /*
- * At start, before the first heartbeat, we do not know whether a source sends watermarks; its
- * replay would be judged without event time. So a source not yet heard of waits for its first
- * heartbeat (handle_heartbeat sends it then), RESUME_WAIT_MS at most.
+ * With watermarks (the store remembers that the feeds send them), a source's events are judged in
+ * event time from the first one on, before its first heartbeat has said so again.
  */
-void ingest_resume(ingest_t *in, int64_t now_ms)
+void ingest_resume(ingest_t *in, int64_t now_ms, bool watermarks)
 {
         in->now_ms = now_ms;
         for (int i = 0; i < in->n_src; i++) {
-                struct source *s = &in->src[i];
-                if (s->has_wm || s->heard) {
-                        request_replay(in, s);
-                        continue;
-                }
-                s->replay_pending = true;
-                s->replay_from = s->last_seq + 1;
-                s->retry_at_ms = now_ms + RESUME_WAIT_MS;
-                s->replay_since_ms = s->retry_at_ms;
+                in->src[i].has_wm |= watermarks;
+                request_replay(in, &in->src[i]);
         }
 }
 
@@ -432,13 +431,6 @@ static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
         }
         bk_strlcpy(v->source, s->name, sizeof(v->source));
         v->seq = ev->seq;
-        /* At start, until the first heartbeat says whether the source sends watermarks, its live
-         * events wait (the resume's replay brings them): judged without event time, the rules that
-         * run between them would not run where they belong. */
-        if (!m->replay && !s->heard && s->replay_pending && s->retry_at_ms) {
-                v->outcome = INGEST_GAP;
-                return;
-        }
         reply_saw(in, m, s, ev->seq);
         /* A replay times out after REPLAY_TIMEOUT_MS without a replayed message, not after a fixed
          * time: a long one (a big backlog) is still streaming. */
@@ -507,11 +499,6 @@ static void handle_heartbeat(ingest_t *in, const bus_msg_t *m)
         s->known_seq = BK_MAX(s->known_seq, c.last);
         if (c.has_wm)
                 wm_add(s, c.last, c.wm);
-        if (!s->heard && s->replay_pending && s->retry_at_ms) {
-                s->heard = true;
-                send_replay(in, s);          /* the resume's replay waited for this (ingest_resume) */
-                return;
-        }
         s->heard = true;
         /* The Clone pattern's HUGZ: this is how a lost *last* event is noticed. */
         if (c.last > s->last_seq && !s->replay_pending)

@@ -65,8 +65,9 @@ void ingest_free(ingest_t **in);
 void ingest_forget_positions(ingest_t *in);
 /* -ENOSPC when there are too many sources (the source is then not sequenced). */
 int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq);
-/* Asks every feed to replay every known source from its position. */
-void ingest_resume(ingest_t *in, int64_t now_ms);
+/* Asks every feed to replay every known source from its position; with watermarks, the sources
+ * are taken to send them (until a heartbeat says so, as after a restart). */
+void ingest_resume(ingest_t *in, int64_t now_ms, bool watermarks);
 /* Judges one message from a feed socket at monotonic time now_ms; the verdict says what to store. */
 void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v);
 /* Silence checks, replay timeouts; call once per loop turn. */

@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ingest_new(&cfg, &clk, mono, &in) != 0)
                 return 0;
         REQUIRE(ingest_set_position(in, SRC, 0) == 0);
-        ingest_resume(in, mono);
+        ingest_resume(in, mono, size > 0 && data[0] & 1);
         for (size_t off = 0; off < size;) {
                 const uint8_t *end = memchr(data + off, 0xff, size - off);
                 size_t len = (end ? (size_t)(end - (data + off)) : size - off);
