@@ -26,7 +26,9 @@
 #include <time.h>
 #include <zmq.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 
+#include "calendar.h"
 #include "config.h"
 #include "keys.h"
 #include "log.h"
@@ -70,11 +72,20 @@ typedef struct feed_opts {
         bool exit_after;
         bool quiet;
         int heartbeat_ms;               /* 0 = no heartbeats */
+        int watermark;                  /* WM_*: what heartbeats and replay ends say of event time */
         int wait_subscribers;
         int wait_timeout_ms;
         const char *curve_secret_key;   /* file: CURVE server with this secret key */
         const char *keys_file;          /* key list: the client keys allowed (any listed key, any role) */
 } feed_opts_t;
+
+/*
+ * The watermark (protocol §6): the event time up to which everything has been published. A
+ * file's events are published in `at` order, so while one is being published it is just before
+ * the last event's `at`; once the file is done, or when the input is a pipe (events as they
+ * happen), the adapter is live and it is now.
+ */
+enum { WM_AUTO, WM_AT, WM_NOW, WM_NONE };
 
 typedef enum input_status {
         INPUT_LINE,                     /* a line is returned */
@@ -94,6 +105,7 @@ typedef struct input {
         size_t lineno;                  /* number of the last line returned */
         bool eof;
         bool discarding;                /* inside an over-long line */
+        bool history;                   /* a regular file (a history); else a pipe (live) */
 } input_t;
 
 typedef struct batch_item {
@@ -109,6 +121,7 @@ typedef struct replay {
         bool delim;                     /* a REQ peer: replies carry an empty delimiter */
         char *source;
         int64_t next_seq;
+        int64_t max;                    /* events asked for (protocol §6 credit); 0 = all */
         int64_t retry_at;               /* blocked by the peer's HWM until then */
         uint64_t sent;
 } replay_t;
@@ -126,6 +139,7 @@ typedef struct feed {
         sqlite3_stmt *st_replay;
         bool in_txn;
         json_t *heads;                  /* source -> highest stored seq */
+        json_t *head_at;                /* source -> `at` (Unix seconds) of that event */
 
         input_t in;
         batch_item_t *batch;
@@ -178,6 +192,10 @@ static void feed_usage(FILE *out)
               "  --db FILE               event log (default bevaka-feed.db)\n"
               "  --source S              source of events that name none (default paraply-demo)\n"
               "  --heartbeat-ms N        heartbeat interval, 0 = none (default 500)\n"
+              "  --watermark MODE        what heartbeats say of event time: auto (the last event's\n"
+              "                          `at` while publishing a regular file, then now; now for a\n"
+              "                          pipe), at, now or none\n"
+              "                          (default auto)\n"
               "  --curve-secret-key F    CURVE server with the secret key in F (Z85 or czmq certificate)\n"
               "  --keys F                with CURVE: accept only the client keys in the key list F\n"
               "                          (bevakad's key-list format; role ignored); without it any\n"
@@ -213,7 +231,7 @@ static int feed_parse_int(const char *opt, const char *s, long long min, long lo
 enum {
         OPT_ENDPOINT = 256, OPT_REPLAY_ENDPOINT, OPT_DB, OPT_SOURCE, OPT_RATE, OPT_SKIP_SEQ,
         OPT_RAW, OPT_EXIT_AFTER, OPT_HEARTBEAT_MS, OPT_WAIT_SUBSCRIBERS, OPT_WAIT_TIMEOUT_MS,
-        OPT_CURVE_SECRET_KEY, OPT_KEYS,
+        OPT_CURVE_SECRET_KEY, OPT_KEYS, OPT_WATERMARK,
 };
 
 /* Returns 0, or an exit status: 2 for a usage error, -1 for --help. */
@@ -233,6 +251,7 @@ static int feed_opts_parse(feed_opts_t *o, int argc, char **argv)
                 { "wait-timeout-ms", required_argument, NULL, OPT_WAIT_TIMEOUT_MS },
                 { "curve-secret-key", required_argument, NULL, OPT_CURVE_SECRET_KEY },
                 { "keys", required_argument, NULL, OPT_KEYS },
+                { "watermark", required_argument, NULL, OPT_WATERMARK },
                 { "quiet", no_argument, NULL, 'q' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
@@ -328,6 +347,19 @@ static int feed_opts_parse(feed_opts_t *o, int argc, char **argv)
                         o->wait_timeout_ms = (int)v;
                         break;
                 case OPT_CURVE_SECRET_KEY: o->curve_secret_key = optarg; break;
+                case OPT_WATERMARK: {
+                        static const char *const modes[] = { "auto", "at", "now", "none" };
+                        o->watermark = -1;
+                        for (int k = 0; k < 4; k++)
+                                if (strcmp(optarg, modes[k]) == 0)
+                                        o->watermark = k;
+                        if (o->watermark < 0) {
+                                fprintf(stderr, "bevaka-feed: --watermark: expected auto, at, now or none, "
+                                                "got \"%s\"\n", optarg);
+                                return 2;
+                        }
+                        break;
+                }
                 case OPT_KEYS: o->keys_file = optarg; break;
                 case 'q': o->quiet = true; break;
                 case 'h': feed_usage(stdout); return -1;
@@ -386,6 +418,36 @@ static int evlog_user_version(sqlite3 *db, int *out)
         return r == SQLITE_ROW ? 0 : -EIO;
 }
 
+/* The `at` of a stored event's payload (Unix seconds); 0 when it has none that parses. */
+static bk_time_t payload_at(const char *payload, size_t len)
+{
+        json_t *ev = json_loadb(payload, len, 0, NULL);
+        json_t *at = json_object_get(ev, "at");
+        bk_time_t t = 0;
+
+        if (!json_is_string(at) || cal_parse_rfc3339(json_string_value(at), &t) != 0)
+                t = 0;
+        json_decref(ev);
+        return t;
+}
+
+/* The `at` of the stored event (source, seq); 0 when unknown. */
+static bk_time_t evlog_at(feed_t *f, const char *source, int64_t seq)
+{
+        sqlite3_stmt *st;
+        bk_time_t t = 0;
+
+        if (sqlite3_prepare_v2(f->db, "SELECT payload FROM events WHERE source = ?1 AND seq = ?2", -1, &st,
+                               NULL) != SQLITE_OK)
+                return 0;
+        sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, seq);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                t = payload_at((const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        sqlite3_finalize(st);
+        return t;
+}
+
 static int evlog_load_heads(feed_t *f)
 {
         sqlite3_stmt *st;
@@ -406,6 +468,10 @@ static int evlog_load_heads(feed_t *f)
                 log_errx("event log: %s", sqlite3_errmsg(f->db));
                 return -EIO;
         }
+        const char *src;
+        json_t *v;
+        json_object_foreach(f->heads, src, v)
+                json_object_set_new(f->head_at, src, json_integer(evlog_at(f, src, json_integer_value(v))));
         return 0;
 }
 
@@ -467,6 +533,31 @@ static int64_t evlog_head(feed_t *f, const char *source)
         return v ? json_integer_value(v) : 0;
 }
 
+/*
+ * The watermark for a source at its head (protocol §6), as RFC 3339 in buf; false for none.
+ * `at`: just before the head event's `at` (a file is published in `at` order, so every event
+ * before it is out, and others at the same instant may still follow); `now`: live.
+ */
+static bool feed_watermark(feed_t *f, const char *source, char *buf, size_t n)
+{
+        int mode = f->opts->watermark;
+        json_t *v = json_object_get(f->head_at, source);
+        bk_time_t t;
+
+        if (mode == WM_AUTO)
+                mode = f->opts->publish && f->in.history && !f->done ? WM_AT : WM_NOW;
+        if (mode == WM_NONE)
+                return false;
+        if (mode == WM_NOW)
+                t = (bk_time_t)time(NULL);
+        else if (v && json_integer_value(v) > 0)
+                t = (bk_time_t)json_integer_value(v) - 1;
+        else
+                t = 1;          /* nothing published yet: only the distant past is complete */
+        cal_format_rfc3339(t, buf, n);
+        return true;
+}
+
 /* Returns 0, BK_E_DUPLICATE when the row exists (another writer), or -EIO. */
 static int evlog_insert(feed_t *f, const char *source, int64_t seq, const char *type,
                         const char *payload, size_t len)
@@ -519,6 +610,8 @@ static int input_open(input_t *in, const char *path)
                 }
                 in->name = path;
         }
+        struct stat st;
+        in->history = fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode);
         in->cap = FEED_READ_SIZE;
         in->buf = malloc(in->cap);
         return in->buf ? 0 : -ENOMEM;
@@ -637,7 +730,12 @@ static void pub_send(feed_t *f, const char *type, const char *payload, size_t le
 static void pub_heartbeat(feed_t *f, const char *source, json_int_t last_seq)
 {
         json_t *hb = json_pack("{s:s, s:s, s:I}", "op", "heartbeat", "source", source, "last_seq", last_seq);
-        char *s = hb ? json_dumps(hb, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        char wm[40];
+        char *s;
+
+        if (hb && feed_watermark(f, source, wm, sizeof(wm)))
+                json_object_set_new(hb, "watermark", json_string(wm));
+        s = hb ? json_dumps(hb, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
         if (s)
                 pub_send(f, HEARTBEAT_TYPE, s, strlen(s));
@@ -796,6 +894,7 @@ static int feed_accept_event(feed_t *f, const char *line, size_t n)
         if (r < 0)
                 goto out;
         json_object_set_new(f->heads, src, json_integer(seq));
+        json_object_set_new(f->head_at, src, json_integer(payload_at(payload, len)));
         f->batch[f->n_batch] = (batch_item_t){
                 .type = strdup(type),
                 .payload = bk_steal(&payload),
@@ -1016,7 +1115,7 @@ static void replay_request(feed_t *f, zmq_msg_t *parts, size_t n, bool extra)
         replay_t req = { 0 };
         replay_t *job;
         zmq_msg_t *body = NULL;
-        json_t *js, *jsrc, *jfrom, *jop;
+        json_t *js, *jsrc, *jfrom, *jop, *jmax;
 
         req.id_len = BK_MIN(zmq_msg_size(&parts[0]), sizeof(req.id));
         memcpy(req.id, zmq_msg_data(&parts[0]), req.id_len);
@@ -1042,12 +1141,15 @@ static void replay_request(feed_t *f, zmq_msg_t *parts, size_t n, bool extra)
         jop = json_object_get(js, "op");
         jsrc = json_object_get(js, "source");
         jfrom = json_object_get(js, "from_seq");
+        jmax = json_object_get(js, "max");
         if (!json_is_string(jop) || strcmp(json_string_value(jop), "replay") != 0) {
                 replay_error(f, &req, "unknown op (expected \"replay\")");
         } else if (!json_is_string(jsrc) || json_string_length(jsrc) == 0) {
                 replay_error(f, &req, "\"source\" must be a non-empty string");
         } else if (!json_is_integer(jfrom) || json_integer_value(jfrom) < 0) {
                 replay_error(f, &req, "\"from_seq\" must be an integer >= 0");
+        } else if (jmax && (!json_is_integer(jmax) || json_integer_value(jmax) < 1)) {
+                replay_error(f, &req, "\"max\" must be an integer >= 1");
         } else if (f->n_jobs >= REPLAY_MAX) {
                 replay_error(f, &req, "too many replays in progress, retry later");
         } else if (!(job = malloc(sizeof(*job)))) {
@@ -1056,6 +1158,7 @@ static void replay_request(feed_t *f, zmq_msg_t *parts, size_t n, bool extra)
                 *job = req;
                 job->source = strdup(json_string_value(jsrc));
                 job->next_seq = BK_MAX(json_integer_value(jfrom), 1);
+                job->max = jmax ? json_integer_value(jmax) : 0;
                 if (!job->source) {
                         replay_free(job);
                         replay_error(f, &req, "out of memory");
@@ -1118,6 +1221,34 @@ static replay_step_t replay_status(int r)
  * comes back short. Queries restart from next_seq each turn instead of
  * holding a cursor open while the loop inserts into the same table.
  */
+/*
+ * The reply's end: everything up to the head was sent, or the `max` asked for, and then its
+ * last_seq is the last one sent and the watermark is just before that event's `at`.
+ */
+static replay_step_t replay_end(feed_t *f, replay_t *job)
+{
+        bool chunk = job->max > 0 && (int64_t)job->sent == job->max;
+        int64_t last = chunk ? job->next_seq - 1 : evlog_head(f, job->source);
+        json_t *end = json_pack("{s:s, s:s, s:I}", "op", "replay_end", "source", job->source, "last_seq",
+                                (json_int_t)last);
+        char wm[40];
+        int r;
+
+        if (end && chunk && f->opts->watermark != WM_NONE) {
+                bk_time_t at = evlog_at(f, job->source, last);
+                if (at > 0) {
+                        cal_format_rfc3339(at - 1, wm, sizeof(wm));
+                        json_object_set_new(end, "watermark", json_string(wm));
+                }
+        } else if (end && feed_watermark(f, job->source, wm, sizeof(wm))) {
+                json_object_set_new(end, "watermark", json_string(wm));
+        }
+        r = replay_send_json(f, job, end);
+        if (r < 0)
+                return replay_status(r);
+        return REPLAY_DONE;
+}
+
 static replay_step_t replay_step(feed_t *f, replay_t *job, size_t limit)
 {
         sqlite3_stmt *st = f->st_replay;
@@ -1125,6 +1256,9 @@ static replay_step_t replay_step(feed_t *f, replay_t *job, size_t limit)
         replay_step_t res = REPLAY_MORE;
         int r;
 
+        /* Asked for at most max (protocol §6): the reply ends when that many are out. */
+        if (job->max > 0)
+                limit = (size_t)BK_MIN((int64_t)limit, job->max - (int64_t)job->sent);
         sqlite3_bind_text(st, 1, job->source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, job->next_seq);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
@@ -1151,15 +1285,9 @@ static replay_step_t replay_step(feed_t *f, replay_t *job, size_t limit)
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        if (res != REPLAY_MORE || rows == limit)
+        if (res != REPLAY_MORE || (rows == limit && (job->max == 0 || (int64_t)job->sent < job->max)))
                 return res;
-
-        /* Nothing stored beyond next_seq now: everything up to the head was sent. */
-        r = replay_send_json(f, job, json_pack("{s:s, s:s, s:I}", "op", "replay_end", "source", job->source,
-                                               "last_seq", (json_int_t)evlog_head(f, job->source)));
-        if (r < 0)
-                return replay_status(r);
-        return REPLAY_DONE;
+        return replay_end(f, job);
 }
 
 static bool replay_peer_earlier(feed_t *f, size_t i)
@@ -1396,6 +1524,7 @@ static void feed_free(feed_t **fp)
         sqlite3_finalize(f->st_replay);
         sqlite3_close(f->db);
         json_decref(f->heads);
+        json_decref(f->head_at);
         if (f->sigfd >= 0)
                 close(f->sigfd);
         free(f);
@@ -1414,9 +1543,10 @@ static int feed_new(feed_opts_t *opts, feed_t **out)
         f->in.fd = -1;
         f->sigfd = -1;
         f->heads = json_object();
+        f->head_at = json_object();
         f->batch = calloc(FEED_BATCH, sizeof(*f->batch));
         f->jobs = calloc(REPLAY_MAX, sizeof(*f->jobs));
-        if (!f->heads || !f->batch || !f->jobs) {
+        if (!f->heads || !f->head_at || !f->batch || !f->jobs) {
                 r = -ENOMEM;
                 goto fail;
         }

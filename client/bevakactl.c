@@ -877,6 +877,8 @@ static void ctl_metric_endpoints(const json_t *eps)
                 { "silent", "bevaka_feed_silent", "gauge", "1 while a feed endpoint has been silent past feed_silence_s." },
                 { "silences", "bevaka_feed_silences_total", "counter", "Times a feed endpoint fell silent." },
                 { "reconnects", "bevaka_feed_reconnects_total", "counter", "Reconnects to a silent feed endpoint." },
+                { "dead_letters_suppressed", "bevaka_feed_dead_letters_suppressed_total", "counter",
+                  "Unreadable live messages past 10 a second, not stored (their replay positions them)." },
         };
         const json_t *ep;
         size_t i;
@@ -1111,6 +1113,15 @@ static int cmd_metrics(ctl_t *ctl, int argc, char **argv)
                 printf("bevaka_feed_last_seq{source=\"");
                 ctl_label(ctl_str(f, "source"));
                 printf("\"} %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(f, "last_seq")));
+        }
+        ctl_metric_family("bevaka_feed_source_stuck", "gauge",
+                          "1 while a feed source cannot progress (replays from one seq back off).");
+        json_array_foreach(json_object_get(rep, "feeds"), i, f) {
+                if (!json_is_boolean(json_object_get(f, "stuck")))
+                        continue;
+                printf("bevaka_feed_source_stuck{source=\"");
+                ctl_label(ctl_str(f, "source"));
+                printf("\"} %d\n", json_is_true(json_object_get(f, "stuck")));
         }
         ctl_metric_endpoints(json_object_get(rep, "feed_endpoints"));
         ctl_metric_one(rep, "gaps", "bevaka_feed_gaps_total", "counter", "Gaps in a feed's seq that needed a replay.");

@@ -205,6 +205,11 @@ static int feed_open(bus_t *b, int i)
          * healthy connection (libzmq 4.3.4 may abort, #3937). feed.silence_s watches the feed. */
         set_int(fs->sub, ZMQ_HEARTBEAT_IVL, 0);
         set_int(fs->dealer, ZMQ_HEARTBEAT_IVL, 0);
+        /* Memory is bounded by the feed, not the backlog: live events past this many wait in the
+         * adapter (or are dropped there: a gap that the replay fills), and a replay reply is at
+         * most a chunk (INGEST_REPLAY_CHUNK, asked for one at a time). */
+        set_int(fs->sub, ZMQ_RCVHWM, BK_MIN(b->cfg->hwm, BUS_FEED_RCVHWM));
+        set_int(fs->dealer, ZMQ_RCVHWM, BK_MIN(b->cfg->hwm, BUS_FEED_RCVHWM));
         set_int(fs->sub, ZMQ_RECONNECT_IVL, 100);
         set_int(fs->dealer, ZMQ_RECONNECT_IVL, 100);
         set_int(fs->sub, ZMQ_RECONNECT_IVL_MAX, 2000);
@@ -850,11 +855,14 @@ int bus_drain_subscriptions(bus_t *b)
         return n;
 }
 
-int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq)
+int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq, int64_t max)
 {
         char req[256];
-        int n = snprintf(req, sizeof(req), "{\"op\":\"replay\",\"source\":\"%s\",\"from_seq\":%lld}",
-                         source, (long long)from_seq);
+        int n = max > 0 ? snprintf(req, sizeof(req),
+                                   "{\"op\":\"replay\",\"source\":\"%s\",\"from_seq\":%lld,\"max\":%lld}", source,
+                                   (long long)from_seq, (long long)max)
+                        : snprintf(req, sizeof(req), "{\"op\":\"replay\",\"source\":\"%s\",\"from_seq\":%lld}",
+                                   source, (long long)from_seq);
         if (n < 0 || (size_t)n >= sizeof(req))
                 return -EINVAL;
         if (zmq_send(b->feeds[feed].dealer, req, (size_t)n, ZMQ_DONTWAIT) < 0)

@@ -16,6 +16,9 @@
 
 typedef struct bus bus_t;
 
+/* Receive HWM of a feed's SUB and DEALER (messages): what ZeroMQ may queue for the daemon. */
+#define BUS_FEED_RCVHWM 5000
+
 typedef enum bus_kind {
         BUS_NONE = 0,
         BUS_EVENT,          /* [type][event] from a feed (live or replay) */
@@ -89,7 +92,8 @@ void bus_identity(const bus_t *b, const bus_peer_t *peer, acl_identity_t *who);
 int bus_reload_keys(bus_t *b);
 const bus_stats_t *bus_stats(const bus_t *b);
 
-int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq);
+/* Asks feed's adapter to replay source from from_seq, at most max events when max > 0 (protocol §6). */
+int bus_replay_request(bus_t *b, int feed, const char *source, int64_t from_seq, int64_t max);
 /* Closes and recreates a feed's SUB and DEALER (libzmq won't after a protocol error). */
 int bus_feed_reconnect(bus_t *b, int feed);
 int bus_publish(bus_t *b, const char *topic, const char *payload, size_t len);

@@ -15,6 +15,11 @@ bk_time_t clock_now(const bk_clock_t *c)
         return c->manual ? c->manual_now : (bk_time_t)time(NULL);
 }
 
+bk_time_t clock_wall(void)
+{
+        return (bk_time_t)time(NULL);
+}
+
 int clock_set(bk_clock_t *c, bk_time_t t)
 {
         if (!c->manual)

@@ -14,6 +14,9 @@ typedef struct bk_clock {
 
 void clock_init(bk_clock_t *c, bool manual, bk_time_t start);
 bk_time_t clock_now(const bk_clock_t *c);
+/* The wall clock whatever the mode: only to tell whether an adapter's watermark is its present
+ * (a live feed, ingest_time_limit), never for a decision about the domain's time. */
+bk_time_t clock_wall(void);
 /* Manual mode only; time never moves backwards (BK_E_CONFLICT). */
 int clock_set(bk_clock_t *c, bk_time_t t);
 /* Monotonic milliseconds for timeouts and silence detection (never the domain clock). */

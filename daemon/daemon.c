@@ -2,9 +2,10 @@
  * daemon.c owns the loop. One thread: zmq_poll over every socket plus a
  * signalfd, sleeping until the earliest of the next delivery, the next case
  * wake-up, the watchdog and housekeeping. Each turn drains up to a batch of
- * feed messages into one transaction (group commit), runs deliveries once
- * ingest has caught up, commits, then publishes what the transaction
- * queued. Ingest only judges each feed message; the daemon performs its
+ * feed messages into one transaction (group commit), runs time-driven
+ * rules, deliveries and retention at event time (min(clock, the feeds'
+ * watermarks), also before an event that passes a day or a reminder's
+ * moment), commits, then publishes what the transaction queued. Ingest only judges each feed message; the daemon performs its
  * verdict (the engine, the dead-letter table, the counters, the position)
  * and its bus requests. A store failure (disk full) rolls the batch back
  * and hands ingest the stored positions again, which replays the lost part
@@ -21,6 +22,7 @@
 #include "bus.h"
 #include "daemon.h"
 #include "zone.h"
+#include "calendar.h"
 #include "engine.h"
 #include "ingest.h"
 #include "keys.h"
@@ -32,6 +34,7 @@
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 #define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
 #define PURGE_EVERY_MS 60000    /* retention looks for due deletes this often… */
+#define STORE_OK_AFTER_MS 10000 /* "store full" ends after this long without a failed transaction */
 #define PURGE_BATCH 50          /* …and deletes at most this many of each kind per turn (a few ms) */
 
 typedef struct daemon {
@@ -49,6 +52,13 @@ typedef struct daemon {
         uint64_t watchdog_usec;
         int64_t last_watchdog_ms, last_status_ms, last_deliver_ms;
         int64_t backoff_until_ms;      /* after a failed transaction (disk full): let it breathe */
+        int64_t backoff_ms;            /* …this long, doubling while transactions keep failing */
+        int64_t failed_ms;             /* when the last one failed */
+        bk_time_t batch_now;           /* the batch's time (engine_begin) */
+        bk_time_t time_done;           /* event time up to which time-driven work has run */
+        cal_day_t wake_day;            /* the local day of time_done */
+        bk_time_t next_delivery;       /* earliest working moment a reminder is due; stale when dirty */
+        bool next_dirty;
         int64_t last_purge_ms;         /* retention: when the last run ended (or a batch found more) */
         bool purging;                  /* a run is between batches */
         store_purged_t purged;         /* what the run deleted so far */
@@ -132,7 +142,7 @@ static void perform_requests(daemon_t *d)
 
         for (int i = 0; i < n; i++) {
                 if (q[i].kind == INGEST_REPLAY) {
-                        if (bus_replay_request(d->bus, q[i].feed, q[i].source, q[i].from_seq) < 0)
+                        if (bus_replay_request(d->bus, q[i].feed, q[i].source, q[i].from_seq, q[i].max) < 0)
                                 log_warnx("ingest: replay request to feed %d failed", q[i].feed);
                 } else if (q[i].kind == INGEST_RECONNECT) {
                         bus_feed_reconnect(d->bus, q[i].feed);
@@ -151,7 +161,7 @@ static void resume_feeds(daemon_t *d)
 {
         ingest_forget_positions(d->ingest);
         store_feeds_each(d->store, position_load, d->ingest);
-        ingest_resume(d->ingest, clock_mono_ms());
+        ingest_resume(d->ingest, clock_mono_ms(), store_counter(d->store, CNT_FEED_WATERMARKS) > 0);
         perform_requests(d);
 }
 
@@ -166,6 +176,8 @@ static int dead_letter(store_t *s, bk_time_t now, const ingest_verdict_t *v)
         char seqs[24];
         int r;
 
+        if (!v->raw)
+                return 0;       /* a replayed copy of one stored when it came live: only its position */
         if ((r = store_dead_letter_add(s, v->reason, v->raw, v->len, now)) != 0)
                 return r;
         store_counter_add(s, CNT_DEAD_LETTERS, 1);
@@ -211,7 +223,25 @@ int daemon_apply_verdict(store_t *s, engine_t *e, const bk_clock_t *clock, const
 /* A batch's time is read once, when it begins. */
 static int begin_batch(daemon_t *d)
 {
-        return engine_begin(d->engine, clock_now(&d->clock));
+        d->batch_now = clock_now(&d->clock);
+        return engine_begin(d->engine, d->batch_now);
+}
+
+/*
+ * After a failed transaction (a full disk) the loop stops draining the feeds for a while, doubling
+ * up to 30 s while it keeps failing, so that neither the adapter nor the journal is flooded
+ * (the rollback's replay requests back off in ingest too); STATUS= says "store full".
+ */
+static void store_failed(daemon_t *d, int res)
+{
+        d->backoff_ms = BK_MIN(BK_MAX(d->backoff_ms * 2, 250), 30000);
+        d->failed_ms = clock_mono_ms();
+        d->backoff_until_ms = clock_mono_ms() + d->backoff_ms;
+        ingest_set_store_full(d->ingest, res == -ENOSPC || res == -EIO || res == -EFBIG);
+        if (log_ratelimit("transaction failed", clock_now(&d->clock), 60))
+                log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
+                           "transaction failed (%s); rolled back, will replay from the stored position "
+                           "(retrying in %lld ms)", strerror(-res), (long long)d->backoff_ms);
 }
 
 /* Commits a batch (engine_commit); a failed one is rolled back and the feeds replay from the stored positions. */
@@ -221,14 +251,100 @@ static int finish_batch(daemon_t *d, int res)
 
         d->api.purged = false;
         if ((res = engine_commit(d->engine, res, publish_one, d)) < 0) {
-                log_struct(LOG_ERR, LOG_ID_STORE_FAILED, LOG_NO_FIELDS,
-                           "transaction failed (%s); rolled back, will replay from the stored position",
-                           strerror(-res));
+                store_failed(d, res);
+                d->time_done = 0;       /* what ran is rolled back too */
+                d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
+                d->next_dirty = true;
                 resume_feeds(d);
         }
         if (res == 0 && purged)
                 store_checkpoint_truncate(d->store);
         return res;
+}
+
+/*
+ * Runs time-driven rules and deliveries at event time `until` (the engine's time for the while:
+ * what they write is stamped with it), then gives the batch its own time back.
+ */
+static int run_until(daemon_t *d, bk_time_t until)
+{
+        int r, n;
+
+        engine_set_now(d->engine, until);
+        do {
+                if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
+                        break;
+                n = r;
+                if ((r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
+                        break;
+                n += r;
+        } while (n >= DELIVER_BATCH);
+        engine_set_now(d->engine, d->batch_now);
+        if (r < 0)
+                return r;
+        d->time_done = until;
+        /* Stored with what it woke, so that a restart wakes the same cases at the same place. */
+        if (cal_local_day(until) != d->wake_day)
+                store_counter_add(d->store, CNT_WAKE_DAY, cal_local_day(until) - d->wake_day);
+        d->wake_day = cal_local_day(until);
+        d->next_dirty = true;
+        return 0;
+}
+
+/*
+ * Whether time-driven work has anything to do at event time `until` behind the clock: a new
+ * local day (cases wake by day) or a reminder's moment passed. Checked alike before each event
+ * and at the end of a batch, so that it runs at the same places in a history whatever its pacing.
+ */
+static bool time_due(daemon_t *d, bk_time_t until)
+{
+        if (cal_local_day(until) > d->wake_day)
+                return true;
+        if (d->next_dirty) {
+                bk_time_t next = store_rem_next_delivery(d->store);
+                d->next_delivery = next == INT64_MAX ? next : cal_next_working(&d->cfg.calendar, next);
+                d->next_dirty = false;
+        }
+        return until >= d->next_delivery;
+}
+
+/*
+ * Time runs on event time (protocol §6): up to min(clock, the feeds' watermarks), so a history
+ * is judged as it happened whatever its pacing, and a heartbeat is never work. At the clock
+ * (live) every turn looks for work. A feed without a watermark holds time while it catches up,
+ * but never starves deliveries for long.
+ */
+static int run_time(daemon_t *d, bool force)
+{
+        bk_time_t now = clock_now(&d->clock), until = ingest_time_limit(d->ingest, now, clock_wall());
+
+        if (until == INT64_MIN) {
+                if (!force && clock_mono_ms() - d->last_deliver_ms < CATCH_UP_MAX_MS)
+                        return 0;
+                until = now;
+        }
+        d->last_deliver_ms = clock_mono_ms();
+        if (!force && until < now && !time_due(d, until))
+                return 0;
+        return run_until(d, until);
+}
+
+/*
+ * Before an event of a source with watermarks is applied, event time has moved to just before
+ * its `at`: a case's wake day or a reminder's moment that it passed comes first, exactly where it
+ * falls in the history, and not wherever a batch or a heartbeat happens to end. At the clock,
+ * the end of the batch does it.
+ */
+static int time_before_event(daemon_t *d)
+{
+        bk_time_t until, now = clock_now(&d->clock);
+
+        if (!ingest_has_watermarks(d->ingest))
+                return 0;
+        until = ingest_time_limit(d->ingest, now, clock_wall());
+        if (until == INT64_MIN || until >= now || !time_due(d, until))
+                return 0;
+        return run_until(d, until);
 }
 
 /*
@@ -257,7 +373,12 @@ static int drain_feeds(daemon_t *d, int *count)
                                 ingest_verdict_t v;
 
                                 ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
-                                r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
+                                if (!store_counter(d->store, CNT_FEED_WATERMARKS) && ingest_has_watermarks(d->ingest))
+                                        store_counter_add(d->store, CNT_FEED_WATERMARKS, 1);
+                                r = v.outcome == INGEST_APPLY ? time_before_event(d) : 0;
+                                if (r >= 0)
+                                        r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
+                                d->next_dirty |= v.outcome == INGEST_APPLY;
                                 perform_requests(d);
                                 if (r < 0)
                                         return r;
@@ -268,27 +389,6 @@ static int drain_feeds(daemon_t *d, int *count)
                 }
         } while (progress && budget > 0);
         return budget == 0;   /* 1: more may be waiting */
-}
-
-static int run_time(daemon_t *d, bool force, bool idle)
-{
-        int r, n;
-        /* Wake cases and deliver only once caught up and idle, so a replayed history is judged
-         * whole (a later event may resolve an earlier reminder first, and a case must not be
-         * ticked past events still on their way); but never starve deliveries for long. */
-        if (!force && (!idle || ingest_catching_up(d->ingest)) &&
-            clock_mono_ms() - d->last_deliver_ms < CATCH_UP_MAX_MS)
-                return 0;
-        d->last_deliver_ms = clock_mono_ms();
-        do {
-                if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
-                        return r;
-                n = r;
-                if ((r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
-                        return r;
-                n += r;
-        } while (n >= DELIVER_BATCH);
-        return 0;
 }
 
 /* The API's view of the feeds (api_feeds_t): ingest's. */
@@ -319,13 +419,18 @@ static int purge_turn(daemon_t *d, bool force)
 
         if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
                 return 0;
-        /* Retention follows the history, like the time rules: while ingest catches up (a go-live
-         * import, a replay) a case closed long ago may still have a later reopening on its way,
-         * and a case purged now would have that history dropped by its tombstone. */
-        if (ingest_catching_up(d->ingest))
+        /* Retention follows event time, like the time rules: during a go-live import a case
+         * closed long before the clock may still have a later reopening on its way, and a case
+         * purged now would have that history dropped by its tombstone. A feed without a
+         * watermark holds it while it catches up. */
+        bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
+        if (until == INT64_MIN)
                 return 0;
         int64_t t0 = clock_mono_ms();
-        if ((r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n)) < 0)
+        engine_set_now(d->engine, until);
+        r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n);
+        engine_set_now(d->engine, d->batch_now);
+        if (r < 0)
                 return r;
         /* what a batch holds up ingest and the API for (docs/performance.md measures it) */
         log_debug("retention: batch of %lld case(s), %lld reminder(s), %lld dead letter(s), %lld message(s) "
@@ -395,8 +500,9 @@ static int serve_api(daemon_t *d)
                                 r = 0;
                                 if (d->api.clock_moved) {
                                         d->api.clock_moved = false;
-                                        engine_set_now(d->engine, clock_now(&d->clock));
-                                        r = run_time(d, true, true);
+                                        d->batch_now = clock_now(&d->clock);
+                                        engine_set_now(d->engine, d->batch_now);
+                                        r = run_time(d, true);
                                         if (r >= 0)
                                                 r = purge_turn(d, true);
                                 }
@@ -519,10 +625,17 @@ static int loop(daemon_t *d)
                 r = clock_mono_ms() < d->backoff_until_ms ? 0 : drain_feeds(d, &n);
                 more = r == 1;
                 if (r >= 0)
-                        r = run_time(d, false, n == 0);
+                        r = run_time(d, false);
                 if (r >= 0)
                         r = purge_turn(d, false);
-                finish_batch(d, r);
+                /* Only batches that wrote feed messages, for a while, show the store has room again
+                 * (a small one may fit in what a rollback freed). */
+                if (finish_batch(d, r) == 0 && n > 0 && d->backoff_ms &&
+                    clock_mono_ms() - d->failed_ms > STORE_OK_AFTER_MS) {
+                        d->backoff_ms = 0;
+                        ingest_set_store_full(d->ingest, false);
+                        log_info("the store takes writes again");
+                }
 
                 serve_api(d);
                 indworker_drain(d->indw, send_answer, d);
@@ -670,6 +783,8 @@ static int serve(daemon_t *d)
         d->api.indicators = d->indw;
         if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
                 d->watchdog_usec = 0;
+        d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
+        d->next_dirty = true;
         resume_feeds(d);
         /* The catch-up's 30 s allowance starts now: the first turns must not deliver before the
          * replay asked for above has been judged (a reminder it resolves would go out). */

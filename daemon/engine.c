@@ -601,7 +601,10 @@ int engine_apply_event(engine_t *e, const event_t *ev)
                 return err;
         bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
         episode = rules_state_lt_episode(c->st);
-        c->last_at = ev->at;
+        /* The closing time is the closing event's `at`: a later event of the closed case (ignored)
+         * does not move it, whichever batch it falls in. */
+        if (rules_state_open(c->st) || !c->last_at)
+                c->last_at = ev->at;
         out.n = 0;
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
@@ -894,7 +897,7 @@ static void expire_one(void *ud, const char *case_id)
 
 int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n)
 {
-        bk_time_t now = clock_now(e->clock);
+        bk_time_t now = e->now;         /* the caller's event time (daemon.c: retention follows the watermark) */
         struct expire_ctx x = { e, n, 0 };
         int r;
 

@@ -236,6 +236,10 @@ static int ctx_fail_json(ev_ctx_t *c, const json_error_t *jerr)
         near = strstr(text, " near '");
         if (near)
                 *near = '\0';
+        /* Latin-1 from a Swedish case system (S\xf6der) is the likely cause: say it plainly. */
+        if (json_error_code(jerr) == json_error_invalid_utf8)
+                return ctx_fail(c, NULL, NULL, "not JSON: bytes are not UTF-8 (Latin-1?): %s at line %d column %d",
+                                text, jerr->line, jerr->column);
         return ctx_fail(c, NULL, NULL, "not JSON: %s at line %d column %d",
                         text, jerr->line, jerr->column);
 }

@@ -45,8 +45,13 @@ typedef struct ingest_request {
         ingest_request_kind_t kind;
         int feed;
         char source[EV_SOURCE_MAX + 1];         /* INGEST_REPLAY: ask this source's log … */
-        int64_t from_seq;                       /* … from this seq */
+        int64_t from_seq;                       /* … from this seq, */
+        int64_t max;                            /* at most this many (protocol §6: credit) */
 } ingest_request_t;
+
+/* Events asked for per replay reply: the next chunk is asked for once this one is judged,
+ * so the ZeroMQ queues hold at most one chunk (memory bounded by the feed, not the backlog). */
+#define INGEST_REPLAY_CHUNK 2000
 
 /* Gaps seen and replays asked for, not yet added to the store's counters. */
 typedef struct ingest_counts {
@@ -60,8 +65,9 @@ void ingest_free(ingest_t **in);
 void ingest_forget_positions(ingest_t *in);
 /* -ENOSPC when there are too many sources (the source is then not sequenced). */
 int ingest_set_position(ingest_t *in, const char *source, int64_t last_seq);
-/* Asks every feed to replay every known source from its position. */
-void ingest_resume(ingest_t *in, int64_t now_ms);
+/* Asks every feed to replay every known source from its position; with watermarks, the sources
+ * are taken to send them (until a heartbeat says so, as after a restart). */
+void ingest_resume(ingest_t *in, int64_t now_ms, bool watermarks);
 /* Judges one message from a feed socket at monotonic time now_ms; the verdict says what to store. */
 void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verdict_t *v);
 /* Silence checks, replay timeouts; call once per loop turn. */
@@ -74,9 +80,21 @@ ingest_counts_t ingest_counts_take(ingest_t *in);
 /* True while a replay is outstanding or the adapter has events we have not applied yet
  * (time-driven rules and deliveries wait until caught up). */
 bool ingest_catching_up(const ingest_t *in);
+/*
+ * Event time (protocol §6): time-driven rules, deliveries and retention run up to this instant,
+ * min(clock, every source's watermark); a source without one lets time run to the clock once it
+ * has caught up (no replay pending, at the adapter's last_seq), else holds it (INT64_MIN); so
+ * does a caught-up source whose watermark is within seconds of wall_now (a live adapter).
+ * A source that sends watermarks publishes in `at` order, so an event being applied moves its
+ * source's event time to just before its `at`.
+ */
+bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now, bk_time_t wall_now);
+bool ingest_has_watermarks(const ingest_t *in);
+/* The daemon's store is full: replay requests back off further and STATUS= says so. */
+void ingest_set_store_full(ingest_t *in, bool full);
 /* {source, last_seq} per known source, plus counters, for stats. */
 json_t *ingest_feeds_json(const ingest_t *in);
 /* Per feed endpoint: [{"endpoint", "silent", "silences", "reconnects"}, …] (stats, metrics). */
 json_t *ingest_endpoints_json(const ingest_t *in);
-/* "feeds ok" / "feed 0 silent 12s" for STATUS=. */
+/* "1 feeds ok" / "1 of 2 feeds silent", then ", source S stuck at seq N", ", store full" (STATUS=). */
 void ingest_status(const ingest_t *in, char *buf, size_t n);

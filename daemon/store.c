@@ -112,6 +112,7 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_MASKED] = "privacy.masked", [CNT_PURGE_RUNS] = "purge.runs", [CNT_PURGE_CASES] = "purge.cases",
         [CNT_PURGE_EVENTS] = "purge.events", [CNT_PURGE_REMINDERS] = "purge.reminders",
         [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
+        [CNT_WAKE_DAY] = "time.wake_day", [CNT_FEED_WATERMARKS] = "feed.watermarks",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",

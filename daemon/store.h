@@ -28,6 +28,8 @@ typedef enum store_counter {
         CNT_MASKED,                       /* personnummer masked in free text */
         CNT_PURGE_RUNS, CNT_PURGE_CASES, CNT_PURGE_EVENTS, CNT_PURGE_REMINDERS, CNT_PURGE_DEAD,
         CNT_PURGE_DROPPED,                /* events of a purged case that came again and were dropped */
+        CNT_WAKE_DAY,                     /* the local day up to which cases were woken (event time) */
+        CNT_FEED_WATERMARKS,              /* 1 once a feed sent watermarks */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;

@@ -99,7 +99,7 @@ static void test_feed(bus_t *b, const config_t *cfg, void *ctx)
         CHECK_STR(m.reason, "frames: expected [type][event], got one frame");
 
         /* a replay request reaches the adapter's ROUTER; one frame back is the replay's end */
-        CHECK_INT(bus_replay_request(b, 0, "paraply-hv", 42), 0);
+        CHECK_INT(bus_replay_request(b, 0, "paraply-hv", 42, 2000), 0);
         {
                 zmq_pollitem_t it = { router, 0, ZMQ_POLLIN, 0 };
                 unsigned char id[256];
@@ -110,7 +110,7 @@ static void test_feed(bus_t *b, const config_t *cfg, void *ctx)
                 CHECK(idlen > 0 && idlen <= (int)sizeof(id));
                 k = zmq_recv(router, buf, sizeof(buf) - 1, ZMQ_DONTWAIT);
                 buf[k > 0 ? k : 0] = '\0';
-                CHECK_STR(buf, "{\"op\":\"replay\",\"source\":\"paraply-hv\",\"from_seq\":42}");
+                CHECK_STR(buf, "{\"op\":\"replay\",\"source\":\"paraply-hv\",\"from_seq\":42,\"max\":2000}");
                 if (idlen > 0) {
                         zmq_send(router, id, (size_t)idlen, ZMQ_SNDMORE);
                         zmq_send(router, "{\"op\":\"replay_end\"}", 19, 0);

@@ -343,6 +343,7 @@ int main(void)
         CHECK(strstr(r.out, "\nbevaka_reminders{state=\"snoozed\"} 1\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_reminders{state=\"cancelled\"} 1\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_feed_last_seq{source=\"paraply-demo\"} 6\n") != NULL);
+        CHECK(strstr(r.out, "\nbevaka_feed_source_stuck{source=\"paraply-demo\"} 0\n") != NULL);
         CHECK(strstr(r.out, "\nbevaka_feed_gaps_total ") != NULL);
         CHECK(strstr(r.out, "\nbevaka_feed_replays_total ") != NULL);
         /* the indicators as a table, as CSV (a row per indicator and month) and as JSON */

@@ -273,7 +273,7 @@ static void test_not_json(void)
         CHECK(parse("{\"a\":1,\n\"a\":2}", &ev) == BK_E_INVALID);
         CHECK_STR(reason, "not JSON: duplicate object key at line 2 column 3");
         CHECK(parse("{\"a\":\"\xff\"}", &ev) == BK_E_INVALID);
-        CHECK_STR(reason, "not JSON: unable to decode byte 0xff at line 1 column 6");
+        CHECK_STR(reason, "not JSON: bytes are not UTF-8 (Latin-1?): unable to decode byte 0xff at line 1 column 6");
         CHECK(parse("{\"a\":\"hk\\u0000\"}", &ev) == BK_E_INVALID);
         CHECK_STR(reason, "not JSON: \\u0000 is not allowed without JSON_ALLOW_NUL at line 1 column 15");
         CHECK(parse("{\"a\":NaN}", &ev) == BK_E_INVALID);

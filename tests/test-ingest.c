@@ -9,9 +9,15 @@
  * from the next seq on a gap (live events dropped until it ends), on a
  * heartbeat ahead of us and on a replay that ended short, none while one is
  * pending, again after a replay times out, a reconnect and replays when a
- * feed falls silent, and replays from the given positions on resume.
+ * feed falls silent, and replays from the given positions on resume. Issue 12: each unreadable kind of
+ * message (Latin-1, deep nesting, 1e400, a seq over 2^63 or not an integer,
+ * \u0000, a raw NUL, a bad frame count) takes its position in a replay
+ * reply and the source moves on; live ones are rate-limited; a source that
+ * cannot progress backs off and is reported stuck; replays come in chunks;
+ * watermarks and event time.
  */
 #include <stdio.h>
+#include "calendar.h"
 #include "ingest.h"
 #include "log.h"
 #include "tap.h"
@@ -49,10 +55,11 @@ static void fx_free(fx_t *f)
         CHECK(f->in == NULL);
 }
 
-/* One message at f->mono. The verdict's bytes point into body: a string literal or static buffer. */
-static ingest_verdict_t fx_msg(fx_t *f, bus_kind_t kind, int feed, bool replay, const char *type, const char *body)
+/* One message of len bytes at f->mono. The verdict's bytes point into body. */
+static ingest_verdict_t fx_bytes(fx_t *f, bus_kind_t kind, int feed, bool replay, const char *type, const char *body,
+                                 size_t len)
 {
-        bus_msg_t m = { .kind = kind, .feed = feed, .replay = replay, .body = body, .len = strlen(body),
+        bus_msg_t m = { .kind = kind, .feed = feed, .replay = replay, .body = body, .len = len,
                         .reason = kind == BUS_BAD ? "frames: expected 2, got 3" : NULL };
         ingest_verdict_t v;
 
@@ -60,6 +67,12 @@ static ingest_verdict_t fx_msg(fx_t *f, bus_kind_t kind, int feed, bool replay, 
         memset(&v, 0xa5, sizeof(v));      /* ingest must set every field it promises */
         ingest_handle(f->in, &m, f->mono, &v);
         return v;
+}
+
+/* One message at f->mono. The verdict's bytes point into body: a string literal or static buffer. */
+static ingest_verdict_t fx_msg(fx_t *f, bus_kind_t kind, int feed, bool replay, const char *type, const char *body)
+{
+        return fx_bytes(f, kind, feed, replay, type, body, strlen(body));
 }
 
 /* The position ingest keeps for source (its stats view); -1 when it does not know the source. */
@@ -255,12 +268,20 @@ static void test_heartbeats_and_timeouts(void)
         CHECK_INT(taken(&f, q, 8), 1);
         check_replay(&q[0], 1, 3);
         check_counts(&f, 0, 1);
-        /* a live event ahead after a timed-out replay is a new gap, asked for at once */
+        /* a live event ahead after a timed-out replay is a new gap; asked again from the same seq
+         * without progress, the request backs off (250 ms first) instead of spinning */
         f.mono += 5200;
         ingest_tick(f.in, f.mono);
         CHECK_INT(fx_event(&f, 1, false, 4).outcome, INGEST_GAP);
+        CHECK_INT(taken(&f, q, 8), 0);
+        f.mono += 249;
+        ingest_tick(f.in, f.mono);
+        CHECK_INT(taken(&f, q, 8), 0);
+        f.mono += 1;
+        ingest_tick(f.in, f.mono);
         CHECK_INT(taken(&f, q, 8), 1);
         check_replay(&q[0], 1, 3);
+        CHECK_INT(q[0].max, INGEST_REPLAY_CHUNK);
         check_counts(&f, 1, 1);
         fx_free(&f);
 }
@@ -423,15 +444,15 @@ static void test_resume(void)
         CHECK_INT(fx_event(&f, 1, false, 1).outcome, INGEST_APPLY);
         CHECK_INT(fx_event(&f, 1, false, 2).outcome, INGEST_APPLY);
         CHECK_INT(fx_event(&f, 1, false, 3).outcome, INGEST_APPLY);
-        /* a rollback: the stored position (2) comes back, without its feed, so every feed is asked */
+        /* a rollback: the stored position (2) comes back; the feed it was heard on is remembered
+         * and asked at once */
         ingest_forget_positions(f.in);
-        CHECK_INT(fx_last(&f, SRC), -1);
+        CHECK_INT(fx_last(&f, SRC), 0);
         CHECK_INT(ingest_set_position(f.in, SRC, 2), 0);
-        ingest_resume(f.in, f.mono);
+        ingest_resume(f.in, f.mono, false);
         CHECK_INT(fx_last(&f, SRC), 2);
-        CHECK_INT(taken(&f, q, 8), 2);
-        check_replay(&q[0], 0, 3);
-        check_replay(&q[1], 1, 3);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 1, 3);
         check_counts(&f, 0, 1);
         CHECK(ingest_catching_up(f.in));
         /* the rolled-back event comes again and applies again */
@@ -440,14 +461,295 @@ static void test_resume(void)
         CHECK(!ingest_catching_up(f.in));
         CHECK_INT(taken(&f, q, 8), 0);
 
+        /* a fresh ingest given a stored position, without its feed: every feed is asked; when the
+         * store says the feeds send watermarks, the source is judged in event time at once */
+        ingest_free(&f.in);
+        CHECK_INT(ingest_new(&f.cfg, &f.clock, f.mono, &f.in), 0);
+        if (!f.in)
+                return;
+        CHECK_INT(ingest_set_position(f.in, SRC, 3), 0);
+        ingest_resume(f.in, f.mono, true);
+        CHECK_INT(taken(&f, q, 8), 2);
+        check_replay(&q[0], 0, 4);
+        check_replay(&q[1], 1, 4);
+        CHECK(ingest_has_watermarks(f.in));
+        CHECK(ingest_time_limit(f.in, clock_now(&f.clock), clock_now(&f.clock)) == INT64_MIN);
+
         /* a fresh ingest knows no source until it is given one */
         ingest_free(&f.in);
         CHECK_INT(ingest_new(&f.cfg, &f.clock, f.mono, &f.in), 0);
         if (!f.in)
                 return;
-        ingest_resume(f.in, f.mono);
+        ingest_resume(f.in, f.mono, false);
         CHECK_INT(taken(&f, q, 8), 0);
         CHECK(!ingest_catching_up(f.in));
+        fx_free(&f);
+}
+
+
+/* ---- no byte sequence wedges a feed (issue 12) ------------------------------------------ */
+
+#define ENV_HEAD(seq) "{\"v\":1,\"id\":\"e-" #seq "\",\"source\":\"" SRC "\","
+#define ENV_TAIL "\"type\":\"ib1.completed\",\"at\":\"2025-11-04T09:00:00+01:00\",\"unit\":\"HV-EB-1\",\"data\":{}"
+
+/* Event 3's bytes, unreadable in each way measured: its seq cannot be read, or nothing can. */
+static size_t bad_event(int k, char *buf, size_t n)
+{
+        size_t len;
+
+        switch (k) {
+        case 0:   /* Latin-1 from the case system */
+                return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3," ENV_TAIL ",\"case\":\"S\xf6" "der\"}");
+        case 1:   /* nested deeper than jansson's 2048 */
+                len = (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3,\"x\":");
+                for (int i = 0; i < 2100 && len + 2 < n; i++)
+                        buf[len++] = '[';
+                buf[len] = '\0';
+                return len;
+        case 2: return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3,\"n\":1e400," ENV_TAIL ",\"case\":\"EB-1\"}");
+        case 3: return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":99999999999999999999," ENV_TAIL ",\"case\":\"EB-1\"}");
+        case 4: return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":\"3\"," ENV_TAIL ",\"case\":\"EB-1\"}");
+        case 5: return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3.0," ENV_TAIL ",\"case\":\"EB-1\"}");
+        case 6: return (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3," ENV_TAIL ",\"case\":\"EB\\u00001\"}");
+        default:  /* a raw NUL inside */
+                len = (size_t)snprintf(buf, n, ENV_HEAD(3) "\"seq\":3," ENV_TAIL ",\"case\":\"EB-1\"}");
+                buf[20] = '\0';
+                return len;
+        }
+}
+
+/*
+ * Live: 1, 2, then event 3 unreadable, then 4. The unreadable one is a dead letter without a
+ * position; 4 is a gap; the replay from 3 brings the same bytes first, which take position 3 there
+ * (only the position: the bytes were stored when they came live), then 4 and 5 apply, and one
+ * replay request was all it took.
+ */
+static void test_unreadable_takes_its_replay_position(void)
+{
+        static char bad[8][8192];
+
+        for (int k = 0; k < 8; k++) {
+                fx_t f;
+                ingest_request_t q[8];
+                ingest_verdict_t v;
+                size_t len = bad_event(k, bad[k], sizeof(bad[k]));
+
+                if (!fx_init(&f))
+                        return;
+                CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
+                CHECK_INT(fx_event(&f, 0, false, 2).outcome, INGEST_APPLY);
+                v = fx_bytes(&f, BUS_EVENT, 0, false, "ib1.completed", bad[k], len);
+                CHECK_INT(v.outcome, INGEST_DEAD_LETTER);
+                CHECK(!v.advance);
+                CHECK(v.raw == bad[k]);
+                if (k == 0)
+                        CHECK(strstr(v.reason, "not UTF-8") != NULL);
+                CHECK_INT(fx_event(&f, 0, false, 4).outcome, INGEST_GAP);
+                CHECK_INT(taken(&f, q, 8), 1);
+                check_replay(&q[0], 0, 3);
+                CHECK_INT(q[0].max, INGEST_REPLAY_CHUNK);
+                /* the reply: the same bytes at position 3, then 4 and 5 */
+                v = fx_bytes(&f, BUS_EVENT, 0, true, "ib1.completed", bad[k], len);
+                CHECK_INT(v.outcome, INGEST_DEAD_LETTER);
+                CHECK_STR(v.source, SRC);
+                CHECK_INT(v.seq, 3);
+                CHECK(v.advance);
+                CHECK(v.raw == NULL);      /* stored once, when it came live */
+                CHECK_INT(fx_last(&f, SRC), 3);
+                CHECK_INT(fx_event(&f, 0, true, 4).outcome, INGEST_APPLY);
+                CHECK_INT(fx_event(&f, 0, true, 5).outcome, INGEST_APPLY);
+                CHECK_INT(fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 5).outcome, INGEST_NONE);
+                CHECK_INT(taken(&f, q, 8), 0);
+                CHECK(!ingest_catching_up(f.in));
+                CHECK_INT(fx_event(&f, 0, false, 6).outcome, INGEST_APPLY);
+                check_counts(&f, 1, 1);
+                fx_free(&f);
+        }
+}
+
+/* Never seen live (the live copy was dropped at the HWM): the reply's copy is stored, at its position. */
+static void test_unreadable_first_seen_in_replay(void)
+{
+        static const char junk[] = "\x01\x02 not an event";
+        fx_t f;
+        ingest_request_t q[8];
+        ingest_verdict_t v;
+
+        if (!fx_init(&f))
+                return;
+        CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
+        CHECK_INT(fx_event(&f, 0, false, 3).outcome, INGEST_GAP);
+        CHECK_INT(taken(&f, q, 8), 1);
+        v = fx_msg(&f, BUS_EVENT, 0, true, "x", junk);
+        CHECK_INT(v.outcome, INGEST_DEAD_LETTER);
+        CHECK_INT(v.seq, 2);
+        CHECK(v.advance);
+        CHECK(v.raw == junk);
+        /* a reply with the wrong frame count takes its position too */
+        v = fx_msg(&f, BUS_BAD, 0, true, "x", "three frames");
+        CHECK_INT(v.outcome, INGEST_DEAD_LETTER);
+        CHECK_INT(v.seq, 3);
+        CHECK(v.advance);
+        CHECK_INT(fx_event(&f, 0, true, 4).outcome, INGEST_APPLY);
+        /* the same reply again (a duplicate request): positions already passed are duplicates */
+        CHECK_INT(fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 4).outcome, INGEST_NONE);
+        fx_event(&f, 0, false, 6);              /* a gap: asks from 5 */
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 0, 5);
+        CHECK_INT(fx_msg(&f, BUS_EVENT, 0, true, "x", junk).outcome, INGEST_DEAD_LETTER);
+        CHECK_INT(fx_last(&f, SRC), 5);
+        fx_free(&f);
+}
+
+/* A flood of unreadable live messages: at most 10 a second per feed are stored. */
+static void test_unpositioned_rate_limit(void)
+{
+        fx_t f;
+        int stored = 0;
+
+        if (!fx_init(&f))
+                return;
+        for (int i = 0; i < 1000; i++) {
+                ingest_verdict_t v = fx_msg(&f, BUS_EVENT, 0, false, "x", "garbage");
+                stored += v.outcome == INGEST_DEAD_LETTER;
+                CHECK(v.outcome == INGEST_DEAD_LETTER || v.outcome == INGEST_NONE);
+                f.mono += 1;
+        }
+        CHECK_INT(stored, 10);
+        fx_free(&f);
+}
+
+/*
+ * An adapter that cannot serve position 2 (its log has a hole): each reply skips it. The requests
+ * from the same seq back off (250 ms, doubling to 30 s), the source is reported stuck, and over
+ * ten minutes the adapter gets a bounded number of requests instead of one per turn.
+ */
+static void test_stuck_source_backs_off(void)
+{
+        fx_t f;
+        ingest_request_t q[8];
+        char status[256];
+        int requests = 0;
+
+        if (!fx_init(&f))
+                return;
+        f.cfg.feed_silence_s = 3600;
+        CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
+        CHECK_INT(fx_event(&f, 0, false, 3).outcome, INGEST_GAP);
+        for (int t = 0; t < 600 * 100; t++) {    /* 10 min in 10 ms turns */
+                int n = taken(&f, q, 8);
+                for (int i = 0; i < n && i < 8; i++) {
+                        check_replay(&q[i], 0, 2);
+                        /* the reply skips 2 and ends at 3 */
+                        CHECK_INT(fx_event(&f, 0, true, 3).outcome, INGEST_GAP);
+                        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 3);
+                }
+                requests += n;
+                f.mono += 10;
+                ingest_tick(f.in, f.mono);
+        }
+        CHECK(requests >= 10 && requests <= 40);
+        ingest_status(f.in, status, sizeof(status));
+        CHECK_STR(status, "2 feeds ok, source " SRC " stuck at seq 2");
+        json_t *a = ingest_feeds_json(f.in);
+        CHECK(json_is_true(json_object_get(json_array_get(a, 0), "stuck")));
+        json_decref(a);
+        /* progress clears it */
+        ingest_tick(f.in, f.mono += 60000);
+        for (int n; (n = taken(&f, q, 8)) == 0;)
+                ingest_tick(f.in, f.mono += 1000);
+        CHECK_INT(fx_event(&f, 0, true, 2).outcome, INGEST_APPLY);
+        CHECK_INT(fx_event(&f, 0, true, 3).outcome, INGEST_APPLY);
+        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 3);
+        ingest_status(f.in, status, sizeof(status));
+        CHECK_STR(status, "2 feeds ok");
+        /* a full store backs replay requests off too, and says so */
+        ingest_set_store_full(f.in, true);
+        ingest_status(f.in, status, sizeof(status));
+        CHECK_STR(status, "2 feeds ok, store full");
+        fx_free(&f);
+}
+
+/* Credit: a reply of a full chunk asks for the next one from where it ended; a short one ends it. */
+static void test_replay_in_chunks(void)
+{
+        fx_t f;
+        ingest_request_t q[8];
+
+        if (!fx_init(&f))
+                return;
+        CHECK_INT(fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", INGEST_REPLAY_CHUNK + 5).outcome, INGEST_NONE);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 0, 1);
+        CHECK_INT(q[0].max, INGEST_REPLAY_CHUNK);
+        for (int64_t i = 1; i <= INGEST_REPLAY_CHUNK; i++)
+                CHECK(fx_event(&f, 0, true, i).outcome == INGEST_APPLY);
+        CHECK_INT(taken(&f, q, 8), 0);           /* no request before the chunk has ended */
+        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", INGEST_REPLAY_CHUNK);
+        CHECK_INT(taken(&f, q, 8), 1);
+        check_replay(&q[0], 0, INGEST_REPLAY_CHUNK + 1);
+        CHECK(ingest_catching_up(f.in));
+        for (int64_t i = INGEST_REPLAY_CHUNK + 1; i <= INGEST_REPLAY_CHUNK + 5; i++)
+                CHECK(fx_event(&f, 0, true, i).outcome == INGEST_APPLY);
+        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", INGEST_REPLAY_CHUNK + 5);
+        CHECK_INT(taken(&f, q, 8), 0);
+        CHECK(!ingest_catching_up(f.in));
+        fx_free(&f);
+}
+
+static ingest_verdict_t fx_heartbeat_wm(fx_t *f, int64_t last, const char *wm)
+{
+        static char raw[256];
+
+        snprintf(raw, sizeof(raw), "{\"op\":\"heartbeat\",\"source\":\"" SRC "\",\"last_seq\":%lld,\"watermark\":\"%s\"}",
+                 (long long)last, wm);
+        return fx_msg(f, BUS_HEARTBEAT, 0, false, "feed.heartbeat", raw);
+}
+
+/*
+ * Event time: a source without a watermark lets time run to the clock once caught up; a watermark
+ * holds once the position reaches the last_seq it came with; an applied event of a source with
+ * watermarks moves it to just before its `at`; a watermark at the wall clock is a live adapter.
+ */
+static void test_watermarks(void)
+{
+        fx_t f;
+        bk_time_t clk, wall, w1 = 0, at = 0;
+
+        if (!fx_init(&f))
+                return;
+        clk = clock_now(&f.clock);
+        wall = clk + 400 * 86400;
+        CHECK_INT(cal_parse_rfc3339("2025-06-01T12:00:00+02:00", &w1), 0);
+        CHECK_INT(cal_parse_rfc3339("2025-11-04T09:00:00+01:00", &at), 0);
+        CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* no source yet */
+        CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
+        CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);      /* not heard yet: v1 or not? */
+        fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 1);
+        CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* v1, caught up */
+        fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 3);             /* v1, behind */
+        CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);
+        CHECK(!ingest_has_watermarks(f.in));
+        /* a watermark given at 3 holds once 3 is applied */
+        fx_heartbeat_wm(&f, 3, "2025-06-01T12:00:00+02:00");
+        CHECK(ingest_has_watermarks(f.in));
+        CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);
+        CHECK_INT(fx_event(&f, 0, true, 2).outcome, INGEST_APPLY);
+        CHECK_INT(fx_event(&f, 0, true, 3).outcome, INGEST_APPLY);
+        /* event 3 (at 2025-11-04 09:00) moved it past the heartbeat's: just before its at */
+        CHECK_INT(ingest_time_limit(f.in, clk, wall), at - 1);
+        CHECK(w1 < at - 1);
+        /* never past the clock */
+        CHECK_INT(ingest_time_limit(f.in, at - 100, wall), at - 100);
+        /* a caught-up adapter whose watermark is its present is live: time runs to the clock */
+        char now[40];
+        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 3);
+        cal_format_rfc3339(wall, now, sizeof(now));
+        fx_heartbeat_wm(&f, 3, now);
+        CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);
+        json_t *a = ingest_feeds_json(f.in);
+        CHECK(json_is_string(json_object_get(json_array_get(a, 0), "watermark")));
+        json_decref(a);
         fx_free(&f);
 }
 
@@ -461,5 +763,11 @@ int main(void)
         test_dead_letters();
         test_too_many_sources();
         test_resume();
+        test_unreadable_takes_its_replay_position();
+        test_unreadable_first_seen_in_replay();
+        test_unpositioned_rate_limit();
+        test_stuck_source_backs_off();
+        test_replay_in_chunks();
+        test_watermarks();
         return tap_done();
 }

@@ -4,6 +4,16 @@
  * contents and identical published messages. The manual clock holds still
  * before every event's date while the history goes in, so the split points
  * cannot change what is due; then the clock moves and both runs deliver.
+ *
+ * Event time (protocol §6, issue 12): with the clock after the whole history
+ * and an adapter that sends watermarks, the history is judged as it happened
+ * whatever its pacing: applied as fast as it goes or paced at a few hundred
+ * events a second, the store and the outbox (every published `due`) are
+ * identical, and so are the messages on the wire. (Split by restarts of the
+ * daemon, the event-time runs agree in most seeds but not all yet: a case's
+ * retention can differ; see issue 12's report. The split runs above, with
+ * the clock before the history, are checked.)
+ *
  * The seed is printed; BEVAKA_PROPERTY_SEED reproduces a run.
  */
 #include <sqlite3.h>
@@ -315,6 +325,99 @@ static char *run(const char *history, int n, const int *splits, int n_splits, ch
         return d;
 }
 
+/* Polls until the feed's watermark is the adapter's present (it is live), then until nothing more is published. */
+static void wait_live(it_env_t *e, FILE *log)
+{
+        int64_t end = it_ms() + 20000;
+        bool live = false;
+
+        while (!live && it_ms() < end) {
+                json_t *r = it_api(e, "{\"op\":\"stats\"}");
+                const char *wm = json_string_value(json_object_get(json_array_get(json_object_get(r, "feeds"), 0),
+                                                                   "watermark"));
+                struct tm tm = { 0 };
+                /* live: the adapter's watermark is the wall clock's present (UTC, or whatever offset) */
+                if (wm && strptime(wm, "%Y-%m-%dT%H:%M:%S", &tm))
+                        live = llabs((long long)timegm(&tm) - (long long)time(NULL)) < 86400;
+                json_decref(r);
+        }
+        CHECK(live);
+        long long before = -1, now = rseq_now(e);
+        while (now != before && it_ms() < end) {
+                before = now;
+                json_decref(it_api(e, "{\"op\":\"stats\"}"));
+                json_decref(it_api(e, "{\"op\":\"stats\"}"));
+                now = rseq_now(e);
+        }
+        drain_sub(e, log, now);
+}
+
+static void start_serve(it_env_t *e)
+{
+        char exe[600], ep[600], rep[600], db[600];
+        snprintf(exe, sizeof(exe), "%s/bevaka-feed", e->bin);
+        snprintf(ep, sizeof(ep), "ipc://%s/feed.sock", e->dir);
+        snprintf(rep, sizeof(rep), "ipc://%s/replay.sock", e->dir);
+        snprintf(db, sizeof(db), "%s/feed.db", e->dir);
+        char *argv[] = { exe, "serve", "--endpoint", ep, "--replay-endpoint", rep, "--db", db, "--heartbeat-ms",
+                         "200", "-q", NULL };
+        e->feed = it_spawn(e, "feed.log", argv);
+}
+
+/*
+ * One run with the clock after the history, paced or not. The feed says event time by the events'
+ * `at` (--watermark at) until the end, when a live feed (serve: now) lets time run to the clock.
+ */
+static char *run_event_time(const char *history, int n, bool paced, char **sublog)
+{
+        it_env_t e;
+        size_t len;
+        FILE *log = open_memstream(sublog, &len);
+
+        it_init(&e);
+        it_config(&e, "2027-01-04T09:00:00+01:00", NULL);      /* after the whole history */
+        it_start_daemon(&e);
+        it_connect(&e);
+        if (paced)
+                it_start_feed(&e, history, "--wait-subscribers", "1", "--watermark", "at", "--rate", "400", NULL);
+        else
+                it_start_feed(&e, history, "--wait-subscribers", "1", "--watermark", "at", NULL);
+        CHECK(wait_seen(&e, n));
+        it_stop(&e.feed, SIGTERM);
+        start_serve(&e);
+        wait_live(&e, log);
+        advance(&e, "2027-06-01T09:00:00+02:00", log);
+        it_stop(&e.feed, SIGTERM);
+        it_stop(&e.daemon, SIGTERM);
+        fclose(log);
+        char *d = dump(&e);
+        CHECK(d && !strstr(d, "WRONG-REMS"));
+        it_cleanup(&e);
+        return d;
+}
+
+static void event_time_property(const char *dir, uint64_t seed)
+{
+        char history[600];
+
+        rng = seed * 31 + 5;
+        snprintf(history, sizeof(history), "%s/history-et.jsonl", dir);
+        int n = write_history(history, 25);
+        char *sub_f, *sub_p;
+        char *f = run_event_time(history, n, false, &sub_f);
+        char *p = run_event_time(history, n, true, &sub_p);
+        CHECK(strstr(sub_f, "\"op\":\"due\"") != NULL);   /* something came due during the history */
+        CHECK_STR(f, p);
+        CHECK_STR(sub_f, sub_p);
+        if (strcmp(f, p) != 0 || strcmp(sub_f, sub_p) != 0) {
+                FILE *o = fopen("/tmp/bevaka-et-fast.txt", "w"); fputs(f, o); fputs(sub_f, o); fclose(o);
+                o = fopen("/tmp/bevaka-et-paced.txt", "w"); fputs(p, o); fputs(sub_p, o); fclose(o);
+                fprintf(stderr, "event time: differences in /tmp/bevaka-et-*.txt (seed %llu)\n",
+                        (unsigned long long)seed);
+        }
+        free(f); free(p); free(sub_f); free(sub_p);
+}
+
 int main(void)
 {
         const char *s = getenv("BEVAKA_PROPERTY_SEED");
@@ -346,6 +449,7 @@ int main(void)
                 }
                 free(a); free(b); free(sub_a); free(sub_b);
         }
+        event_time_property(dir, seed);
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         if (system(cmd) != 0)
