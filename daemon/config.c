@@ -644,6 +644,11 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
         }
         if (strcmp(cfg->publish_endpoint, cfg->api_endpoint) == 0)
                 return cfg_fail(ctx, config_lookup(ctx->lc, "api.endpoint"), NULL, "same as publish.endpoint");
+        for (size_t i = 0; i < BK_ARRAY_SIZE(bound); i++) {
+                const char *why = cfg_endpoint_unbindable(bound[i].ep);
+                if (why)
+                        return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL, "%s: %s", bound[i].ep, why);
+        }
         if ((r = cfg_check_retention(ctx)) != 0)
                 return r;
         if (cfg->curve)
@@ -653,6 +658,43 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
                         return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL,
                                         "binding a non-loopback address needs security.curve = true");
         return 0;
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+void config_restart_settings(const config_t *run, const config_t *next,
+                             void (*fn)(void *ud, const char *setting), void *ud)
+{
+        const struct { const char *setting; const char *a, *b; } str[] = {
+                { "store.path", run->store_path, next->store_path },
+                { "publish.endpoint", run->publish_endpoint, next->publish_endpoint },
+                { "api.endpoint", run->api_endpoint, next->api_endpoint },
+                { "security.secret_key", run->secret_key_file, next->secret_key_file },
+                { "security.public_key", run->public_key_file, next->public_key_file },
+                { "security.keys", run->keys_file, next->keys_file },
+        };
+        const struct { const char *setting; long long a, b; } num[] = {
+                { "store.synchronous", run->store_sync_full, next->store_sync_full },
+                { "store.batch", run->store_batch, next->store_batch },
+                { "feed.silence_s", run->feed_silence_s, next->feed_silence_s },
+                { "clock.mode", run->clock_manual, next->clock_manual },
+                { "clock.start", run->clock_start, next->clock_start },
+                { "security.curve", run->curve, next->curve },
+                { "limits.max_msg_size", run->max_msg_size, next->max_msg_size },
+                { "limits.hwm", run->hwm, next->hwm },
+        };
+        bool feeds = run->n_feeds != next->n_feeds;
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(str); i++)
+                if (strcmp(str[i].a, str[i].b) != 0)
+                        fn(ud, str[i].setting);
+        for (size_t i = 0; i < BK_ARRAY_SIZE(num); i++)
+                if (num[i].a != num[i].b)
+                        fn(ud, num[i].setting);
+        for (int i = 0; !feeds && i < run->n_feeds; i++)
+                feeds = memcmp(&run->feeds[i], &next->feeds[i], sizeof(run->feeds[i])) != 0;
+        if (feeds)
+                fn(ud, "feeds");
 }
 
 /* ---- printing ------------------------------------------------------------- */

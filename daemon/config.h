@@ -82,6 +82,15 @@ void config_defaults(config_t *cfg);
  * Returns 0, or BK_E_INVALID with "FILE:LINE: setting: problem" in err.
  */
 int config_load(const char *path, const char *base_dir, config_t *cfg, char *err, size_t err_size);
+/*
+ * A reload applies the rules, the calendar, retention and the log level at once; the rest
+ * (endpoints, the store, the clock, security, limits) is taken at start only. Calls fn with
+ * the name of each of those settings that differs between the running configuration and the
+ * one just loaded ("feeds" for any change to the feeds), so a reload can say what waits for
+ * a restart instead of dropping it silently.
+ */
+void config_restart_settings(const config_t *run, const config_t *next,
+                             void (*fn)(void *ud, const char *setting), void *ud);
 /* Prints the normalised configuration as libconfig text, every setting explicit. */
 void config_print(const config_t *cfg, FILE *f);
 
@@ -89,8 +98,15 @@ struct keys;
 /*
  * Loads a key list (docs/security.md): a libconfig file whose one setting
  * is `keys = ( { key = "<Z85>"; user = "…"; role = "caseworker" | "lead" |
- * "admin" | "feed"; units = [ "…", … ]; comment = "…"; }, … );`. Fills
+ * "admin" | "feed"; units = [ "…", … ]; comment = "…"; }, … );`, which
+ * neither the group nor others may write (sshd's StrictModes). Fills
  * *out (sorted, to be keys_clear()ed) or returns BK_E_INVALID with
  * "FILE:LINE: setting: problem" in err and *out untouched.
  */
 int config_load_keys(const char *path, struct keys *out, char *err, size_t err_size);
+/*
+ * What `--check-config` asks of an existing key list: config_load_keys() (which refuses a list
+ * the group or others may write), and at least one admin key, since a list without one locks
+ * every admin out. 0 or BK_E_INVALID / -errno with "FILE:LINE: setting: problem" in err.
+ */
+int config_check_keys(const char *path, char *err, size_t err_size);

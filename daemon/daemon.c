@@ -447,36 +447,73 @@ static void notify_status(daemon_t *d)
                    (long long)(c[REM_DELIVERED] + c[REM_ACKNOWLEDGED]));
 }
 
-static void reload(daemon_t *d)
+static void restart_setting(void *ud, const char *setting)
 {
-        config_t *fresh = malloc(sizeof(*fresh));
-        char err[1024], cwd[PATH_MAX];
+        json_array_append_new(ud, json_string(setting));
+}
+
+/*
+ * SIGHUP and the API's `reload`: the configuration file and the key list, each kept as it was
+ * when its new version does not load. 0, or BK_E_INVALID with why in err (the journal says so
+ * too). *restart (when not NULL) gets the settings that changed but wait for a restart.
+ */
+static int reload(daemon_t *d, char *err, size_t n, json_t **restart)
+{
+        _cleanup_free_ config_t *fresh = malloc(sizeof(*fresh));
+        json_t *waiting = json_array();
+        char cwd[PATH_MAX];
+        int r = 0;
 
         sd_notify(0, "RELOADING=1");
-        if (!fresh || !getcwd(cwd, sizeof(cwd)) ||
-            config_load(d->config_path, cwd, fresh, err, sizeof(err)) != 0) {
+        if (!fresh || !waiting || !getcwd(cwd, sizeof(cwd))) {
+                snprintf(err, n, "out of memory");
+                r = -ENOMEM;
+        } else if (config_load(d->config_path, cwd, fresh, err, n) != 0) {
+                r = BK_E_INVALID;
+        }
+        if (r != 0) {
                 log_struct(LOG_ERR, LOG_ID_RELOAD_FAILED, LOG_NO_FIELDS,
-                           "reload failed, keeping the running configuration: %s", fresh ? err : "out of memory");
+                           "reload failed, keeping the running configuration: %s", err);
         } else {
-                /* Endpoints and the store need a restart; rules, calendar and log level apply now. */
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
                 d->cfg.retention = fresh->retention;
                 log_set_level(fresh->log_level);
+                config_restart_settings(&d->cfg, fresh, restart_setting, waiting);
+                if (json_array_size(waiting) > 0) {
+                        _cleanup_free_ char *list = json_dumps(waiting, JSON_COMPACT);
+                        log_warnx("reload: %s changed but take effect only after a restart", list ? list : "settings");
+                }
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
-        free(fresh);
-        bus_reload_keys(d->bus);   /* independent of the configuration: logs its own outcome */
+        /* The key list has its own file: it reloads (or keeps the running one) either way. */
+        if (bus_reload_keys(d->bus) != 0 && r == 0) {
+                snprintf(err, n, "the key list %s did not load, keeping the running one (the journal says why)",
+                         d->cfg.keys_file);
+                r = BK_E_INVALID;
+        }
         sd_notify(0, "READY=1");
+        if (restart && r == 0)
+                *restart = json_incref(waiting);
+        json_decref(waiting);
+        return r;
+}
+
+/* The API's `reload` (api_ctx_t.reload). */
+static int reload_from_api(void *arg, json_t **restart, char *err, size_t n)
+{
+        return reload(arg, err, n, restart);
 }
 
 static void handle_signals(daemon_t *d)
 {
         struct signalfd_siginfo si;
         while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+                char err[1024];
+
                 if (si.ssi_signo == SIGHUP)
-                        reload(d);
+                        reload(d, err, sizeof(err), NULL);   /* logs its outcome */
                 else if (si.ssi_signo == SIGUSR2)
                         continue;       /* an indicators answer is ready (wake_loop) */
                 else
@@ -526,10 +563,6 @@ static int loop(daemon_t *d)
 
                 serve_api(d);
                 indworker_drain(d->indw, send_answer, d);
-                if (d->api.reload_requested) {
-                        d->api.reload_requested = false;
-                        reload(d);
-                }
                 ingest_tick(d->ingest, clock_mono_ms());
                 perform_requests(d);
 
@@ -624,11 +657,7 @@ static int check_config(daemon_t *d)
         char err[1024];
 
         if (d->cfg.curve && access(d->cfg.keys_file, R_OK) == 0) {
-                keys_t *k = calloc(1, sizeof(*k));
-                int kr = k ? config_load_keys(d->cfg.keys_file, k, err, sizeof(err)) : -ENOMEM;
-                if (k)
-                        keys_clear(k);
-                free(k);
+                int kr = config_check_keys(d->cfg.keys_file, err, sizeof(err));
                 if (kr != 0) {
                         fprintf(stderr, "%s\n", kr == -ENOMEM ? "out of memory" : err);
                         return 1;
@@ -660,7 +689,8 @@ static int serve(daemon_t *d)
                 return r;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
                               .feeds = { feeds_json, feeds_status, feeds_endpoints, d->ingest }, .clock = &d->clock,
-                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
+                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL,
+                              .reload = reload_from_api, .reload_arg = d };
         /* Indicators are computed off the loop; an in-memory store has no second connection
          * to read it, so there they are computed in place. */
         if ((r = indworker_start(d->cfg.store_path, wake_loop, d, &d->indw)) < 0) {

@@ -782,7 +782,9 @@ int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out)
         if (until <= 0)
                 until = cal_next_working_day_start(&e->cfg->calendar, e->now);
         out->state = REM_SNOOZED;
-        out->deliver_at = until;
+        /* deliver_at is a delivery moment (domain §5): a snooze until Saturday 10:00 is delivered,
+         * and stamped, Monday 08:00, never with a moment nobody was told anything. */
+        out->deliver_at = cal_next_working(&e->cfg->calendar, until);
         return store_rem_put(e->store, out);
 }
 

@@ -364,6 +364,14 @@ int store_open(const char *path, bool sync_full, store_t **out)
         if (!s)
                 return -ENOMEM;
         s->lock_fd = -1;
+        /* SQLite creates a new file 0644 (less the umask), and its -wal and -shm with the same
+         * mode: outside systemd (no UMask=) the cases would be readable by every local user. A
+         * store is created 0600 here, empty, which SQLite takes as a new database. */
+        if (strcmp(path, ":memory:") != 0 && path[0]) {
+                int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        close(fd);
+        }
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
                 log_errx("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");

@@ -358,7 +358,7 @@ int main(void)
         CHECK_STR(r.out, "");
 
         CHECK_INT(ctl(&e, &r, "reload", NULL), 0);
-        CHECK_STR(r.out, "reload requested\n");
+        CHECK_STR(r.out, "configuration and key list reloaded\n");
 
         /* Dead letters: a line that is not JSON. */
         CHECK_INT(ctl(&e, &r, "dead-letters", NULL), 0);

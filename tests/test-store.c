@@ -172,9 +172,21 @@ static void test_open_file_and_reopen(void)
         store_t *s = NULL;
         event_t ev = mk_event("ev-reopen-1", 1, "ib1.completed", "EB-1", &raw);
 
+        /* a new store is the daemon's alone, whatever the umask (outside systemd's UMask=) */
+        mode_t old_mask = umask(0);
         CHECK_INT(store_open(db, true, &s), 0);
+        umask(old_mask);
         if (!s)
                 return;
+        {
+                char wal[512];
+                struct stat st;
+                snprintf(wal, sizeof(wal), "%s-wal", db);
+                CHECK_INT(stat(db, &st), 0);
+                CHECK_INT(st.st_mode & 0777, 0600);
+                CHECK_INT(stat(wal, &st), 0);
+                CHECK_INT(st.st_mode & 0777, 0600);
+        }
         CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_event_add(s, &ev, raw, strlen(raw), EVS_APPLIED, 100), 0);
