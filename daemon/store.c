@@ -112,6 +112,7 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_MASKED] = "privacy.masked", [CNT_PURGE_RUNS] = "purge.runs", [CNT_PURGE_CASES] = "purge.cases",
         [CNT_PURGE_EVENTS] = "purge.events", [CNT_PURGE_REMINDERS] = "purge.reminders",
         [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
+        [CNT_PUBLISHED] = "rseq.published",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -346,13 +347,23 @@ static int load_counters(store_t *s)
         memset(s->counter, 0, sizeof(s->counter));
         if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
                 return st_sql_fail(s, "meta");
+        bool seen[CNT__COUNT] = { false };
         while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *k = (const char *)sqlite3_column_text(st, 0);
                 for (int i = 0; i < CNT__COUNT; i++)
-                        if (k && strcmp(k, counter_key[i]) == 0)
+                        if (k && strcmp(k, counter_key[i]) == 0) {
                                 s->counter[i] = sqlite3_column_int64(st, 1);
+                                seen[i] = true;
+                        }
         }
         sqlite3_finalize(st);
+        /* A store from before the published-up-to mark published everything it has: the mark
+         * starts at its last rseq (written with the first commit), not at 0, which would send
+         * its whole outbox again. */
+        if (!seen[CNT_PUBLISHED]) {
+                s->counter[CNT_PUBLISHED] = s->counter[CNT_RSEQ];
+                s->counter_dirty[CNT_PUBLISHED] = true;
+        }
         return 0;
 }
 
@@ -952,15 +963,16 @@ int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *pa
         return st_step_done(s, q, "outbox add");
 }
 
-int store_outbox_each(store_t *s, int64_t since,
+int store_outbox_each(store_t *s, int64_t since, int64_t upto,
                       int (*fn)(void *, int64_t, const char *, const char *), void *ud)
 {
         sqlite3_stmt *q;
         int rc, r = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 ORDER BY rseq",
-                               -1, &q, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 AND rseq <= ?2 "
+                               "ORDER BY rseq", -1, &q, NULL) != SQLITE_OK)
                 return st_sql_fail(s, "outbox");
         sqlite3_bind_int64(q, 1, since);
+        sqlite3_bind_int64(q, 2, upto);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
                 if ((r = fn(ud, sqlite3_column_int64(q, 0), st_col_text(q, 1), st_col_text(q, 2))) < 0)
                         break;

@@ -1067,19 +1067,23 @@ static void test_outbox(void)
         CHECK_INT(store_outbox_add(s, 2, "rem/U1/hk1/", "{\"rseq\":2}", 11), 0);
         CHECK_INT(store_outbox_add(s, 2, "rem/U1/hk2/", "{}", 12), BK_E_DUPLICATE);   /* rseq is unique */
         CHECK_INT(store_commit(s), 0);
-        CHECK_INT(store_outbox_each(s, 0, each_out, &o), 0);
+        CHECK_INT(store_outbox_each(s, 0, INT64_MAX, each_out, &o), 0);
         CHECK_INT(o.n, 3);
         CHECK_INT(o.rseq[0], 1);
         CHECK_INT(o.rseq[1], 2);
         CHECK_INT(o.rseq[2], 3);
         CHECK_STR(o.topic[2], "rem/U1/@leads/");
         memset(&o, 0, sizeof(o));
-        CHECK_INT(store_outbox_each(s, 2, each_out, &o), 0);
+        CHECK_INT(store_outbox_each(s, 2, INT64_MAX, each_out, &o), 0);
         CHECK_INT(o.n, 1);
         CHECK_INT(o.rseq[0], 3);
         memset(&o, 0, sizeof(o));
+        CHECK_INT(store_outbox_each(s, 1, 2, each_out, &o), 0);   /* (since, upto] */
+        CHECK_INT(o.n, 1);
+        CHECK_INT(o.rseq[0], 2);
+        memset(&o, 0, sizeof(o));
         o.stop_at = 1;
-        CHECK_INT(store_outbox_each(s, 0, each_out, &o), -EINTR);
+        CHECK_INT(store_outbox_each(s, 0, INT64_MAX, each_out, &o), -EINTR);
         CHECK_INT(o.n, 1);
         store_close(&s);
 }
