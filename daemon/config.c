@@ -186,10 +186,48 @@ static int cfg_parse_silence(struct cfg_ctx *ctx, const config_setting_t *s, BK_
         return cfg_get_int(ctx, s, 1, 3600, &ctx->cfg->feed_silence_s);
 }
 
+/* sources = [ "paraply-hv", … ]: names of the grammar, each declared once across all feeds. */
+static int cfg_parse_sources(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        cfg_feed_t *f = base;
+        int n = config_setting_length(s);
+
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return cfg_fail(ctx, s, NULL, "must be an array of source names [ \"…\", … ]");
+        if (n > CFG_MAX_SOURCES)
+                return cfg_fail(ctx, s, NULL, "more than %d sources", CFG_MAX_SOURCES);
+        f->n_sources = 0;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                const char *v = NULL;
+                int r = cfg_get_string(ctx, e, &v);
+
+                if (r)
+                        return r;
+                if (!name_ok(v))
+                        return cfg_fail(ctx, e, NULL, "must match " NAME_GRAMMAR);
+                if (config_source_declared(ctx->cfg, v))
+                        return cfg_fail(ctx, e, NULL, "%s is declared twice (a source comes from one feed)", v);
+                bk_strlcpy(f->sources[f->n_sources++], v, sizeof(f->sources[0]));
+        }
+        return 0;
+}
+
+static void cfg_print_sources(FILE *f, const void *base, int depth)
+{
+        const cfg_feed_t *feed = base;
+
+        fprintf(f, "%*ssources = [", depth * 8, "");
+        for (int i = 0; i < feed->n_sources; i++)
+                fprintf(f, "%s\"%s\"", i ? ", " : " ", feed->sources[i]);
+        fprintf(f, " ];%s\n", feed->n_sources ? "" : "  # none declared: the one source it is heard from first");
+}
+
 #define FEED_KEYS \
         KEY("endpoint", K_ENDPOINT, cfg_feed_t, endpoint, .flags = CFG_REQUIRED), \
         KEY("replay_endpoint", K_ENDPOINT, cfg_feed_t, replay_endpoint, .flags = CFG_REQUIRED), \
-        KEY("server_key", K_PATH, cfg_feed_t, server_key, .note = "\"\" = no CURVE to this adapter")
+        KEY("server_key", K_PATH, cfg_feed_t, server_key, .note = "\"\" = no CURVE to this adapter"), \
+        KEY_CUSTOM("sources", cfg_parse_sources, cfg_print_sources)
 
 static const struct cfg_key feed_list_keys[] = { FEED_KEYS, { .name = NULL } };
 static const struct cfg_group feed_list_group = { .keys = feed_list_keys };
@@ -658,6 +696,42 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
                         return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL,
                                         "binding a non-loopback address needs security.curve = true");
         return 0;
+}
+
+/* ---- sources --------------------------------------------------------------- */
+
+static bool cfg_feed_declares(const cfg_feed_t *f, const char *source)
+{
+        for (int i = 0; i < f->n_sources; i++)
+                if (strcmp(f->sources[i], source) == 0)
+                        return true;
+        return false;
+}
+
+bool config_source_declared(const config_t *cfg, const char *source)
+{
+        for (int i = 0; i < cfg->n_feeds; i++)
+                if (cfg_feed_declares(&cfg->feeds[i], source))
+                        return true;
+        return false;
+}
+
+cfg_carry_t config_feed_carries(const config_t *cfg, int feed, const char *source, bool known,
+                                int n_known_undeclared)
+{
+        int undeclared = 0;
+
+        if (feed < 0 || feed >= cfg->n_feeds)
+                return CFG_REFUSE_OTHER;
+        if (cfg->feeds[feed].n_sources > 0)
+                return cfg_feed_declares(&cfg->feeds[feed], source) ? CFG_ALLOW : CFG_REFUSE_OTHER;
+        if (config_source_declared(cfg, source))
+                return CFG_REFUSE_OTHER;
+        if (known)
+                return CFG_ALLOW;
+        for (int i = 0; i < cfg->n_feeds; i++)
+                undeclared += cfg->feeds[i].n_sources == 0;
+        return n_known_undeclared < undeclared ? CFG_ALLOW : CFG_REFUSE_FULL;
 }
 
 /* ---- reload ---------------------------------------------------------------- */

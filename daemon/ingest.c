@@ -19,6 +19,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "log.h"
+#include "name.h"
 
 #define MAX_SOURCES 256
 #define REPLAY_TIMEOUT_MS 5000
@@ -66,6 +67,33 @@ static struct source *source_get(ingest_t *in, const char *name, int feed)
         bk_strlcpy(s->name, name, sizeof(s->name));
         s->feed = feed;
         return s;     /* a source we have no position for starts at 0 */
+}
+
+/*
+ * Whether feed may carry source (config_feed_carries): a feed's declared `sources`, or, for a
+ * feed without them, the known sources no feed declares and one new one per such feed. NULL
+ * when it may; else the dead letter's reason. A refused source gets no position, so junk
+ * `source` values never fill the table (nor the store's, which refills it at every start).
+ */
+static const char *source_refused(const ingest_t *in, int feed, const char *name)
+{
+        int undeclared = 0;
+        bool known = false;
+
+        for (int i = 0; i < in->n_src && !known; i++)
+                known = strcmp(in->src[i].name, name) == 0;
+        if (!known && feed >= 0 && feed < in->cfg->n_feeds && in->cfg->feeds[feed].n_sources == 0)
+                for (int i = 0; i < in->n_src; i++)
+                        undeclared += !config_source_declared(in->cfg, in->src[i].name);
+        switch (config_feed_carries(in->cfg, feed, name, known, undeclared)) {
+        case CFG_ALLOW:
+                return NULL;
+        case CFG_REFUSE_OTHER:
+                return "envelope.source: not a source this feed carries (feed.sources)";
+        case CFG_REFUSE_FULL:
+                break;
+        }
+        return "envelope.source: a second source on a feed that declares none (declare it in feed.sources)";
 }
 
 /* Queues a bus request; one that does not fit is logged and dropped (a replay times out and is asked again). */
@@ -195,6 +223,11 @@ static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
                 dead_letter(v, reason, NULL, 0, m);   /* nothing to sequence by */
                 return;
         }
+        const char *refused = source_refused(in, m->feed, ev->source);
+        if (refused) {
+                dead_letter(v, refused, NULL, 0, m);   /* not sequenced: no position, no table entry */
+                return;
+        }
         s = source_get(in, ev->source, m->feed);
         if (!s) {
                 /* logged at its position, which is not stored: this source is not sequenced */
@@ -231,7 +264,7 @@ static bool parse_control(const bus_msg_t *m, const char *op, char *source, size
         const char *o = NULL, *src = NULL;
         json_int_t n = -1;
         bool ok = j && json_unpack(j, "{s:s, s:s, s:I}", "op", &o, "source", &src, "last_seq", &n) == 0 &&
-                  strcmp(o, op) == 0 && n >= 0 && src[0] && strlen(src) <= EV_SOURCE_MAX &&
+                  strcmp(o, op) == 0 && n >= 0 && name_ok(src) &&
                   !event_has_personnummer(src);   /* a source name is stored and logged */
         if (ok) {
                 bk_strlcpy(source, src, sn);
@@ -272,7 +305,7 @@ void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verd
                                 log_warnx("ingest: feed %d: malformed heartbeat ignored", m->feed);
                         return;
                 }
-                if (!(s = source_get(in, source, m->feed)))
+                if (source_refused(in, m->feed, source) || !(s = source_get(in, source, m->feed)))
                         return;
                 s->known_seq = BK_MAX(s->known_seq, last);
                 /* The Clone pattern's HUGZ: this is how a lost *last* event is noticed. */
@@ -284,7 +317,7 @@ void ingest_handle(ingest_t *in, const bus_msg_t *m, int64_t now_ms, ingest_verd
                         log_warnx("ingest: feed %d: unexpected message on replay socket", m->feed);
                         return;
                 }
-                if (!(s = source_get(in, source, last > 0 ? m->feed : -1)))
+                if (source_refused(in, m->feed, source) || !(s = source_get(in, source, last > 0 ? m->feed : -1)))
                         return;
                 s->replay_pending = false;
                 s->known_seq = BK_MAX(s->known_seq, last);
