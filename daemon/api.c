@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "indicators.h"
 #include "log.h"
+#include "name.h"
 #include "pnr.h"
 
 typedef struct api_req {
@@ -52,6 +53,16 @@ static int opt_str(api_req_t *q, const char *key, size_t max, const char **out)
         if (json_string_length(v) > max)
                 return fail(q, "bad_request", "%s: longer than %zu", key, max);
         *out = json_string_value(v);
+        return 0;
+}
+
+/* Optional name (a unit, a caseworker): of the one grammar the feed and the key list use (name.h). */
+static int opt_name(api_req_t *q, const char *key, const char **out)
+{
+        if (opt_str(q, key, EV_NAME_MAX, out) < 0)
+                return -1;
+        if (*out && (*out)[0] && !name_ok(*out))
+                return fail(q, "bad_request", "%s: must match " NAME_GRAMMAR, key);
         return 0;
 }
 
@@ -194,7 +205,7 @@ static int op_reminders(api_req_t *q)
         reminder_t *list = NULL;
         int n = 0, st = -1;
 
-        if (opt_str(q, "unit", EV_NAME_MAX, &unit) < 0 || opt_str(q, "caseworker", EV_NAME_MAX, &cw) < 0 ||
+        if (opt_name(q, "unit", &unit) < 0 || opt_name(q, "caseworker", &cw) < 0 ||
             opt_str(q, "case", EV_NAME_MAX, &case_id) < 0 || opt_str(q, "rule", 32, &rule) < 0 ||
             opt_str(q, "state", 32, &state) < 0 || opt_int(q, "limit", 1, 100000, 1000, &limit) < 0)
                 return -1;
@@ -442,7 +453,7 @@ static int op_indicators(api_req_t *q)
         ind_query_t iq = { .today = today };
         int r;
 
-        if (opt_str(q, "unit", EV_NAME_MAX, &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
+        if (opt_name(q, "unit", &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
             opt_month(q, "from", iq.to - 11, &iq.from) < 0 || opt_bool(q, "series", &iq.series) < 0 ||
             opt_bool(q, "by_unit", &iq.by_unit) < 0)
                 return -1;

@@ -682,6 +682,14 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
         }
         if (strcmp(cfg->publish_endpoint, cfg->api_endpoint) == 0)
                 return cfg_fail(ctx, config_lookup(ctx->lc, "api.endpoint"), NULL, "same as publish.endpoint");
+        for (int i = 0; i < cfg->n_feeds; i++) {
+                const char *eps[] = { cfg->feeds[i].endpoint, cfg->feeds[i].replay_endpoint };
+                const char *names[] = { "endpoint", "replay_endpoint" };
+                for (int k = 0; k < 2; k++)
+                        if (cfg_endpoint_ipv6(eps[k]))
+                                return cfg_fail(ctx, config_setting_get_member(ctx->feed_src[i], names[k]), NULL,
+                                                "%s: %s", eps[k], cfg_endpoint_ipv6(eps[k]));
+        }
         for (size_t i = 0; i < BK_ARRAY_SIZE(bound); i++) {
                 const char *why = cfg_endpoint_unbindable(bound[i].ep);
                 if (why)

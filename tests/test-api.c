@@ -730,6 +730,10 @@ static void test_reminders_op(void)
         json_decref(r);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"unit\":\"HV-EB-1\"}"), 4);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"unit\":\"HV-EB-2\"}"), 1);
+        /* names are of the one grammar here too (protocol §6) */
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"reminders\",\"unit\":\"HV-EB-1/hk1\"}");
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"reminders\",\"caseworker\":\"@leads\"}");
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"sync\",\"topic\":\"rem/HV-EB-1/hk1/x/\"}");
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"caseworker\":\"hk9\"}"), 1);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"case\":\"EB-5\"}"), 2);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"rule\":\"CHILD-IMPACT\"}"), 2);
