@@ -525,11 +525,16 @@ static int reload_from_api(void *arg, json_t **restart, char *err, size_t n)
         }
         sd_notify(0, "RELOADING=1");
         r = reload_config(d, err, n, waiting);
-        if (r == 0 && d->cfg.curve) {
+        /* the key list has its own file: it is taken (or kept) whatever became of the configuration */
+        if (d->cfg.curve) {
                 keys_t *k = calloc(1, sizeof(*k));
-                if (!k || config_load_keys(d->cfg.keys_file, k, err, n) != 0) {
+                char kerr[1024];
+                d->keys_reload = k && config_load_keys(d->cfg.keys_file, k, kerr, sizeof(kerr)) == 0;
+                if (!d->keys_reload) {
                         log_errx("reload: the key list did not load, keeping the running one: %s",
-                                 k ? err : "out of memory");
+                                 k ? kerr : "out of memory");
+                        if (r == 0)
+                                snprintf(err, n, "%s", k ? kerr : "out of memory");
                         r = BK_E_INVALID;
                 }
                 if (k)
@@ -537,7 +542,6 @@ static int reload_from_api(void *arg, json_t **restart, char *err, size_t n)
                 free(k);
         }
         sd_notify(0, "READY=1");
-        d->keys_reload = r == 0 && d->cfg.curve;
         if (r == 0)
                 *restart = json_incref(waiting);
         json_decref(waiting);

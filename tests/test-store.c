@@ -208,6 +208,20 @@ static void test_open_file_and_reopen(void)
         CHECK_INT(store_feed_last_seq(s, "paraply-hv"), 1);
         CHECK_INT(store_counter(s, CNT_APPLIED), 1);
         CHECK_INT(store_counter(s, CNT_RSEQ), 7);
+        CHECK_INT(store_counter(s, CNT_PUBLISHED), 0);   /* nothing has surely left (outbox.h) */
+        store_close(&s);
+        {
+                /* a store from before the published-up-to mark had published all it holds */
+                sqlite3 *raw_db = NULL;
+                CHECK(sqlite3_open(db, &raw_db) == SQLITE_OK);
+                CHECK(sqlite3_exec(raw_db, "DELETE FROM meta WHERE key = 'rseq.published'", NULL, NULL, NULL) ==
+                      SQLITE_OK);
+                sqlite3_close(raw_db);
+        }
+        CHECK_INT(store_open(db, false, &s), 0);
+        if (!s)
+                return;
+        CHECK_INT(store_counter(s, CNT_PUBLISHED), 7);
         {
                 char type[EV_TYPE_MAX + 1] = "";
                 bk_time_t at = 0;

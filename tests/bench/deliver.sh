@@ -4,7 +4,8 @@
 # them due; the `clock` reply comes once the delivery is committed and every
 # message handed to the bus, so its round trip is the delivery's time. Two
 # builds of bevakad are measured alternately in the same run (the machine is
-# noisy), three rounds each, and the ratio of their medians is printed: say,
+# noisy), three rounds each (ROUNDS=N for more), and the ratio of their medians
+# is printed, of the wall time and of the daemon's CPU time: say,
 # the published-up-to mark (daemon/outbox.c) against the revision before it.
 #
 #   tests/bench/deliver.sh BASE_BIN_DIR NEW_BIN_DIR [N]     (default N 12000)
@@ -48,24 +49,35 @@ CONF
                 [ "$applied" -ge $((2 * n)) ] && break
                 sleep 0.2   # polling the daemon's progress, not a wait for an outcome
         done
-        local t0 t1
+        local t0 t1 c0 c1
+        c0=$(cpu_ms "$daemon")
         t0=$(date +%s%N)
         "${ctl[@]}" --timeout 120000 clock --set 2025-03-18T09:00:00+01:00 > /dev/null
         t1=$(date +%s%N)
+        c1=$(cpu_ms "$daemon")
         kill "$feed" "$daemon"; wait "$feed" "$daemon" 2>/dev/null || true
-        echo $(( (t1 - t0) / 1000000 ))
+        echo "$(( (t1 - t0) / 1000000 )) $(( c1 - c0 ))"
 }
 
-declare -a b_ms n_ms
-for round in 1 2 3; do
-        b_ms+=("$(one_run "$base")")
-        n_ms+=("$(one_run "$new")")
-        echo "round $round: base ${b_ms[-1]} ms, new ${n_ms[-1]} ms for $n deliveries"
+# cpu_ms PID: the process's user + system CPU time so far, in ms (less disturbed by a busy machine
+# than the wall clock)
+cpu_ms() {
+        awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$1/stat"
+}
+
+rounds=${ROUNDS:-3}
+declare -a b_ms n_ms b_cpu n_cpu
+for round in $(seq "$rounds"); do
+        read -r w c <<< "$(one_run "$base")"; b_ms+=("$w"); b_cpu+=("$c")
+        read -r w c <<< "$(one_run "$new")"; n_ms+=("$w"); n_cpu+=("$c")
+        echo "round $round: base ${b_ms[-1]} ms (daemon CPU ${b_cpu[-1]} ms), new ${n_ms[-1]} ms" \
+             "(daemon CPU ${n_cpu[-1]} ms) for $n deliveries"
 done
-python3 - "${b_ms[*]}" "${n_ms[*]}" "$n" <<'PY'
+python3 - "${b_ms[*]}" "${n_ms[*]}" "${b_cpu[*]}" "${n_cpu[*]}" "$n" <<'PY'
 import statistics, sys
-b = sorted(map(int, sys.argv[1].split())); m = sorted(map(int, sys.argv[2].split())); n = int(sys.argv[3])
-mb, mn = statistics.median(b), statistics.median(m)
-print(f"median: base {mb} ms ({1000*mb/n:.1f} us/delivery), new {mn} ms ({1000*mn/n:.1f} us/delivery), "
-      f"new/base {mn/mb:.2f}")
+n = int(sys.argv[5])
+for what, b, m in (("wall", sys.argv[1], sys.argv[2]), ("daemon CPU", sys.argv[3], sys.argv[4])):
+    mb, mn = statistics.median(map(int, b.split())), statistics.median(map(int, m.split()))
+    print(f"median {what}: base {mb} ms ({1000*mb/n:.1f} us/delivery), new {mn} ms ({1000*mn/n:.1f} us/delivery), "
+          f"new/base {mn/mb:.2f}")
 PY
