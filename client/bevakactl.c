@@ -642,8 +642,14 @@ static int cmd_reload(ctl_t *ctl, int argc, char **argv)
 
         if (ctl_args(argc, argv, NULL, 0, NULL, 0) < 0)
                 return EXIT_USAGE;
-        if ((r = ctl_call(ctl, json_pack("{s:s}", "op", "reload"), &rep)) == EXIT_OK && rep)
-                puts("reload requested");
+        if ((r = ctl_call(ctl, json_pack("{s:s}", "op", "reload"), &rep)) == EXIT_OK && rep) {
+                json_t *restart = json_object_get(rep, "restart_needed"), *v;
+                size_t i;
+
+                puts("configuration and key list reloaded");
+                json_array_foreach(restart, i, v)
+                        printf("changed, takes effect after a restart: %s\n", json_string_value(v));
+        }
         json_decref(rep);
         return r;
 }

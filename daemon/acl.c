@@ -1,5 +1,5 @@
 /*
- * acl.c owns the roles, the name grammar and the authorization decisions
+ * acl.c owns the roles and the authorization decisions
  * of acl.h. The op table below is the one place that says which roles may
  * call which API op; ownership (a caseworker's own reminders, a lead's own
  * units) is decided here too, so that api.c, zap.c and bus.c ask rather
@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "acl.h"
+#include "name.h"
 #include "util.h"
 
 static const char *const role_names[ROLE__COUNT] = {
@@ -68,23 +69,6 @@ bool acl_role_needs_units(acl_role_t r)
         return r == ROLE_CASEWORKER || r == ROLE_LEAD;
 }
 
-static bool name_char(char ch, bool first)
-{
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
-                return true;
-        return !first && (ch == '.' || ch == '_' || ch == '-');
-}
-
-bool acl_name_ok(const char *s)
-{
-        size_t n = 0;
-
-        for (; s[n]; n++)
-                if (n >= EV_NAME_MAX || !name_char(s[n], n == 0))
-                        return false;
-        return n > 0;
-}
-
 void acl_local_identity(acl_identity_t *who, const char *user)
 {
         memset(who, 0, sizeof(*who));
@@ -107,7 +91,7 @@ static bool take_name(const char *s, size_t n, bool leads, char *out)
                 return false;
         memcpy(out, s, n);
         out[n] = '\0';
-        return acl_name_ok(out) || (leads && strcmp(out, "@leads") == 0);
+        return name_ok(out) || (leads && strcmp(out, "@leads") == 0);
 }
 
 bool acl_topic_split(const char *topic, char *unit, char *name)

@@ -1,8 +1,7 @@
 /*
  * acl.h owns who may do what, below keys, zap, bus and api: the roles, the
- * identity a peer stands for, the one grammar every name that becomes part
- * of a topic or a key-list identity must match (protocol §6 "Names"), which
- * topics an identity may read or subscribe to, which API ops a role may
+ * identity a peer stands for, which topics (names of name.h's grammar)
+ * an identity may read or subscribe to, which API ops a role may
  * call (one table: adding an op is one row) and which reminders it may
  * handle. Pure functions over plain data: no sockets, no store, no JSON.
  */
@@ -35,10 +34,6 @@ int acl_role_from_name(const char *name);
 int acl_key_role_from_name(const char *name);
 /* Caseworkers and leads read by unit: a key of theirs without units is a mistake. */
 bool acl_role_needs_units(acl_role_t r);
-
-/* The name grammar [A-Za-z0-9][A-Za-z0-9._-]{0,63}: units, caseworkers, user ids, actors. */
-bool acl_name_ok(const char *s);
-#define ACL_NAME_GRAMMAR "[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 
 /* Without CURVE every peer is local and counts as admin (protocol §4). */
 void acl_local_identity(acl_identity_t *who, const char *user);

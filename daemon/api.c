@@ -3,13 +3,14 @@
  * request; a table maps op names to handlers, acl_may_call() (acl.c's op
  * table) says which roles may call each before its arguments are read, and
  * the ops ask acl.c about ownership (a caseworker's own reminders, a lead's
- * own units). Replies always echo `req`.
+ * own units). Replies echo `req` when it is a short string or a number.
  */
 #include <stdio.h>
 #include "api.h"
 #include "bus.h"
 #include "indicators.h"
 #include "log.h"
+#include "name.h"
 #include "pnr.h"
 
 typedef struct api_req {
@@ -18,8 +19,9 @@ typedef struct api_req {
         json_t *in;               /* the request object */
         json_t *out;              /* reply members on success */
         const char *err_code;
-        char err_msg[256];
+        char err_msg[1024];
         bool deferred;            /* queued on the indicators' worker: no reply now */
+        json_t *req_id;           /* what the reply echoes (echoable_req), borrowed from in */
 } api_req_t;
 
 static int fail(api_req_t *q, const char *code, const char *fmt, ...) BK_PRINTF(3, 4);
@@ -35,6 +37,10 @@ static int fail(api_req_t *q, const char *code, const char *fmt, ...)
 
 /* ---- argument helpers --------------------------------------------------------- */
 
+/* 2100-01-01T00:00:00Z: the calendar's years end there (events' too); a later time is a typo
+ * (9999-12-31 would put the next delivery in the year 10000). */
+#define API_TIME_END ((bk_time_t)4102444800)
+
 /* Optional string member: NULL if absent; error if present but not a short string. */
 static int opt_str(api_req_t *q, const char *key, size_t max, const char **out)
 {
@@ -47,6 +53,16 @@ static int opt_str(api_req_t *q, const char *key, size_t max, const char **out)
         if (json_string_length(v) > max)
                 return fail(q, "bad_request", "%s: longer than %zu", key, max);
         *out = json_string_value(v);
+        return 0;
+}
+
+/* Optional name (a unit, a caseworker): of the one grammar the feed and the key list use (name.h). */
+static int opt_name(api_req_t *q, const char *key, const char **out)
+{
+        if (opt_str(q, key, EV_NAME_MAX, out) < 0)
+                return -1;
+        if (*out && (*out)[0] && !name_ok(*out))
+                return fail(q, "bad_request", "%s: must match " NAME_GRAMMAR, key);
         return 0;
 }
 
@@ -157,6 +173,8 @@ static int lifecycle(api_req_t *q, int which)
         }
         if (until_s && cal_parse_rfc3339(until_s, &until) != 0)
                 return fail(q, "bad_request", "until: not RFC 3339 with offset");
+        if (until_s && until >= API_TIME_END)
+                return fail(q, "bad_request", "until: must be before 2100-01-01");
         if (until_s && until <= clock_now(q->ctx->clock))
                 return fail(q, "bad_request", "until: must be in the future");
         if (store_rem_get(q->ctx->store, id, &r) != 0)
@@ -187,7 +205,7 @@ static int op_reminders(api_req_t *q)
         reminder_t *list = NULL;
         int n = 0, st = -1;
 
-        if (opt_str(q, "unit", EV_NAME_MAX, &unit) < 0 || opt_str(q, "caseworker", EV_NAME_MAX, &cw) < 0 ||
+        if (opt_name(q, "unit", &unit) < 0 || opt_name(q, "caseworker", &cw) < 0 ||
             opt_str(q, "case", EV_NAME_MAX, &case_id) < 0 || opt_str(q, "rule", 32, &rule) < 0 ||
             opt_str(q, "state", 32, &state) < 0 || opt_int(q, "limit", 1, 100000, 1000, &limit) < 0)
                 return -1;
@@ -363,10 +381,18 @@ static int op_purge(api_req_t *q)
         return 0;
 }
 
+/* Reloads now, so the reply says what happened: ok:false with the reason when nothing new was
+ * taken, and which changed settings (endpoints, the store) wait for a restart. */
 static int op_reload(api_req_t *q)
 {
-        q->ctx->reload_requested = true;
-        q->out = json_object();
+        json_t *restart = NULL;
+        char err[1024] = "";
+
+        if (!q->ctx->reload)
+                return fail(q, "unavailable", "reload: not available here");
+        if (q->ctx->reload(q->ctx->reload_arg, &restart, err, sizeof(err)) != 0)
+                return fail(q, "conflict", "reload failed, the running configuration stays: %s", err);
+        q->out = json_pack("{s:o}", "restart_needed", restart ? restart : json_array());
         return 0;
 }
 
@@ -383,6 +409,8 @@ static int op_clock(api_req_t *q)
                         return fail(q, "forbidden", "clock: only with clock.mode = \"manual\"");
                 if (cal_parse_rfc3339(set, &t) != 0)
                         return fail(q, "bad_request", "set: not RFC 3339 with offset");
+                if (t >= API_TIME_END)
+                        return fail(q, "bad_request", "set: must be before 2100-01-01");
                 if (clock_set(q->ctx->clock, t) != 0)
                         return fail(q, "conflict", "set: the clock never moves backwards");
                 q->ctx->clock_moved = true;
@@ -425,7 +453,7 @@ static int op_indicators(api_req_t *q)
         ind_query_t iq = { .today = today };
         int r;
 
-        if (opt_str(q, "unit", EV_NAME_MAX, &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
+        if (opt_name(q, "unit", &iq.unit) < 0 || opt_month(q, "to", now, &iq.to) < 0 ||
             opt_month(q, "from", iq.to - 11, &iq.from) < 0 || opt_bool(q, "series", &iq.series) < 0 ||
             opt_bool(q, "by_unit", &iq.by_unit) < 0)
                 return -1;
@@ -442,7 +470,7 @@ static int op_indicators(api_req_t *q)
         if (iq.from > iq.to || iq.to - iq.from >= 120)
                 return fail(q, "bad_request", "from..to: at most 120 months, from not after to");
         if (q->ctx->indicators && q->ctx->peer) {
-                r = indworker_submit(q->ctx->indicators, &iq, &q->ctx->cfg->rules, json_object_get(q->in, "req"),
+                r = indworker_submit(q->ctx->indicators, &iq, &q->ctx->cfg->rules, q->req_id,
                                      q->ctx->peer, q->ctx->peer_len);
                 if (r == BK_E_CONFLICT)
                         return fail(q, "unavailable", "too many indicator requests waiting; ask again later");
@@ -497,6 +525,35 @@ static char *reply(api_req_t *q, json_t *req_id)
         return api_reply_text(req_id, q->err_code, q->err_msg, q->out);
 }
 
+/*
+ * The `req` a reply may echo (protocol §6): a string of at most API_REQ_MAX characters or a
+ * number; anything else (an object, a 60 KB string) is answered with "req": null, so a reply is
+ * never an amplifier and never carries more of a request than the client's correlation id.
+ */
+#define API_REQ_MAX 128
+static json_t *echoable_req(json_t *req)
+{
+        if (json_is_number(req))
+                return req;
+        /* at most API_REQ_MAX characters: the first API_REQ_MAX of them are the whole string */
+        if (json_is_string(req) && json_string_length(req) ==
+            pnr_utf8_prefix(json_string_value(req), json_string_length(req), API_REQ_MAX))
+                return req;
+        return NULL;
+}
+
+/* jansson's text says " near '<token>'" with bytes of the request: the reply names only where. */
+static void fail_json(api_req_t *q, const json_error_t *jerr)
+{
+        char text[sizeof(jerr->text)];
+        char *near;
+
+        bk_strlcpy(text, jerr->text, sizeof(text));
+        if ((near = strstr(text, " near '")))
+                *near = '\0';
+        fail(q, "bad_request", "not JSON: %s at line %d column %d", text, jerr->line, jerr->column);
+}
+
 char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, size_t len)
 {
         api_req_t q = { .ctx = ctx, .who = who };
@@ -507,11 +564,12 @@ char *api_handle(api_ctx_t *ctx, const api_identity_t *who, const char *body, si
 
         q.in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!q.in) {
-                fail(&q, "bad_request", "not JSON: %s", jerr.text);
+                fail_json(&q, &jerr);
         } else if (!json_is_object(q.in)) {
                 fail(&q, "bad_request", "request must be a JSON object");
         } else {
-                req_id = json_object_get(q.in, "req");
+                req_id = echoable_req(json_object_get(q.in, "req"));
+                q.req_id = req_id;
                 if (!json_is_string(json_object_get(q.in, "op"))) {
                         fail(&q, "bad_request", "op: required string");
                 } else {

@@ -36,8 +36,11 @@ typedef struct api_ctx {
         engine_t *engine;
         api_feeds_t feeds;      /* NULL callbacks: no feeds to report */
         bk_clock_t *clock;
+        /* `reload`: reloads the configuration and the key list now; 0, or non-zero with why in err;
+         * *restart (on 0) the settings that wait for a restart, as an array of names (new ref) */
+        int (*reload)(void *arg, json_t **restart, char *err, size_t n);
+        void *reload_arg;
         /* set by ops, read and cleared by the daemon */
-        bool reload_requested;
         bool clock_moved;
         bool wrote;             /* the op changed something (ack, snooze, dismiss, clock) */
         bool purged;            /* the op deleted data: the WAL is to be emptied after the commit */

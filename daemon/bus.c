@@ -731,7 +731,7 @@ int bus_reload_keys(bus_t *b)
         return 0;
 }
 
-/* One peer's subscription message, decided and applied; the drain's bookkeeping in *g. */
+/* One peer's subscription message, decided and applied (true: granted); the drain's bookkeeping in *g. */
 struct grants {
         size_t n;
         bool overflow;
@@ -761,7 +761,7 @@ static void grants_add(struct grants *g, const uint8_t *p, size_t n)
         g->len[g->n++] = n;
 }
 
-static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
+static bool subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
 {
         const uint8_t *d = zmq_msg_data(m);
         size_t n = zmq_msg_size(m);
@@ -782,27 +782,27 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
                 keys_quarantine(b->keys, key);
                 log_warnx("bus: %s (key %s) sent the publisher a message that is no subscription; "
                           "the key is refused until the key list is reloaded", who.user, fp[0] ? fp : "(none)");
-                return;
+                return false;
         case ZAP_SUB_CANCEL:
                 if (!user) {
                         /* Queued by libzmq when a pipe ended: its earlier grant in this drain may be stale. */
                         if (grants_has(g, d + 1, n - 1))
                                 g->stale = true;
-                        return;
+                        return false;
                 }
                 /* Only takes away, and only from the pipe the cancellation came from. */
                 zmq_setsockopt(b->pub.s, ZMQ_UNSUBSCRIBE, d + 1, n - 1);
-                return;
+                return false;
         case ZAP_SUB_GRANT:
                 if (g->violation) {
                         /* After a violation the pipe this would apply to is unknown; the reset redoes it. */
-                        return;
+                        return false;
                 }
                 zmq_setsockopt(b->pub.s, ZMQ_SUBSCRIBE, d + 1, n - 1);
                 grants_add(g, d + 1, n - 1);
                 b->stats.subscriptions_granted++;
                 log_debug("bus: subscription \"%s\" granted to %s (%s)", shown, who.user, acl_role_name(who.role));
-                return;
+                return true;
         case ZAP_SUB_REFUSE:
                 b->stats.subscriptions_refused++;
                 char rl[128];
@@ -811,11 +811,12 @@ static void subscription(bus_t *b, zmq_msg_t *m, int frames, struct grants *g)
                         log_notice("bus: subscription \"%s\" refused: %s (%s, key %s) may not read it",
                                    shown, who.user, known ? acl_role_name(who.role) : "not in the key list",
                                    fp[0] ? fp : "(none)");
-                return;
+                return false;
         }
+        return false;
 }
 
-int bus_drain_subscriptions(bus_t *b)
+int bus_drain_subscriptions(bus_t *b, bus_granted_fn granted, void *ud)
 {
         struct grants *g = NULL;
         int n = 0;
@@ -835,6 +836,8 @@ int bus_drain_subscriptions(bus_t *b)
                         if (zmq_msg_size(&m[0]) > 0) {
                                 printable_prefix(d + 1, zmq_msg_size(&m[0]) - 1, shown, sizeof(shown));
                                 log_debug("bus: %s %s", d[0] ? "subscribe" : "unsubscribe", shown);
+                                if (d[0] == 1 && granted)
+                                        granted(ud, (const char *)d + 1, zmq_msg_size(&m[0]) - 1);
                         }
                         zmq_msg_close(&m[0]);
                         continue;
@@ -845,7 +848,8 @@ int bus_drain_subscriptions(bus_t *b)
                         bound_reset(b, &b->pub, "out of memory while authorizing subscriptions");
                         return n;
                 }
-                subscription(b, &m[0], frames, g);
+                if (subscription(b, &m[0], frames, g) && granted)
+                        granted(ud, (const char *)zmq_msg_data(&m[0]) + 1, zmq_msg_size(&m[0]) - 1);
                 zmq_msg_close(&m[0]);
         }
         if (g && (g->violation || g->stale))

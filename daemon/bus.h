@@ -78,9 +78,12 @@ int bus_reply(bus_t *b, const bus_peer_t *peer, const char *payload, size_t len)
 /*
  * Drains subscription messages on the XPUB; returns how many. With CURVE
  * each is authorized (zap_subscription) against the sender's key and
- * granted with ZMQ_SUBSCRIBE or refused, logged and counted.
+ * granted with ZMQ_SUBSCRIBE or refused, logged and counted. granted (when
+ * not NULL) is called with each prefix a subscriber was given, so what it may
+ * have missed can be offered again (outbox.h).
  */
-int bus_drain_subscriptions(bus_t *b);
+typedef void (*bus_granted_fn)(void *ud, const char *prefix, size_t len);
+int bus_drain_subscriptions(bus_t *b, bus_granted_fn granted, void *ud);
 /* The identity of an API peer from the key list as it is now (CURVE only: role none otherwise). */
 void bus_identity(const bus_t *b, const bus_peer_t *peer, acl_identity_t *who);
 /*

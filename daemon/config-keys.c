@@ -5,6 +5,7 @@
  */
 #include <sys/stat.h>
 #include "config-private.h"
+#include "name.h"
 
 /* ---- key list -------------------------------------------------------------- */
 
@@ -32,8 +33,8 @@ static int cfg_key_user(struct cfg_ctx *ctx, const config_setting_t *s, void *ba
         if (r)
                 return r;
         /* User ids and units end up in topics ("rem/<unit>/<user>/") and logs. */
-        if (!acl_name_ok(v))
-                return cfg_fail(ctx, s, NULL, "must match " ACL_NAME_GRAMMAR);
+        if (!name_ok(v))
+                return cfg_fail(ctx, s, NULL, "must match " NAME_GRAMMAR);
         bk_strlcpy(e->user, v, sizeof(e->user));
         return 0;
 }
@@ -69,8 +70,8 @@ static int cfg_key_units(struct cfg_ctx *ctx, const config_setting_t *s, void *b
 
                 if (r)
                         return r;
-                if (!acl_name_ok(v))
-                        return cfg_fail(ctx, u, NULL, "must match " ACL_NAME_GRAMMAR);
+                if (!name_ok(v))
+                        return cfg_fail(ctx, u, NULL, "must match " NAME_GRAMMAR);
                 for (int j = 0; j < e->n_units; j++)
                         if (strcmp(e->units[j], v) == 0)
                                 return cfg_fail(ctx, u, NULL, "listed twice");
@@ -173,7 +174,35 @@ static int cfg_keys_walk(struct cfg_ctx *ctx, const config_setting_t *root, keys
         return cfg_keys_consistent(ctx, k);
 }
 
-int config_load_keys(const char *path, keys_t *out, char *err, size_t err_size)
+/*
+ * Whoever may write the key list may grant themselves any role: like sshd's StrictModes, a list
+ * that the group or others may write is refused, whatever it holds.
+ */
+static int cfg_keys_mode(struct cfg_ctx *ctx, const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) != 0 || !(st.st_mode & (S_IWGRP | S_IWOTH)))
+                return 0;     /* one that cannot be read is cfg_read's to report */
+        snprintf(ctx->err, ctx->err_size, "%s:1: keys: the file is writable by %s (mode %04o), so they could "
+                 "grant themselves any role: refused (chmod go-w %s)", path,
+                 st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), path);
+        return BK_E_INVALID;
+}
+
+/* A list without an admin key leaves nobody who may reload it, see stats or purge a case. */
+static int cfg_keys_admin(struct cfg_ctx *ctx, const config_setting_t *root, const keys_t *k)
+{
+        const config_setting_t *list = config_setting_get_member(root, "keys");
+
+        for (size_t i = 0; i < k->n; i++)
+                if (k->v[i].role == ROLE_ADMIN)
+                        return 0;
+        return cfg_fail(ctx, list ? list : root, list ? NULL : "keys", "no key has role = \"admin\": nobody "
+                        "could reload the list, read stats or purge a case (add one: `bevakactl keygen`)");
+}
+
+static int cfg_load_keys(const char *path, bool need_admin, keys_t *out, char *err, size_t err_size)
 {
         struct cfg_ctx ctx = { .file = path, .err = err, .err_size = err_size };
         keys_t k = { 0 };
@@ -186,13 +215,15 @@ int config_load_keys(const char *path, keys_t *out, char *err, size_t err_size)
                 snprintf(err, err_size, "security.keys: no key list configured");
                 return BK_E_INVALID;
         }
-        if ((r = cfg_base_dir(&ctx, path, NULL)) != 0)
+        if ((r = cfg_base_dir(&ctx, path, NULL)) != 0 || (r = cfg_keys_mode(&ctx, path)) != 0)
                 return r;
         config_init(&lc);
         ctx.lc = &lc;
         r = cfg_read(&ctx, &lc, path);
         if (!r)
                 r = cfg_keys_walk(&ctx, config_root_setting(&lc), &k);
+        if (!r && need_admin)
+                r = cfg_keys_admin(&ctx, config_root_setting(&lc), &k);
         config_destroy(&lc);
         if (r) {
                 keys_clear(&k);
@@ -200,4 +231,19 @@ int config_load_keys(const char *path, keys_t *out, char *err, size_t err_size)
         }
         *out = k;
         return 0;
+}
+
+int config_load_keys(const char *path, keys_t *out, char *err, size_t err_size)
+{
+        return cfg_load_keys(path, false, out, err, err_size);
+}
+
+int config_check_keys(const char *path, char *err, size_t err_size)
+{
+        keys_t k = { 0 };
+        int r = cfg_load_keys(path, true, &k, err, err_size);
+
+        if (r == 0)
+                keys_clear(&k);
+        return r;
 }

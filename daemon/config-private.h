@@ -93,6 +93,10 @@ struct cfg_ctx {
 int cfg_fail(struct cfg_ctx *ctx, const config_setting_t *s, const char *member,
              const char *fmt, ...) BK_PRINTF(4, 5);
 bool cfg_endpoint_local(const char *ep);
+/* Why libzmq could not bind the tcp:// endpoint ep (a host name, IPv6); NULL when it can. */
+const char *cfg_endpoint_unbindable(const char *ep);
+/* Why a tcp:// endpoint naming an IPv6 address cannot be used (no ZMQ_IPV6); NULL for any other. */
+const char *cfg_endpoint_ipv6(const char *ep);
 bool cfg_parse_hhmm(const char *v, int *minutes);
 bool cfg_two_digits(const char *p, int *out);
 int cfg_base_dir(struct cfg_ctx *ctx, const char *path, const char *base_dir);

@@ -4,6 +4,8 @@
  * the configuration's directory, a non-loopback bind refused without
  * CURVE), and times of day.
  */
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/un.h>
 #include "config-private.h"
 
@@ -154,6 +156,49 @@ bool cfg_endpoint_local(const char *ep)
                 host[colon - host] = '\0';
         return strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
                strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "lo") == 0;
+}
+
+/*
+ * What libzmq can bind a tcp:// endpoint to: "*", an IPv4 address or a network interface
+ * ("lo"). It resolves no host names when binding ("localhost" fails with ENODEV) and takes IPv6
+ * addresses only on sockets with ZMQ_IPV6, which bevakad does not set. NULL, or why not.
+ */
+/* The host of a tcp:// endpoint (without the port) into host; false for another transport. */
+static bool cfg_tcp_host(const char *ep, char host[static CFG_PATH_MAX])
+{
+        char *colon;
+
+        if (strncmp(ep, "tcp://", 6) != 0)
+                return false;
+        bk_strlcpy(host, ep + 6, CFG_PATH_MAX);
+        if ((colon = strrchr(host, ':')))
+                *colon = '\0';
+        return true;
+}
+
+const char *cfg_endpoint_ipv6(const char *ep)
+{
+        char host[CFG_PATH_MAX];
+
+        if (!cfg_tcp_host(ep, host) || (host[0] != '[' && !strchr(host, ':')))
+                return NULL;
+        return "an IPv6 address is not reachable (bevakad does not enable ZMQ_IPV6): use an IPv4 address "
+               "such as tcp://127.0.0.1:PORT";
+}
+
+const char *cfg_endpoint_unbindable(const char *ep)
+{
+        char host[CFG_PATH_MAX];
+        struct in_addr a4;
+
+        if (!cfg_tcp_host(ep, host))
+                return NULL;
+        if (strcmp(host, "*") == 0 || inet_pton(AF_INET, host, &a4) == 1 || if_nametoindex(host) != 0)
+                return NULL;
+        if (cfg_endpoint_ipv6(ep))
+                return cfg_endpoint_ipv6(ep);
+        return "a host name cannot be bound (libzmq binds \"*\", an IPv4 address or an interface): use "
+               "tcp://127.0.0.1:PORT for this machine only";
 }
 
 /* ---- times --------------------------------------------------------------- */

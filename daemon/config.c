@@ -186,10 +186,48 @@ static int cfg_parse_silence(struct cfg_ctx *ctx, const config_setting_t *s, BK_
         return cfg_get_int(ctx, s, 1, 3600, &ctx->cfg->feed_silence_s);
 }
 
+/* sources = [ "paraply-hv", … ]: names of the grammar, each declared once across all feeds. */
+static int cfg_parse_sources(struct cfg_ctx *ctx, const config_setting_t *s, void *base)
+{
+        cfg_feed_t *f = base;
+        int n = config_setting_length(s);
+
+        if (!config_setting_is_array(s) && !config_setting_is_list(s))
+                return cfg_fail(ctx, s, NULL, "must be an array of source names [ \"…\", … ]");
+        if (n > CFG_MAX_SOURCES)
+                return cfg_fail(ctx, s, NULL, "more than %d sources", CFG_MAX_SOURCES);
+        f->n_sources = 0;
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                const char *v = NULL;
+                int r = cfg_get_string(ctx, e, &v);
+
+                if (r)
+                        return r;
+                if (!name_ok(v))
+                        return cfg_fail(ctx, e, NULL, "must match " NAME_GRAMMAR);
+                if (config_source_declared(ctx->cfg, v))
+                        return cfg_fail(ctx, e, NULL, "%s is declared twice (a source comes from one feed)", v);
+                bk_strlcpy(f->sources[f->n_sources++], v, sizeof(f->sources[0]));
+        }
+        return 0;
+}
+
+static void cfg_print_sources(FILE *f, const void *base, int depth)
+{
+        const cfg_feed_t *feed = base;
+
+        fprintf(f, "%*ssources = [", depth * 8, "");
+        for (int i = 0; i < feed->n_sources; i++)
+                fprintf(f, "%s\"%s\"", i ? ", " : " ", feed->sources[i]);
+        fprintf(f, " ];%s\n", feed->n_sources ? "" : "  # none declared: the one source it is heard from first");
+}
+
 #define FEED_KEYS \
         KEY("endpoint", K_ENDPOINT, cfg_feed_t, endpoint, .flags = CFG_REQUIRED), \
         KEY("replay_endpoint", K_ENDPOINT, cfg_feed_t, replay_endpoint, .flags = CFG_REQUIRED), \
-        KEY("server_key", K_PATH, cfg_feed_t, server_key, .note = "\"\" = no CURVE to this adapter")
+        KEY("server_key", K_PATH, cfg_feed_t, server_key, .note = "\"\" = no CURVE to this adapter"), \
+        KEY_CUSTOM("sources", cfg_parse_sources, cfg_print_sources)
 
 static const struct cfg_key feed_list_keys[] = { FEED_KEYS, { .name = NULL } };
 static const struct cfg_group feed_list_group = { .keys = feed_list_keys };
@@ -644,6 +682,19 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
         }
         if (strcmp(cfg->publish_endpoint, cfg->api_endpoint) == 0)
                 return cfg_fail(ctx, config_lookup(ctx->lc, "api.endpoint"), NULL, "same as publish.endpoint");
+        for (int i = 0; i < cfg->n_feeds; i++) {
+                const char *eps[] = { cfg->feeds[i].endpoint, cfg->feeds[i].replay_endpoint };
+                const char *names[] = { "endpoint", "replay_endpoint" };
+                for (int k = 0; k < 2; k++)
+                        if (cfg_endpoint_ipv6(eps[k]))
+                                return cfg_fail(ctx, config_setting_get_member(ctx->feed_src[i], names[k]), NULL,
+                                                "%s: %s", eps[k], cfg_endpoint_ipv6(eps[k]));
+        }
+        for (size_t i = 0; i < BK_ARRAY_SIZE(bound); i++) {
+                const char *why = cfg_endpoint_unbindable(bound[i].ep);
+                if (why)
+                        return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL, "%s: %s", bound[i].ep, why);
+        }
         if ((r = cfg_check_retention(ctx)) != 0)
                 return r;
         if (cfg->curve)
@@ -653,6 +704,79 @@ static int cfg_check_all(struct cfg_ctx *ctx, const config_setting_t *root)
                         return cfg_fail(ctx, config_lookup(ctx->lc, bound[i].path), NULL,
                                         "binding a non-loopback address needs security.curve = true");
         return 0;
+}
+
+/* ---- sources --------------------------------------------------------------- */
+
+static bool cfg_feed_declares(const cfg_feed_t *f, const char *source)
+{
+        for (int i = 0; i < f->n_sources; i++)
+                if (strcmp(f->sources[i], source) == 0)
+                        return true;
+        return false;
+}
+
+bool config_source_declared(const config_t *cfg, const char *source)
+{
+        for (int i = 0; i < cfg->n_feeds; i++)
+                if (cfg_feed_declares(&cfg->feeds[i], source))
+                        return true;
+        return false;
+}
+
+cfg_carry_t config_feed_carries(const config_t *cfg, int feed, const char *source, bool known,
+                                int n_known_undeclared)
+{
+        int undeclared = 0;
+
+        if (feed < 0 || feed >= cfg->n_feeds)
+                return CFG_REFUSE_OTHER;
+        if (cfg->feeds[feed].n_sources > 0)
+                return cfg_feed_declares(&cfg->feeds[feed], source) ? CFG_ALLOW : CFG_REFUSE_OTHER;
+        if (config_source_declared(cfg, source))
+                return CFG_REFUSE_OTHER;
+        if (known)
+                return CFG_ALLOW;
+        for (int i = 0; i < cfg->n_feeds; i++)
+                undeclared += cfg->feeds[i].n_sources == 0;
+        return n_known_undeclared < undeclared ? CFG_ALLOW : CFG_REFUSE_FULL;
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+void config_restart_settings(const config_t *run, const config_t *next,
+                             void (*fn)(void *ud, const char *setting), void *ud)
+{
+        const struct { const char *setting; const char *a, *b; } str[] = {
+                { "store.path", run->store_path, next->store_path },
+                { "publish.endpoint", run->publish_endpoint, next->publish_endpoint },
+                { "api.endpoint", run->api_endpoint, next->api_endpoint },
+                { "security.secret_key", run->secret_key_file, next->secret_key_file },
+                { "security.public_key", run->public_key_file, next->public_key_file },
+                { "security.keys", run->keys_file, next->keys_file },
+        };
+        const struct { const char *setting; long long a, b; } num[] = {
+                { "store.synchronous", run->store_sync_full, next->store_sync_full },
+                { "store.batch", run->store_batch, next->store_batch },
+                { "feed.silence_s", run->feed_silence_s, next->feed_silence_s },
+                { "clock.mode", run->clock_manual, next->clock_manual },
+                { "clock.start", run->clock_start, next->clock_start },
+                { "security.curve", run->curve, next->curve },
+                { "limits.max_msg_size", run->max_msg_size, next->max_msg_size },
+                { "limits.hwm", run->hwm, next->hwm },
+        };
+        bool feeds = run->n_feeds != next->n_feeds;
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(str); i++)
+                if (strcmp(str[i].a, str[i].b) != 0)
+                        fn(ud, str[i].setting);
+        for (size_t i = 0; i < BK_ARRAY_SIZE(num); i++)
+                if (num[i].a != num[i].b)
+                        fn(ud, num[i].setting);
+        for (int i = 0; !feeds && i < run->n_feeds; i++)
+                feeds = memcmp(&run->feeds[i], &next->feeds[i], sizeof(run->feeds[i])) != 0;
+        if (feeds)
+                fn(ud, "feeds");
 }
 
 /* ---- printing ------------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "log.h"
+#include "outbox.h"
 
 #define HOUSEKEEPING_MS 1000
 #define DELIVER_BATCH 1000
@@ -44,6 +45,8 @@ typedef struct daemon {
         bus_t *bus;
         engine_t *engine;
         ingest_t *ingest;
+        outbox_t *outbox;              /* the published-up-to mark, the tail after a crash */
+        bool keys_reload;              /* `reload` checked the key list: install it after the reply */
         bk_clock_t clock;
         api_ctx_t api;
         indworker_t *indw;             /* indicators, computed off the loop */
@@ -259,6 +262,8 @@ static int finish_batch(daemon_t *d, int res)
         }
         if (res == 0 && purged)
                 store_checkpoint_truncate(d->store);
+        if (res == 0 && d->outbox)
+                outbox_sent(d->outbox, engine_sent(d->engine), clock_mono_ms());
         return res;
 }
 
@@ -517,6 +522,10 @@ static int serve_api(daemon_t *d)
                 }
                 if (reply)
                         bus_reply(d->bus, &peer, reply, strlen(reply));
+                if (d->keys_reload) {
+                        d->keys_reload = false;
+                        bus_reload_keys(d->bus);   /* checked by `reload`; may reset the sockets */
+                }
         }
         return n;
 }
@@ -553,28 +562,96 @@ static void notify_status(daemon_t *d)
                    (long long)(c[REM_DELIVERED] + c[REM_ACKNOWLEDGED]));
 }
 
-static void reload(daemon_t *d)
+static void restart_setting(void *ud, const char *setting)
 {
-        config_t *fresh = malloc(sizeof(*fresh));
-        char err[1024], cwd[PATH_MAX];
+        json_array_append_new(ud, json_string(setting));
+}
 
-        sd_notify(0, "RELOADING=1");
-        if (!fresh || !getcwd(cwd, sizeof(cwd)) ||
-            config_load(d->config_path, cwd, fresh, err, sizeof(err)) != 0) {
-                log_struct(LOG_ERR, LOG_ID_RELOAD_FAILED, LOG_NO_FIELDS,
-                           "reload failed, keeping the running configuration: %s", fresh ? err : "out of memory");
-        } else {
-                /* Endpoints and the store need a restart; rules, calendar and log level apply now. */
+/*
+ * The configuration file: rules, calendar, retention and the log level apply now; the rest waits
+ * for a restart and is named in *waiting (when not NULL). 0, or BK_E_INVALID with why in err (the
+ * journal says so too) and the running configuration kept.
+ */
+static int reload_config(daemon_t *d, char *err, size_t n, json_t *waiting)
+{
+        _cleanup_free_ config_t *fresh = malloc(sizeof(*fresh));
+        char cwd[PATH_MAX];
+
+        if (!fresh || !getcwd(cwd, sizeof(cwd))) {
+                snprintf(err, n, "out of memory");
+        } else if (config_load(d->config_path, cwd, fresh, err, n) == 0) {
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
                 d->cfg.retention = fresh->retention;
                 log_set_level(fresh->log_level);
+                if (waiting) {
+                        config_restart_settings(&d->cfg, fresh, restart_setting, waiting);
+                        if (json_array_size(waiting) > 0) {
+                                _cleanup_free_ char *list = json_dumps(waiting, JSON_COMPACT);
+                                log_warnx("reload: %s changed but take effect only after a restart",
+                                          list ? list : "settings");
+                        }
+                }
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
+                return 0;
         }
-        free(fresh);
-        bus_reload_keys(d->bus);   /* independent of the configuration: logs its own outcome */
+        log_struct(LOG_ERR, LOG_ID_RELOAD_FAILED, LOG_NO_FIELDS,
+                   "reload failed, keeping the running configuration: %s", err);
+        return BK_E_INVALID;
+}
+
+/* SIGHUP: the configuration and the key list, each kept as it was when its new version does not load. */
+static void reload(daemon_t *d)
+{
+        char err[1024];
+        json_t *waiting = json_array();
+
+        sd_notify(0, "RELOADING=1");
+        reload_config(d, err, sizeof(err), waiting);
+        json_decref(waiting);
+        bus_reload_keys(d->bus);   /* logs its own outcome */
         sd_notify(0, "READY=1");
+}
+
+/*
+ * The API's `reload` (api_ctx_t.reload): the configuration now, and the key list checked now, so
+ * the reply can say ok:false with the reason. The key list is installed after the reply has
+ * gone (serve_api): a revoked key resets the API socket, which would swallow the reply.
+ */
+static int reload_from_api(void *arg, json_t **restart, char *err, size_t n)
+{
+        daemon_t *d = arg;
+        json_t *waiting = json_array();
+        int r;
+
+        if (!waiting) {
+                snprintf(err, n, "out of memory");
+                return -ENOMEM;
+        }
+        sd_notify(0, "RELOADING=1");
+        r = reload_config(d, err, n, waiting);
+        /* the key list has its own file: it is taken (or kept) whatever became of the configuration */
+        if (d->cfg.curve) {
+                keys_t *k = calloc(1, sizeof(*k));
+                char kerr[1024];
+                d->keys_reload = k && config_load_keys(d->cfg.keys_file, k, kerr, sizeof(kerr)) == 0;
+                if (!d->keys_reload) {
+                        log_errx("reload: the key list did not load, keeping the running one: %s",
+                                 k ? kerr : "out of memory");
+                        if (r == 0)
+                                snprintf(err, n, "%s", k ? kerr : "out of memory");
+                        r = BK_E_INVALID;
+                }
+                if (k)
+                        keys_clear(k);
+                free(k);
+        }
+        sd_notify(0, "READY=1");
+        if (r == 0)
+                *restart = json_incref(waiting);
+        json_decref(waiting);
+        return r;
 }
 
 static void handle_signals(daemon_t *d)
@@ -614,13 +691,16 @@ static int loop(daemon_t *d)
                         return -EIO;
                 if (sig)
                         handle_signals(d);
-                bus_drain_subscriptions(d->bus);
+                bus_drain_subscriptions(d->bus, outbox_subscribed, d->outbox);
+                if (outbox_offer(d->outbox, clock_mono_ms(), publish_one, d) < 0)
+                        log_warnx("outbox: could not read the messages to offer again");
 
                 if ((r = begin_batch(d)) < 0) {
                         log_errx("cannot begin a transaction; retrying");
                         more = false;
                         continue;
                 }
+                outbox_settle(d->outbox, clock_mono_ms());
                 n = 0;
                 r = clock_mono_ms() < d->backoff_until_ms ? 0 : drain_feeds(d, &n);
                 more = r == 1;
@@ -639,10 +719,6 @@ static int loop(daemon_t *d)
 
                 serve_api(d);
                 indworker_drain(d->indw, send_answer, d);
-                if (d->api.reload_requested) {
-                        d->api.reload_requested = false;
-                        reload(d);
-                }
                 ingest_tick(d->ingest, clock_mono_ms());
                 perform_requests(d);
 
@@ -737,11 +813,7 @@ static int check_config(daemon_t *d)
         char err[1024];
 
         if (d->cfg.curve && access(d->cfg.keys_file, R_OK) == 0) {
-                keys_t *k = calloc(1, sizeof(*k));
-                int kr = k ? config_load_keys(d->cfg.keys_file, k, err, sizeof(err)) : -ENOMEM;
-                if (k)
-                        keys_clear(k);
-                free(k);
+                int kr = config_check_keys(d->cfg.keys_file, err, sizeof(err));
                 if (kr != 0) {
                         fprintf(stderr, "%s\n", kr == -ENOMEM ? "out of memory" : err);
                         return 1;
@@ -769,11 +841,13 @@ static int serve(daemon_t *d)
                 log_errx("%s", err);
                 return r;
         }
-        if ((r = ingest_new(&d->cfg, &d->clock, clock_mono_ms(), &d->ingest)) < 0)
+        if ((r = ingest_new(&d->cfg, &d->clock, clock_mono_ms(), &d->ingest)) < 0 ||
+            (r = outbox_new(d->store, clock_mono_ms(), &d->outbox)) < 0)
                 return r;
         d->api = (api_ctx_t){ .cfg = &d->cfg, .store = d->store, .engine = d->engine,
                               .feeds = { feeds_json, feeds_status, feeds_endpoints, d->ingest }, .clock = &d->clock,
-                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL };
+                              .security = d->cfg.curve ? bus_stats(d->bus) : NULL,
+                              .reload = reload_from_api, .reload_arg = d };
         /* Indicators are computed off the loop; an in-memory store has no second connection
          * to read it, so there they are computed in place. */
         if ((r = indworker_start(d->cfg.store_path, wake_loop, d, &d->indw)) < 0) {
@@ -874,6 +948,10 @@ out:
         indworker_stop(&d->indw);
         ingest_free(&d->ingest);
         bus_close(&d->bus);
+        /* after the bus's linger: what it held has left, and the next start need not offer it */
+        if (d->outbox && outbox_stop(d->outbox) < 0)
+                log_warnx("outbox: could not store the published-up-to mark at stop");
+        outbox_free(&d->outbox);
         engine_free(&d->engine);
         store_close(&d->store);
         if (d->sigfd >= 0)

@@ -46,6 +46,7 @@ struct engine {
         /* publish queue */
         engine_msg_t *queue;
         size_t queue_n, queue_cap;
+        int64_t sent;           /* the highest rseq handed to a publish function */
 };
 
 /* ---- case cache ---------------------------------------------------------- */
@@ -294,6 +295,7 @@ static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const cha
                 e->queue = q;
                 e->queue_cap = cap;
         }
+        e->queue[e->queue_n].rseq = rseq;
         e->queue[e->queue_n].topic = strdup(topic);
         e->queue[e->queue_n].payload = payload;
         if (!e->queue[e->queue_n].topic) {
@@ -334,6 +336,7 @@ static void flush(engine_t *e, engine_publish_fn fn, void *ud)
 {
         for (size_t i = 0; i < e->queue_n; i++) {
                 fn(ud, e->queue[i].topic, e->queue[i].payload);
+                e->sent = BK_MAX(e->sent, e->queue[i].rseq);
                 free(e->queue[i].topic);
                 free(e->queue[i].payload);
         }
@@ -376,6 +379,11 @@ int engine_commit(engine_t *e, int res, engine_publish_fn publish_fn, void *ud)
         }
         flush(e, publish_fn, ud);
         return 0;
+}
+
+int64_t engine_sent(const engine_t *e)
+{
+        return e->sent;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -776,7 +784,9 @@ int engine_snooze(engine_t *e, const char *id, bk_time_t until, reminder_t *out)
         if (until <= 0)
                 until = cal_next_working_day_start(&e->cfg->calendar, e->now);
         out->state = REM_SNOOZED;
-        out->deliver_at = until;
+        /* deliver_at is a delivery moment (domain §5): a snooze until Saturday 10:00 is delivered,
+         * and stamped, Monday 08:00, never with a moment nobody was told anything. */
+        out->deliver_at = cal_next_working(&e->cfg->calendar, until);
         return store_rem_put(e->store, out);
 }
 

@@ -16,6 +16,7 @@
 typedef struct engine engine_t;
 
 typedef struct engine_msg {
+        int64_t rseq;
         char *topic;
         char *payload;
 } engine_msg_t;
@@ -59,6 +60,9 @@ void engine_set_now(engine_t *e, bk_time_t now);
  * the queued messages and cached states. Returns 0 or the failure.
  */
 int engine_commit(engine_t *e, int res, engine_publish_fn publish_fn, void *ud);
+/* The highest rseq engine_commit has handed to a publish_fn so far (0: none), for the
+ * published-up-to mark (outbox.h). */
+int64_t engine_sent(const engine_t *e);
 /*
  * Retention (gallring, docs/privacy.md). engine_purge_case deletes one case now (its state,
  * events and reminders; a tombstone keeps its old events from coming back). engine_purge_due

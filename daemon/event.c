@@ -18,7 +18,10 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "event.h"
+#include "name.h"
 #include "pnr.h"
+
+_Static_assert(EV_NAME_MAX == NAME_CHARS_MAX, "an id-shaped member holds any name of the grammar");
 
 /* ---- name tables ----------------------------------------------------------- */
 
@@ -320,6 +323,24 @@ static int take_id(ev_ctx_t *c, const json_t *obj, const char *where, const char
 }
 
 /*
+ * A name that becomes part of a topic, an identity or a log field (unit,
+ * caseworker, actor, source): as take_id, and of name.h's one grammar, so
+ * that "hk1/x" can never publish on another caseworker's topic.
+ */
+static int take_name(ev_ctx_t *c, const json_t *obj, const char *where, const char *key,
+                     bool required, char *dst, bool *present)
+{
+        bool here = false;
+        int r = take_id(c, obj, where, key, required, EV_NAME_MAX, dst, &here);
+
+        if (present)
+                *present = here;
+        if (r == 0 && here && !name_ok(dst))
+                return ctx_fail(c, where, key, "bad name (must match " NAME_GRAMMAR ")");
+        return r;
+}
+
+/*
  * A free-text string: as take_string, then every personnummer in it is
  * replaced by PNR_MASK (counted in *masked) and the text cut at
  * EV_FREE_TEXT_CHARS characters. Only this form is ever stored.
@@ -544,7 +565,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
         *present = false;
         switch (m.field) {
         case F_CASEWORKER:
-                r = take_id(c, data, "data", key, m.required, EV_NAME_MAX, d->caseworker, present);
+                r = take_name(c, data, "data", key, m.required, d->caseworker, present);
                 d->has_caseworker = *present;
                 return r;
         case F_HOUSEHOLD:
@@ -558,7 +579,7 @@ static int event_field(ev_ctx_t *c, const json_t *data, ev_member_t m, ev_data_t
                 d->barrier = (ev_barrier_t)val;
                 return r;
         case F_UNIT:
-                r = take_id(c, data, "data", key, m.required, EV_NAME_MAX, d->unit, present);
+                r = take_name(c, data, "data", key, m.required, d->unit, present);
                 d->has_unit = *present;
                 return r;
         case F_MONTH:
@@ -649,8 +670,10 @@ static void envelope_position(const json_t *root, char source[static EV_SOURCE_M
 
         *seq = 0;
         source[0] = '\0';
-        /* A source that holds a personnummer is no position: it would be stored and logged. */
-        if (!s || string_problem(s, EV_SOURCE_MAX, buf, sizeof(buf)) || pnr_has(json_string_value(s)))
+        /* A source outside the name grammar (or holding a personnummer) is no position: it would be
+         * stored and logged. */
+        if (!s || string_problem(s, EV_SOURCE_MAX, buf, sizeof(buf)) || pnr_has(json_string_value(s)) ||
+            !name_ok(json_string_value(s)))
                 return;
         if (!q || !json_is_integer(q) || json_integer_value(q) < 1)
                 return;
@@ -678,7 +701,7 @@ static int envelope_parse(ev_ctx_t *c, const json_t *root, event_t *ev)
         r = take_id(c, root, where, "id", true, EV_ID_MAX, ev->id, NULL);
         if (r)
                 return r;
-        r = take_id(c, root, where, "source", true, EV_SOURCE_MAX, ev->source, NULL);
+        r = take_name(c, root, where, "source", true, ev->source, NULL);
         if (r)
                 return r;
         r = take_int(c, root, where, "seq", true, 1, INT64_MAX, "must be a positive integer",
@@ -702,10 +725,10 @@ static int envelope_parse(ev_ctx_t *c, const json_t *root, event_t *ev)
         r = take_id(c, root, where, "case", true, EV_NAME_MAX, ev->case_id, NULL);
         if (r)
                 return r;
-        r = take_id(c, root, where, "unit", true, EV_NAME_MAX, ev->unit, NULL);
+        r = take_name(c, root, where, "unit", true, ev->unit, NULL);
         if (r)
                 return r;
-        r = take_id(c, root, where, "actor", false, EV_NAME_MAX, ev->actor, &ev->has_actor);
+        r = take_name(c, root, where, "actor", false, ev->actor, &ev->has_actor);
         if (r)
                 return r;
 

@@ -28,6 +28,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "log.h"
+#include "name.h"
 
 #define MAX_SOURCES 256
 #define REPLAY_TIMEOUT_MS 5000
@@ -112,6 +113,33 @@ static struct source *source_get(ingest_t *in, const char *name, int feed)
         bk_strlcpy(s->name, name, sizeof(s->name));
         s->feed = feed;
         return s;     /* a source we have no position for starts at 0 */
+}
+
+/*
+ * Whether feed may carry source (config_feed_carries): a feed's declared `sources`, or, for a
+ * feed without them, the known sources no feed declares and one new one per such feed. NULL
+ * when it may; else the dead letter's reason. A refused source gets no position, so junk
+ * `source` values never fill the table (nor the store's, which refills it at every start).
+ */
+static const char *source_refused(const ingest_t *in, int feed, const char *name)
+{
+        int undeclared = 0;
+        bool known = false;
+
+        for (int i = 0; i < in->n_src && !known; i++)
+                known = strcmp(in->src[i].name, name) == 0;
+        if (!known && feed >= 0 && feed < in->cfg->n_feeds && in->cfg->feeds[feed].n_sources == 0)
+                for (int i = 0; i < in->n_src; i++)
+                        undeclared += !config_source_declared(in->cfg, in->src[i].name);
+        switch (config_feed_carries(in->cfg, feed, name, known, undeclared)) {
+        case CFG_ALLOW:
+                return NULL;
+        case CFG_REFUSE_OTHER:
+                return "envelope.source: not a source this feed carries (feed.sources)";
+        case CFG_REFUSE_FULL:
+                break;
+        }
+        return "envelope.source: a second source on a feed that declares none (declare it in feed.sources)";
 }
 
 /* Queues a bus request; one that does not fit is logged and dropped (a replay times out and is asked again). */
@@ -423,6 +451,11 @@ static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
                         dead_unpositioned(in, m, reason, v);
                 return;
         }
+        const char *refused = source_refused(in, m->feed, ev->source);
+        if (refused) {
+                dead_letter(v, refused, NULL, 0, m);   /* not sequenced: no position, no table entry */
+                return;
+        }
         s = source_get(in, ev->source, m->feed);
         if (!s) {
                 /* logged at its position, which is not stored: this source is not sequenced */
@@ -471,7 +504,7 @@ static bool parse_control(const bus_msg_t *m, const char *op, control_t *c)
         const char *o = NULL, *src = NULL;
         json_int_t n = -1;
         bool ok = j && json_unpack(j, "{s:s, s:s, s:I}", "op", &o, "source", &src, "last_seq", &n) == 0 &&
-                  strcmp(o, op) == 0 && n >= 0 && src[0] && strlen(src) <= EV_SOURCE_MAX &&
+                  strcmp(o, op) == 0 && n >= 0 && name_ok(src) &&
                   !event_has_personnummer(src);   /* a source name is stored and logged */
         if (ok) {
                 bk_strlcpy(c->source, src, sizeof(c->source));
@@ -494,7 +527,7 @@ static void handle_heartbeat(ingest_t *in, const bus_msg_t *m)
                         log_warnx("ingest: feed %d: malformed heartbeat ignored", m->feed);
                 return;
         }
-        if (!(s = source_get(in, c.source, m->feed)))
+        if (source_refused(in, m->feed, c.source) || !(s = source_get(in, c.source, m->feed)))
                 return;
         s->known_seq = BK_MAX(s->known_seq, c.last);
         if (c.has_wm)
@@ -522,7 +555,7 @@ static void handle_replay_end(ingest_t *in, const bus_msg_t *m)
                         log_warnx("ingest: feed %d: unexpected message on replay socket", m->feed);
                 return;
         }
-        if (!(s = source_get(in, c.source, c.last > 0 ? m->feed : -1)))
+        if (source_refused(in, m->feed, c.source) || !(s = source_get(in, c.source, c.last > 0 ? m->feed : -1)))
                 return;
         for (int k = 0; k < fs->nq; k++)
                 if (&in->src[fs->q[k].src] == s) {      /* its reply (an earlier one was lost) */

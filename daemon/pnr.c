@@ -50,25 +50,65 @@ static int digit_run(const char *s, size_t len, size_t i, int max, int *dig, siz
         return n;
 }
 
-/* Bytes of a separator at s[i] between date and serial; 0 = none there. */
-static size_t separator_at(const char *s, size_t len, size_t i)
+/* Bytes of one of the strings in set at s[i]; 0 = none. */
+static size_t one_of(const char *s, size_t len, size_t i, const char *const *set, size_t n_set)
 {
-        static const char *const seps[] = {
-                "--", "-", "+", " ",
-                "\xc2\xa0",          /* no-break space */
-                "\xe2\x80\x93",      /* en dash */
-                "\xe2\x80\x94",      /* em dash */
-                "\xe2\x88\x92",      /* minus sign */
-                "\xe2\x80\x90",      /* hyphen */
-                "\xe2\x80\x91",      /* non-breaking hyphen */
-        };
-
-        for (size_t k = 0; k < BK_ARRAY_SIZE(seps); k++) {
-                size_t n = strlen(seps[k]);
-                if (i + n <= len && memcmp(s + i, seps[k], n) == 0)
+        for (size_t k = 0; k < n_set; k++) {
+                size_t n = strlen(set[k]);
+                if (i + n <= len && memcmp(s + i, set[k], n) == 0)
                         return n;
         }
         return 0;
+}
+
+static size_t space_at(const char *s, size_t len, size_t i)
+{
+        static const char *const spaces[] = {
+                " ",
+                "\xc2\xa0",          /* no-break space */
+                "\xe2\x80\x87",      /* figure space */
+                "\xe2\x80\x89",      /* thin space */
+                "\xe2\x80\xaf",      /* narrow no-break space */
+                "\xe3\x80\x80",      /* ideographic space (with full-width digits) */
+        };
+        return one_of(s, len, i, spaces, BK_ARRAY_SIZE(spaces));
+}
+
+static size_t dash_at(const char *s, size_t len, size_t i)
+{
+        static const char *const dashes[] = {
+                "-", "+",
+                "\xe2\x80\x90",      /* hyphen */
+                "\xe2\x80\x91",      /* non-breaking hyphen */
+                "\xe2\x80\x92",      /* figure dash */
+                "\xe2\x80\x93",      /* en dash (a word processor's autocorrect) */
+                "\xe2\x80\x94",      /* em dash */
+                "\xe2\x88\x92",      /* minus sign */
+                "\xef\xb9\xa3",      /* small hyphen-minus */
+                "\xef\xbc\x8d",      /* full-width hyphen-minus (with full-width digits) */
+                "\xef\xbc\x8b",      /* full-width plus */
+        };
+        return one_of(s, len, i, dashes, BK_ARRAY_SIZE(dashes));
+}
+
+/*
+ * Bytes of a separator at s[i] between date and serial; 0 = none there. What people type: a
+ * dash (or plus), doubled by mistake, with a space on either side or both ("850312 - 1231"), or a
+ * space alone. Never more than one space on a side: a run of spaced digit groups is a phone
+ * number or an amount, not an identity number.
+ */
+static size_t separator_at(const char *s, size_t len, size_t i)
+{
+        size_t at = i, n, dashes = 0;
+
+        at += space_at(s, len, at);
+        while (dashes < 2 && (n = dash_at(s, len, at)) > 0) {
+                at += n;
+                dashes++;
+        }
+        if (dashes > 0)
+                at += space_at(s, len, at);
+        return at - i;
 }
 
 /* Proleptic Gregorian; a samordningsnummer's day has 60 added. */

@@ -2,8 +2,9 @@
  * pnr.h owns finding and masking Swedish personnummer and samordningsnummer
  * (domain.md §3) in any text the daemon stores or logs. It knows the forms
  * people actually type: ASCII or full-width digits, YYMMDD or YYYYMMDD, and
- * between date and serial a hyphen, plus, space, no-break space, en dash,
- * minus sign, a double hyphen or nothing. Pure: no I/O, no allocation.
+ * between date and serial a hyphen, plus, en dash, minus sign or full-width
+ * hyphen (once or doubled), with or without a space (also no-break, thin or
+ * ideographic) on either side, a space alone, or nothing. Pure: no I/O, no allocation.
  */
 #pragma once
 

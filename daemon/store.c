@@ -113,6 +113,7 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_PURGE_EVENTS] = "purge.events", [CNT_PURGE_REMINDERS] = "purge.reminders",
         [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
         [CNT_WAKE_DAY] = "time.wake_day", [CNT_FEED_WATERMARKS] = "feed.watermarks",
+        [CNT_PUBLISHED] = "rseq.published",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -353,13 +354,23 @@ static int load_counters(store_t *s)
         memset(s->counter, 0, sizeof(s->counter));
         if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st, NULL) != SQLITE_OK)
                 return st_sql_fail(s, "meta");
+        bool seen[CNT__COUNT] = { false };
         while (sqlite3_step(st) == SQLITE_ROW) {
                 const char *k = (const char *)sqlite3_column_text(st, 0);
                 for (int i = 0; i < CNT__COUNT; i++)
-                        if (k && strcmp(k, counter_key[i]) == 0)
+                        if (k && strcmp(k, counter_key[i]) == 0) {
                                 s->counter[i] = sqlite3_column_int64(st, 1);
+                                seen[i] = true;
+                        }
         }
         sqlite3_finalize(st);
+        /* A store from before the published-up-to mark published everything it has: the mark
+         * starts at its last rseq (written with the first commit), not at 0, which would send
+         * its whole outbox again. */
+        if (!seen[CNT_PUBLISHED]) {
+                s->counter[CNT_PUBLISHED] = s->counter[CNT_RSEQ];
+                s->counter_dirty[CNT_PUBLISHED] = true;
+        }
         return 0;
 }
 
@@ -371,6 +382,14 @@ int store_open(const char *path, bool sync_full, store_t **out)
         if (!s)
                 return -ENOMEM;
         s->lock_fd = -1;
+        /* SQLite creates a new file 0644 (less the umask), and its -wal and -shm with the same
+         * mode: outside systemd (no UMask=) the cases would be readable by every local user. A
+         * store is created 0600 here, empty, which SQLite takes as a new database. */
+        if (strcmp(path, ":memory:") != 0 && path[0]) {
+                int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd >= 0)
+                        close(fd);
+        }
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             NULL) != SQLITE_OK) {
                 log_errx("store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -976,15 +995,16 @@ int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *pa
         return st_step_done(s, q, "outbox add");
 }
 
-int store_outbox_each(store_t *s, int64_t since,
+int store_outbox_each(store_t *s, int64_t since, int64_t upto,
                       int (*fn)(void *, int64_t, const char *, const char *), void *ud)
 {
         sqlite3_stmt *q;
         int rc, r = 0;
-        if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 ORDER BY rseq",
-                               -1, &q, NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v2(s->db, "SELECT rseq, topic, payload FROM outbox WHERE rseq > ?1 AND rseq <= ?2 "
+                               "ORDER BY rseq", -1, &q, NULL) != SQLITE_OK)
                 return st_sql_fail(s, "outbox");
         sqlite3_bind_int64(q, 1, since);
+        sqlite3_bind_int64(q, 2, upto);
         while ((rc = sqlite3_step(q)) == SQLITE_ROW)
                 if ((r = fn(ud, sqlite3_column_int64(q, 0), st_col_text(q, 1), st_col_text(q, 2))) < 0)
                         break;

@@ -30,6 +30,7 @@ typedef enum store_counter {
         CNT_PURGE_DROPPED,                /* events of a purged case that came again and were dropped */
         CNT_WAKE_DAY,                     /* the local day up to which cases were woken (event time) */
         CNT_FEED_WATERMARKS,              /* 1 once a feed sent watermarks */
+        CNT_PUBLISHED,                    /* every message up to this rseq surely left (outbox.h) */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;
@@ -210,9 +211,10 @@ void store_checkpoint_truncate(store_t *s);
 
 /* outbox: every published message, by rseq */
 int store_outbox_add(store_t *s, int64_t rseq, const char *topic, const char *payload, bk_time_t at);
-/* Calls fn for each message with rseq > since, in order (tests, audits). */
-int store_outbox_each(store_t *s, int64_t since, int (*fn)(void *ud, int64_t rseq, const char *topic,
-                      const char *payload), void *ud);
+/* Calls fn for each message with since < rseq <= upto, in order; fn returning < 0 stops the walk
+ * and is returned. */
+int store_outbox_each(store_t *s, int64_t since, int64_t upto, int (*fn)(void *ud, int64_t rseq,
+                      const char *topic, const char *payload), void *ud);
 
 /* Consistent online copy with the SQLite backup API. */
 int store_backup(store_t *s, const char *dest_path);

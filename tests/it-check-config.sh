@@ -46,6 +46,28 @@ if [ $rc -eq 1 ] && [[ "$err" == "$tmp/clients:1: keys[0].key: must be a CURVE p
 rm "$tmp/clients"
 if (cd "$tmp" && "$bin" --check-config --config b.conf >/dev/null 2>&1); then
         pass=$((pass + 1)); else echo "FAIL key list not there yet must still pass"; fail=$((fail + 1)); fi
+# A key list that locks every admin out is refused, at the line of its list (an empty one too).
+key='rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7'
+printf 'keys = (\n  { key = "%s"; user = "hk1"; role = "caseworker"; units = [ "U1" ]; }\n);\n' "$key" > "$tmp/clients"
+chmod 0640 "$tmp/clients"
+err=$(cd "$tmp" && "$bin" --check-config --config b.conf 2>&1 >/dev/null); rc=$?
+if [ $rc -eq 1 ] && [[ "$err" == "$tmp/clients:1: keys: no key has role = \"admin\""* ]]; then
+        pass=$((pass + 1)); else echo "FAIL no admin key: exit $rc, '$err'"; fail=$((fail + 1)); fi
+printf 'keys = ();\n' > "$tmp/clients"
+err=$(cd "$tmp" && "$bin" --check-config --config b.conf 2>&1 >/dev/null); rc=$?
+if [ $rc -eq 1 ] && [[ "$err" == "$tmp/clients:1: keys: no key has role = \"admin\""* ]]; then
+        pass=$((pass + 1)); else echo "FAIL empty key list: exit $rc, '$err'"; fail=$((fail + 1)); fi
+printf 'keys = ( { key = "%s"; user = "ops"; role = "admin"; } );\n' "$key" > "$tmp/clients"
+if (cd "$tmp" && "$bin" --check-config --config b.conf >/dev/null 2>&1); then
+        pass=$((pass + 1)); else echo "FAIL a key list with an admin must pass"; fail=$((fail + 1)); fi
+# Whoever may write the key list may grant any role: group- or world-writable is refused (StrictModes).
+for mode in 0666 0620; do
+        chmod "$mode" "$tmp/clients"
+        err=$(cd "$tmp" && "$bin" --check-config --config b.conf 2>&1 >/dev/null); rc=$?
+        if [ $rc -eq 1 ] && [[ "$err" == "$tmp/clients:1: keys: the file is writable by "*"(mode $mode)"* ]]; then
+                pass=$((pass + 1)); else echo "FAIL key list mode $mode: exit $rc, '$err'"; fail=$((fail + 1)); fi
+done
+chmod 0640 "$tmp/clients"
 rm -rf "$tmp"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

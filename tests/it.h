@@ -84,6 +84,24 @@ static IT_UNUSED void it_config(it_env_t *e, const char *start, const char *extr
         it_write(path, text);
 }
 
+/* Declares the feed's sources in bevakad.conf (list: "\"a\", \"b\""): it_config leaves them to the default. */
+static IT_UNUSED void it_declare_sources(it_env_t *e, const char *list)
+{
+        char path[512], text[8192], out[8400], *at;
+        FILE *f;
+        size_t n;
+
+        it_path(e, "bevakad.conf", path, sizeof(path));
+        if (!(f = fopen(path, "r"))) { perror(path); exit(2); }
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        if (!(at = strstr(text, "replay.sock\"; };"))) { fprintf(stderr, "no feed group in %s\n", path); exit(2); }
+        at += strlen("replay.sock\";");
+        snprintf(out, sizeof(out), "%.*s sources = [ %s ];%s", (int)(at - text), text, list, at);
+        it_write(path, out);
+}
+
 static IT_UNUSED pid_t it_spawn(it_env_t *e, const char *logname, char *const argv[])
 {
         char log[512];

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include "acl.h"
+#include "name.h"
 #include "tap.h"
 
 #define U1 "HV-EB-1"
@@ -45,26 +46,26 @@ static void test_name_grammar(void)
 {
         char name[EV_NAME_MAX + 2];
 
-        CHECK(acl_name_ok("a"));
-        CHECK(acl_name_ok("HV-EB-1"));
-        CHECK(acl_name_ok("hk1.old_2"));
-        CHECK(acl_name_ok("0"));
-        CHECK(!acl_name_ok(""));
-        CHECK(!acl_name_ok("-a"));
-        CHECK(!acl_name_ok(".a"));
-        CHECK(!acl_name_ok("_a"));
-        CHECK(!acl_name_ok("@leads"));
-        CHECK(!acl_name_ok("a/b"));
-        CHECK(!acl_name_ok("a b"));
-        CHECK(!acl_name_ok("a\"b"));
-        CHECK(!acl_name_ok("a\tb"));
-        CHECK(!acl_name_ok("åsa"));
-        CHECK(!acl_name_ok("a\x7f"));
+        CHECK(name_ok("a"));
+        CHECK(name_ok("HV-EB-1"));
+        CHECK(name_ok("hk1.old_2"));
+        CHECK(name_ok("0"));
+        CHECK(!name_ok(""));
+        CHECK(!name_ok("-a"));
+        CHECK(!name_ok(".a"));
+        CHECK(!name_ok("_a"));
+        CHECK(!name_ok("@leads"));
+        CHECK(!name_ok("a/b"));
+        CHECK(!name_ok("a b"));
+        CHECK(!name_ok("a\"b"));
+        CHECK(!name_ok("a\tb"));
+        CHECK(!name_ok("åsa"));
+        CHECK(!name_ok("a\x7f"));
         memset(name, 'u', sizeof(name) - 1);
         name[sizeof(name) - 1] = '\0';                 /* 65 bytes: one too many */
-        CHECK(!acl_name_ok(name));
+        CHECK(!name_ok(name));
         name[EV_NAME_MAX] = '\0';
-        CHECK(acl_name_ok(name));
+        CHECK(name_ok(name));
 }
 
 static void test_topic_split(void)

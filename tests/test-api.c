@@ -49,7 +49,26 @@ typedef struct fx {
         int published;          /* messages handed over by engine_commit */
         char last_topic[REM_TOPIC_MAX];
         char last_op[16];
+        char last_payload[4096];
+        int reloads;                    /* `reload` calls (fx_reload) */
+        const char *reload_fail;        /* the next reloads fail with this reason */
+        const char *reload_restart;     /* the next reloads name this setting as waiting for a restart */
 } fx_t;
+
+static int fx_reload(void *arg, json_t **restart, char *err, size_t n)
+{
+        fx_t *f = arg;
+
+        f->reloads++;
+        if (f->reload_fail) {
+                snprintf(err, n, "%s", f->reload_fail);
+                return BK_E_INVALID;
+        }
+        *restart = json_array();
+        if (f->reload_restart)
+                json_array_append_new(*restart, json_string(f->reload_restart));
+        return 0;
+}
 
 static json_t *fx_feeds_json(void *arg)
 {
@@ -77,6 +96,7 @@ static void collect(void *ud, const char *topic, const char *payload)
         f->published++;
         bk_strlcpy(f->last_topic, topic, sizeof(f->last_topic));
         bk_strlcpy(f->last_op, j ? json_string_value(json_object_get(j, "op")) : "", sizeof(f->last_op));
+        bk_strlcpy(f->last_payload, payload, sizeof(f->last_payload));
         json_decref(j);
 }
 
@@ -186,7 +206,8 @@ static fx_t *fx_new(bool manual)
                 return NULL;
         }
         f->api = (api_ctx_t){ .cfg = &f->cfg, .store = f->store, .engine = f->engine,
-                              .feeds = { fx_feeds_json, fx_feeds_status, NULL, f->ingest }, .clock = &f->clock };
+                              .feeds = { fx_feeds_json, fx_feeds_status, NULL, f->ingest }, .clock = &f->clock,
+                              .reload = fx_reload, .reload_arg = f };
 
         open_case(f, "e5-open", "2025-01-02T09:00:00+01:00", "EB-5", U1, "hk1", false);
         for (int m = 1; m <= 10; m++) {
@@ -285,6 +306,43 @@ static int64_t i_of(const json_t *j, const char *key)
 
 /* ---- envelope: JSON, op, req --------------------------------------------------------- */
 
+#define R16 "\\u00e5\\u00e5\\u00e5\\u00e5\\u00e5\\u00e5\\u00e5\\u00e5aaaaaaaa"
+
+/* A 60 KB req or jansson's " near '<token>'" never comes back: a reply carries no request bytes. */
+static void test_request_echo_bounded(void)
+{
+        fx_t *f = fx_new(true);
+        size_t big = 60 * 1024;
+        char *body = malloc(big + 64), *text;
+        json_t *r;
+
+        if (!f || !body) {
+                free(body);
+                fx_free(f);
+                return;
+        }
+        int n = snprintf(body, big + 64, "{\"op\":\"hello\",\"req\":\"");
+        memset(body + n, 'x', big);
+        strcpy(body + n + big, "\"}");
+        text = api_handle(&f->api, &admin, body, strlen(body));
+        r = text ? json_loads(text, 0, NULL) : NULL;
+        CHECK(json_is_true(json_object_get(r, "ok")));
+        CHECK(json_is_null(json_object_get(r, "req")));
+        CHECK(text && strlen(text) < 1024);
+        json_decref(r);
+        free(text);
+        /* not JSON: where, never the bytes (jansson would quote up to 20 of them) */
+        text = api_handle(&f->api, &admin, "{\"op\":\"hello\",\"req\":850312-1231}", 35);
+        r = text ? json_loads(text, 0, NULL) : NULL;
+        CHECK_STR(code_of(r), "bad_request");
+        const char *msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+        CHECK(msg && strstr(msg, "not JSON") && !strstr(msg, "near") && !strstr(msg, "850312"));
+        json_decref(r);
+        free(text);
+        free(body);
+        fx_free(f);
+}
+
 static void test_request_envelope(void)
 {
         fx_t *f = fx_new(true);
@@ -313,13 +371,20 @@ static void test_request_envelope(void)
         EXPECT(f, &admin, "unknown_op", "%s", "{\"op\":\"HELLO\"}");
         EXPECT(f, &nobody, "unknown_op", "%s", "{\"op\":\"frobnicate\"}");
 
-        /* req comes back as sent, whatever its JSON type, on success and on failure */
+        /* req comes back as sent when it is a number or a string of at most 128 characters (protocol
+         * §6), on success and on failure; anything else comes back as null */
         static const char *const reqs[] = {
                 "1", "-7", "9007199254740993", "\"c-17\"", "\"\"", "2.5", "true", "false", "null",
                 "{\"a\":[1,{\"b\":null}]}", "[1,\"x\"]", "\"\\u00e5\\u00e4\\u00f6\"",
+                /* 128 characters (å is two bytes: 256 bytes), then 129 */
+                "\"\\u00e5" R16 R16 R16 R16 R16 R16 R16 "aaaaaaaaaaaaaaa\"",
+                "\"\\u00e5" R16 R16 R16 R16 R16 R16 R16 "aaaaaaaaaaaaaaaa\"",
         };
+        static const bool echoed[] = { true, true, true, true, true, true, false, false, false, false, false,
+                                       true, true, false };
+        _Static_assert(BK_ARRAY_SIZE(reqs) == BK_ARRAY_SIZE(echoed), "one verdict per req");
         for (size_t i = 0; i < BK_ARRAY_SIZE(reqs); i++) {
-                json_t *want = json_loads(reqs[i], JSON_DECODE_ANY, NULL);
+                json_t *want = echoed[i] ? json_loads(reqs[i], JSON_DECODE_ANY, NULL) : json_null();
                 CHECK(want != NULL);
                 r = call(f, &admin, "{\"op\":\"hello\",\"req\":%s}", reqs[i]);
                 CHECK(json_is_true(json_object_get(r, "ok")));
@@ -407,7 +472,7 @@ static void test_roles_and_hello(void)
                 EXPECT(f, &lead1, "forbidden", "%s", admin_ops[i]);
                 EXPECT(f, &lead12, "forbidden", "%s", admin_ops[i]);
         }
-        CHECK(!f->api.reload_requested);
+        CHECK_INT(f->reloads, 0);
         CHECK(!f->api.clock_moved);
         CHECK_INT(clock_now(&f->clock), T("2025-11-04T10:00:00+01:00"));
         /* lead and admin ops */
@@ -615,6 +680,23 @@ static void test_lifecycle(void)
         CHECK_STR(code_of(r), "conflict");
         CHECK(strstr(s_of(json_object_get(r, "error"), "message"), "resolved") != NULL);
         json_decref(r);
+
+        /* until a moment nobody works (Saturday 10:00): deliver_at is the moment it will be delivered,
+         * Monday 08:00, and that is the stamp it is published with */
+        r = call(f, &hk1, "{\"op\":\"snooze\",\"id\":\"%s\",\"until\":\"2025-11-08T10:00:00+01:00\"}", fo);
+        CHECK_STR(code_of(r), "");
+        CHECK_STR(s_of(json_object_get(r, "reminder"), "deliver_at"), "2025-11-10T08:00:00+01:00");
+        json_decref(r);
+        EXPECT(f, &hk1, "bad_request", "{\"op\":\"snooze\",\"id\":\"%s\",\"until\":\"9999-12-31T10:00:00Z\"}", fo);
+        fx_tick(f, "2025-11-08T10:00:00+01:00");
+        {
+                reminder_t got;
+                CHECK_INT(store_rem_get(f->store, fo, &got), 0);
+                CHECK_INT(got.state, REM_SNOOZED);          /* Saturday: nobody is told anything */
+        }
+        fx_tick(f, "2025-11-10T08:00:00+01:00");
+        CHECK_STR(f->last_op, "due");
+        CHECK(strstr(f->last_payload, "\"deliver_at\":\"2025-11-10T08:00:00+01:00\"") != NULL);
         fx_free(f);
 }
 
@@ -648,6 +730,10 @@ static void test_reminders_op(void)
         json_decref(r);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"unit\":\"HV-EB-1\"}"), 4);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"unit\":\"HV-EB-2\"}"), 1);
+        /* names are of the one grammar here too (protocol §6) */
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"reminders\",\"unit\":\"HV-EB-1/hk1\"}");
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"reminders\",\"caseworker\":\"@leads\"}");
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"sync\",\"topic\":\"rem/HV-EB-1/hk1/x/\"}");
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"caseworker\":\"hk9\"}"), 1);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"case\":\"EB-5\"}"), 2);
         CHECK_INT(count_of(f, &admin, "{\"op\":\"reminders\",\"rule\":\"CHILD-IMPACT\"}"), 2);
@@ -933,11 +1019,28 @@ static void test_reload_and_clock(void)
 
         if (!f)
                 return;
+        /* reload happens before the reply, which says how it went */
         r = call(f, &admin, "{\"op\":\"reload\",\"req\":\"r1\"}");
         CHECK_STR(code_of(r), "");
-        CHECK_INT(json_object_size(r), 2);                 /* ok and req, nothing else */
+        CHECK_INT(json_array_size(json_object_get(r, "restart_needed")), 0);
         json_decref(r);
-        CHECK(f->api.reload_requested);
+        CHECK_INT(f->reloads, 1);
+        f->reload_restart = "publish.endpoint";
+        r = call(f, &admin, "{\"op\":\"reload\"}");
+        CHECK_STR(code_of(r), "");
+        CHECK_STR(json_string_value(json_array_get(json_object_get(r, "restart_needed"), 0)), "publish.endpoint");
+        json_decref(r);
+        f->reload_fail = "bevakad.conf:3: store.batch: must be an integer 1..100000";
+        r = call(f, &admin, "{\"op\":\"reload\"}");
+        CHECK_STR(code_of(r), "conflict");
+        CHECK(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+                     "bevakad.conf:3: store.batch") != NULL);
+        json_decref(r);
+        CHECK_INT(f->reloads, 3);
+        /* clock: absurd times are refused, not taken */
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"clock\",\"set\":\"9999-12-31T00:00:00Z\"}");
+        EXPECT(f, &admin, "bad_request", "%s", "{\"op\":\"clock\",\"set\":\"2100-01-01T00:00:00Z\"}");
+        CHECK(!f->api.clock_moved);
 
         r = call(f, &admin, "{\"op\":\"clock\"}");
         CHECK_STR(code_of(r), "");
@@ -1052,6 +1155,7 @@ int main(void)
         test_why_op();
         test_stats_and_ingest();
         test_reload_and_clock();
+        test_request_echo_bounded();
         test_indicators_op();
         return tap_done();
 }

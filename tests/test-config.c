@@ -465,7 +465,7 @@ static void test_round_trip(void)
                             "feeds = ( { endpoint = \"tcp://10.1.1.1:5560\"; replay_endpoint = \"tcp://10.1.1.1:5562\"; server_key = \"a.pub\"; },\n"
                             "          { endpoint = \"ipc://x.sock\"; replay_endpoint = \"inproc://r\"; } );\n"
                             "publish = { endpoint = \"tcp://*:5561\"; };\n"
-                            "api = { endpoint = \"tcp://[::1]:5563\"; };\n"
+                            "api = { endpoint = \"tcp://127.0.0.2:5563\"; };\n"
                             "clock = { mode = \"manual\"; };\n"
                             "security = { curve = true; secret_key = \"s\"; public_key = \"p\"; keys = \"k\"; };\n"
                             "log = { level = \"err\"; };\n"

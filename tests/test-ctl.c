@@ -359,7 +359,35 @@ int main(void)
         CHECK_STR(r.out, "");
 
         CHECK_INT(ctl(&e, &r, "reload", NULL), 0);
-        CHECK_STR(r.out, "reload requested\n");
+        CHECK_STR(r.out, "configuration and key list reloaded\n");
+        {
+                /* a configuration that does not load: the reply says so, with file and line */
+                char conf[512], saved[4096];
+                FILE *cf;
+                size_t sn;
+                it_path(&e, "bevakad.conf", conf, sizeof(conf));
+                cf = fopen(conf, "r");
+                sn = cf ? fread(saved, 1, sizeof(saved) - 1, cf) : 0;
+                if (cf)
+                        fclose(cf);
+                saved[sn] = '\0';
+                cf = fopen(conf, "a");
+                fputs("store = { batch = 0; };\n", cf);
+                fclose(cf);
+                CHECK_INT(ctl(&e, &r, "reload", NULL), 1);
+                CHECK(strncmp(r.err, "conflict: reload failed", 23) == 0);
+                CHECK(strstr(r.err, "bevakad.conf:") != NULL);
+                /* an endpoint changed: taken at the next restart, and the reply says so */
+                char moved[4200], *at = strstr(saved, "/pub.sock");
+                CHECK(at != NULL);
+                if (at)
+                        snprintf(moved, sizeof(moved), "%.*s/pub2.sock%s", (int)(at - saved), saved, at + 9);
+                it_write(conf, at ? moved : saved);
+                CHECK_INT(ctl(&e, &r, "reload", NULL), 0);
+                CHECK_STR(r.out, "configuration and key list reloaded\n"
+                                 "changed, takes effect after a restart: publish.endpoint\n");
+                it_write(conf, saved);
+        }
 
         /* Dead letters: a line that is not JSON. */
         CHECK_INT(ctl(&e, &r, "dead-letters", NULL), 0);

@@ -83,10 +83,61 @@ static void test_envelope_ok(void)
                 CHECK_INT(ev.type, EV_UNKNOWN);
         }
 
-        /* Non-ASCII is fine; lengths are bytes, so 32 two-byte letters fit in 64. */
+        /* Non-ASCII is fine in a case id (lengths are bytes, so 32 two-byte letters fit in 64), but a
+         * unit becomes part of a topic: it is of the one name grammar, ASCII (protocol §6). */
         CHECK_INT(parse("{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":1,\"type\":\"fia.started\","
-                        "\"at\":\"2026-03-02T09:15:00Z\",\"case\":\"EB-1\",\"unit\":\"HV-\\u00d6ST-1\"}", &ev), 0);
-        CHECK_STR(ev.unit, "HV-\xc3\x96ST-1");
+                        "\"at\":\"2026-03-02T09:15:00Z\",\"case\":\"EB-\\u00d6-1\",\"unit\":\"HV-OST-1\"}", &ev), 0);
+        CHECK_STR(ev.case_id, "EB-\xc3\x96-1");
+        CHECK_INT(parse("{\"v\":1,\"id\":\"e1\",\"source\":\"s\",\"seq\":1,\"type\":\"fia.started\","
+                        "\"at\":\"2026-03-02T09:15:00Z\",\"case\":\"EB-1\",\"unit\":\"HV-\\u00d6ST-1\"}", &ev),
+                  BK_E_INVALID);
+}
+
+/*
+ * Protocol §6 "Names": unit, data.caseworker, data.unit (a move), actor and source become parts of
+ * topics and log fields; anything outside [A-Za-z0-9][A-Za-z0-9._-]{0,63} is a dead letter
+ * ("bad name") that still has its position when its source is readable.
+ */
+static void test_bad_names(void)
+{
+        static const struct { const char *type, *unit, *actor, *data, *reason; } cases[] = {
+                { "caseworker.assigned", "U1", NULL, "{\"caseworker\":\"hk1/x\"}", "data.caseworker: bad name" },
+                { "case.opened", "U1/hk1", NULL, "{\"caseworker\":\"hk9\",\"household\":{\"adults\":1,"
+                  "\"single_parent\":false,\"children\":[]},\"barrier\":\"other\"}", "envelope.unit: bad name" },
+                { "case.updated", "U1", NULL, "{\"unit\":\"U2/hk1\"}", "data.unit: bad name" },
+                { "ib1.completed", "U1", "hk1/../x", "{}", "envelope.actor: bad name" },
+                { "ib1.completed", "U1", "@leads", "{}", "envelope.actor: bad name" },
+                { "caseworker.assigned", "U1", NULL, "{\"caseworker\":\"@leads\"}", "data.caseworker: bad name" },
+                { "caseworker.assigned", "U1", NULL, "{\"caseworker\":\"hk 1\"}", "data.caseworker: bad name" },
+                { "caseworker.assigned", "U1", NULL, "{\"caseworker\":\"-hk1\"}", "data.caseworker: bad name" },
+                { "ib1.completed", "rem", NULL, "{}", NULL },
+        };
+        char buf[1024], why[EV_PARSE_REASON_SIZE];
+        event_t ev;
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(cases); i++) {
+                char actor[96] = "";
+                if (cases[i].actor)
+                        snprintf(actor, sizeof(actor), ",\"actor\":\"%s\"", cases[i].actor);
+                snprintf(buf, sizeof(buf), "{\"v\":1,\"id\":\"n%zu\",\"source\":\"paraply-hv\",\"seq\":%zu,"
+                         "\"type\":\"%s\",\"at\":\"2026-03-02T09:15:00Z\",\"case\":\"EB-1\",\"unit\":\"%s\"%s,"
+                         "\"data\":%s}", i, i + 1, cases[i].type, cases[i].unit, actor, cases[i].data);
+                int r = event_parse(buf, strlen(buf), &ev, why, sizeof(why));
+                if (!cases[i].reason) {
+                        CHECK_INT(r, 0);
+                        continue;
+                }
+                CHECK_INT(r, BK_E_INVALID);
+                CHECK(strncmp(why, cases[i].reason, strlen(cases[i].reason)) == 0);
+                CHECK_STR(ev.source, "paraply-hv");          /* a bad name still has a position */
+                CHECK_INT(ev.seq, (int64_t)i + 1);
+        }
+        /* a source outside the grammar is no position: it would be stored and logged */
+        snprintf(buf, sizeof(buf), "{\"v\":1,\"id\":\"s1\",\"source\":\"paraply/hv\",\"seq\":3,"
+                 "\"type\":\"ib1.completed\",\"at\":\"2026-03-02T09:15:00Z\",\"case\":\"EB-1\",\"unit\":\"U1\"}");
+        CHECK_INT(event_parse(buf, strlen(buf), &ev, why, sizeof(why)), BK_E_INVALID);
+        CHECK(strncmp(why, "envelope.source: bad name", 25) == 0);
+        CHECK_INT(ev.seq, 0);
 }
 
 static void test_unknown_type(void)
@@ -1028,6 +1079,7 @@ int main(void)
 
         test_jw();
         test_envelope_ok();
+        test_bad_names();
         test_unknown_type();
         test_envelope_reasons();
         test_order_and_position();

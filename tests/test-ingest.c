@@ -424,9 +424,12 @@ static void test_too_many_sources(void)
                  "\"at\":\"2025-11-04T09:00:00+01:00\",\"case\":\"EB-1\",\"unit\":\"HV-EB-1\",\"data\":{}}");
         v = fx_msg(&f, BUS_EVENT, 0, false, "ib1.completed", raw);
         CHECK_INT(v.outcome, INGEST_DEAD_LETTER);
-        CHECK_STR(v.reason, "envelope.source: too many sources");
-        CHECK_STR(v.source, "new-src");
-        CHECK_INT(v.seq, 1);
+        /* (with 256 known and a feed that declares none, a new source is refused before the table
+         * is asked: the default carries one source per feed) */
+        CHECK_STR(v.reason, "envelope.source: a second source on a feed that declares none (declare it in "
+                  "feed.sources)");
+        CHECK_STR(v.source, "");
+        CHECK_INT(v.seq, 0);
         CHECK(!v.advance);
         CHECK(v.raw == raw);
         CHECK_INT(fx_last(&f, "new-src"), -1);
@@ -753,6 +756,67 @@ static void test_watermarks(void)
         fx_free(&f);
 }
 
+/* An event of source src at seq on feed: its outcome. */
+static ingest_verdict_t fx_src_event(fx_t *f, int feed, const char *src, int64_t seq)
+{
+        static char raw[512];
+
+        snprintf(raw, sizeof(raw),
+                 "{\"v\":1,\"id\":\"%s-%lld\",\"source\":\"%s\",\"seq\":%lld,\"type\":\"ib1.completed\","
+                 "\"at\":\"2025-11-04T09:00:00+01:00\",\"case\":\"EB-1\",\"unit\":\"HV-EB-1\",\"data\":{}}",
+                 src, (long long)seq, src, (long long)seq);
+        return fx_msg(f, BUS_EVENT, feed, false, "ib1.completed", raw);
+}
+
+/*
+ * Issue #12 item 7: 256 junk `source` values filled the table for ever (the store keeps their
+ * positions, so also after a restart) and then refused a legitimate one. A feed carries the
+ * sources it declares; one without `sources` carries one, the first it hears.
+ */
+static void test_sources(void)
+{
+        fx_t f;
+        ingest_verdict_t v;
+        char name[32];
+        int refused = 0;
+
+        if (!fx_init(&f))
+                return;
+        /* feed 0 declares paraply-hv; feed 1 declares none */
+        f.cfg.feeds[0].n_sources = 1;
+        bk_strlcpy(f.cfg.feeds[0].sources[0], "paraply-hv", sizeof(f.cfg.feeds[0].sources[0]));
+        CHECK_INT(fx_src_event(&f, 0, "paraply-hv", 1).outcome, INGEST_APPLY);
+        /* junk on the declaring feed: dead letters without a position, nothing kept */
+        for (int i = 0; i < 300; i++) {
+                snprintf(name, sizeof(name), "junk-%03d", i);
+                v = fx_src_event(&f, 0, name, 1);
+                refused += v.outcome == INGEST_DEAD_LETTER && !v.advance && v.seq == 0 &&
+                           strcmp(v.reason, "envelope.source: not a source this feed carries (feed.sources)") == 0;
+        }
+        CHECK_INT(refused, 300);
+        CHECK_INT(fx_last(&f, "junk-000"), -1);
+        /* the declared source of feed 0 is no other feed's */
+        CHECK_INT(fx_src_event(&f, 1, "paraply-hv", 2).outcome, INGEST_DEAD_LETTER);
+        /* feed 1 takes the first source it hears, then no second one, not even by heartbeat */
+        CHECK_INT(fx_src_event(&f, 1, "paraply-sm", 1).outcome, INGEST_APPLY);
+        CHECK_INT(fx_src_event(&f, 1, "junk-x", 1).outcome, INGEST_DEAD_LETTER);
+        fx_msg(&f, BUS_HEARTBEAT, 1, false, "feed.heartbeat", "{\"op\":\"heartbeat\",\"source\":\"junk-y\",\"last_seq\":9}");
+        CHECK_INT(fx_last(&f, "junk-y"), -1);
+        CHECK_INT(fx_src_event(&f, 1, "paraply-sm", 2).outcome, INGEST_APPLY);
+        CHECK_INT(fx_src_event(&f, 0, "paraply-hv", 2).outcome, INGEST_APPLY);
+        fx_free(&f);
+
+        /* After a restart the stored positions come back: a known source is still carried, and the
+         * default's one place is taken by it, so junk heard first is refused. */
+        if (!fx_init(&f))
+                return;
+        f.cfg.n_feeds = 1;
+        CHECK_INT(ingest_set_position(f.in, "paraply-demo", 40), 0);
+        CHECK_INT(fx_src_event(&f, 0, "junk-1", 1).outcome, INGEST_DEAD_LETTER);
+        CHECK_INT(fx_src_event(&f, 0, "paraply-demo", 41).outcome, INGEST_APPLY);
+        fx_free(&f);
+}
+
 int main(void)
 {
         log_init("test-ingest", LOG_CRIT, false);
@@ -762,6 +826,7 @@ int main(void)
         test_silence();
         test_dead_letters();
         test_too_many_sources();
+        test_sources();
         test_resume();
         test_unreadable_takes_its_replay_position();
         test_unreadable_first_seen_in_replay();

@@ -80,6 +80,7 @@ int main(void)
 
         it_init(&e);
         it_config(&e, "2026-01-05T07:00:00+01:00", NULL);
+        it_declare_sources(&e, "\"paraply-demo\", \"paraply-2\"");   /* one adapter, two sources */
         it_path(&e, "history.jsonl", path, sizeof(path));
         it_path(&e, "bevaka.db", db, sizeof(db));
         f = fopen(path, "w");

@@ -48,6 +48,44 @@ static void test_mask(void)
         CHECK(!pnr_has(NULL));
 }
 
+/*
+ * Issue #12 item 6: the forms a person types, each found (and each inside an id-shaped member a
+ * dead letter), and the ordinary ids, dates, times, phone numbers and amounts that are none.
+ */
+static void test_typed_forms(void)
+{
+        static const char *const numbers[] = {
+                "850312-1231", "850312 1231", "850312\xe2\x80\x93" "1231" /* en dash */,
+                "\xef\xbc\x98\xef\xbc\x95\xef\xbc\x90\xef\xbc\x93\xef\xbc\x91\xef\xbc\x92-"
+                "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x91" /* full-width digits */,
+                "\xef\xbc\x98\xef\xbc\x95\xef\xbc\x90\xef\xbc\x93\xef\xbc\x91\xef\xbc\x92\xef\xbc\x8d"
+                "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x91" /* ... with a full-width hyphen */,
+                "8503121231", "198503121231", "850312--1231", "850312 - 1231", "850312- 1231", "850312 -1231",
+                "850312\xc2\xa0" "1231", "850312\xe2\x80\xaf" "1231", "850312\xe2\x88\x92" "1231",
+                "19850312 1231", "19850312\xe2\x80\x93" "1231", "850312+1231", "EB-850312-1231",
+                "910172-1000" /* samordningsnummer */, "pnr:850312 1231.",
+        };
+        static const char *const none[] = {
+                "EB-2024-001234", "2025-03-12", "2025-03-12T10:15:00+01:00", "20250312", "hk1234",
+                "070-123 45 67", "08-508 000 00", "1 234 567 kr", "850312-1232" /* Luhn */,
+                "851332-1231" /* no 32nd */, "850312  1231" /* two spaces */, "850312 - - 1231",
+                "850312---1231", "1198503121231" /* 13 digits */, "85031-21231", "850312_1231",
+                "850312/1231", "U1-850312", "decision 12345678901", "2025-0312-1231",
+        };
+
+        for (size_t i = 0; i < BK_ARRAY_SIZE(numbers); i++) {
+                if (!pnr_has(numbers[i]))
+                        fprintf(stderr, "  not found: %s\n", numbers[i]);
+                CHECK(pnr_has(numbers[i]));
+        }
+        for (size_t i = 0; i < BK_ARRAY_SIZE(none); i++) {
+                if (pnr_has(none[i]))
+                        fprintf(stderr, "  false positive: %s\n", none[i]);
+                CHECK(!pnr_has(none[i]));
+        }
+        check_mask("ring 850312 - 1231 idag", "ring " PNR_MASK " idag", 1);
+}
+
 static void hex(const uint8_t d[32], char out[65])
 {
         for (int i = 0; i < 32; i++)
@@ -82,6 +120,7 @@ static void test_sha256(void)
 int main(void)
 {
         test_mask();
+        test_typed_forms();
         test_sha256();
         return tap_done();
 }

@@ -172,9 +172,21 @@ static void test_open_file_and_reopen(void)
         store_t *s = NULL;
         event_t ev = mk_event("ev-reopen-1", 1, "ib1.completed", "EB-1", &raw);
 
+        /* a new store is the daemon's alone, whatever the umask (outside systemd's UMask=) */
+        mode_t old_mask = umask(0);
         CHECK_INT(store_open(db, true, &s), 0);
+        umask(old_mask);
         if (!s)
                 return;
+        {
+                char wal[512];
+                struct stat st;
+                snprintf(wal, sizeof(wal), "%s-wal", db);
+                CHECK_INT(stat(db, &st), 0);
+                CHECK_INT(st.st_mode & 0777, 0600);
+                CHECK_INT(stat(wal, &st), 0);
+                CHECK_INT(st.st_mode & 0777, 0600);
+        }
         CHECK_INT(store_schema_version(s), STORE_SCHEMA_VERSION);
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_event_add(s, &ev, EVS_APPLIED, 100), 0);
@@ -196,6 +208,20 @@ static void test_open_file_and_reopen(void)
         CHECK_INT(store_feed_last_seq(s, "paraply-hv"), 1);
         CHECK_INT(store_counter(s, CNT_APPLIED), 1);
         CHECK_INT(store_counter(s, CNT_RSEQ), 7);
+        CHECK_INT(store_counter(s, CNT_PUBLISHED), 0);   /* nothing has surely left (outbox.h) */
+        store_close(&s);
+        {
+                /* a store from before the published-up-to mark had published all it holds */
+                sqlite3 *raw_db = NULL;
+                CHECK(sqlite3_open(db, &raw_db) == SQLITE_OK);
+                CHECK(sqlite3_exec(raw_db, "DELETE FROM meta WHERE key = 'rseq.published'", NULL, NULL, NULL) ==
+                      SQLITE_OK);
+                sqlite3_close(raw_db);
+        }
+        CHECK_INT(store_open(db, false, &s), 0);
+        if (!s)
+                return;
+        CHECK_INT(store_counter(s, CNT_PUBLISHED), 7);
         {
                 char type[EV_TYPE_MAX + 1] = "";
                 bk_time_t at = 0;
@@ -1055,19 +1081,23 @@ static void test_outbox(void)
         CHECK_INT(store_outbox_add(s, 2, "rem/U1/hk1/", "{\"rseq\":2}", 11), 0);
         CHECK_INT(store_outbox_add(s, 2, "rem/U1/hk2/", "{}", 12), BK_E_DUPLICATE);   /* rseq is unique */
         CHECK_INT(store_commit(s), 0);
-        CHECK_INT(store_outbox_each(s, 0, each_out, &o), 0);
+        CHECK_INT(store_outbox_each(s, 0, INT64_MAX, each_out, &o), 0);
         CHECK_INT(o.n, 3);
         CHECK_INT(o.rseq[0], 1);
         CHECK_INT(o.rseq[1], 2);
         CHECK_INT(o.rseq[2], 3);
         CHECK_STR(o.topic[2], "rem/U1/@leads/");
         memset(&o, 0, sizeof(o));
-        CHECK_INT(store_outbox_each(s, 2, each_out, &o), 0);
+        CHECK_INT(store_outbox_each(s, 2, INT64_MAX, each_out, &o), 0);
         CHECK_INT(o.n, 1);
         CHECK_INT(o.rseq[0], 3);
         memset(&o, 0, sizeof(o));
+        CHECK_INT(store_outbox_each(s, 1, 2, each_out, &o), 0);   /* (since, upto] */
+        CHECK_INT(o.n, 1);
+        CHECK_INT(o.rseq[0], 2);
+        memset(&o, 0, sizeof(o));
         o.stop_at = 1;
-        CHECK_INT(store_outbox_each(s, 0, each_out, &o), -EINTR);
+        CHECK_INT(store_outbox_each(s, 0, INT64_MAX, each_out, &o), -EINTR);
         CHECK_INT(o.n, 1);
         store_close(&s);
 }

@@ -191,6 +191,9 @@ static void check_reply(const char *text)
         err = json_object_get(j, "error");
         REQUIRE(json_is_boolean(ok));
         REQUIRE(json_object_get(j, "req") != NULL);
+        /* protocol §6: req is echoed only as a number or a string of at most 128 characters */
+        REQUIRE(json_is_null(json_object_get(j, "req")) || json_is_number(json_object_get(j, "req")) ||
+                (json_is_string(json_object_get(j, "req")) && json_string_length(json_object_get(j, "req")) <= 4 * 128));
         if (json_is_true(ok)) {
                 REQUIRE(err == NULL);
         } else {
@@ -223,7 +226,6 @@ static void run(const api_identity_t *who, const uint8_t *data, size_t size)
         if (engine_commit(w.engine, -ECANCELED, discard, NULL) != -ECANCELED)
                 abort();
         w.clock.manual_now = now;
-        w.api.reload_requested = false;
         w.api.clock_moved = false;
 }
 
