@@ -237,16 +237,29 @@ char *notify_text_line(notify_lang_t lang, const json_t *r)
         return out;
 }
 
+/* "1 ny påminnelse", "2 nya påminnelser": Swedish inflects the adjective too. */
+static const char *notify_reminders(notify_lang_t lang, size_t n)
+{
+        if (lang == NOTIFY_EN)
+                return n == 1 ? "new reminder" : "new reminders";
+        return n == 1 ? "ny påminnelse" : "nya påminnelser";
+}
+
+static const char *notify_overdue_word(notify_lang_t lang, size_t n)
+{
+        return lang == NOTIFY_EN ? "overdue" : n == 1 ? "förfallen" : "förfallna";
+}
+
 char *notify_text_group_summary(notify_lang_t lang, size_t n, size_t overdue)
 {
         char *out;
         int r;
 
         if (overdue)
-                r = asprintf(&out, lang == NOTIFY_EN ? "%zu new reminders (%zu overdue)"
-                                                     : "%zu nya påminnelser (%zu förfallna)", n, overdue);
+                r = asprintf(&out, "%zu %s (%zu %s)", n, notify_reminders(lang, n), overdue,
+                             notify_overdue_word(lang, overdue));
         else
-                r = asprintf(&out, lang == NOTIFY_EN ? "%zu new reminders" : "%zu nya påminnelser", n);
+                r = asprintf(&out, "%zu %s", n, notify_reminders(lang, n));
         return r < 0 ? NULL : out;
 }
 
@@ -313,9 +326,10 @@ static json_int_t notify_digest_total(const json_t *msg)
 char *notify_text_digest_summary(notify_lang_t lang, const json_t *msg)
 {
         char *out;
-        if (asprintf(&out, lang == NOTIFY_EN ? "Digest for %.64s: %" JSON_INTEGER_FORMAT " new reminders"
-                                             : "Sammanställning för %.64s: %" JSON_INTEGER_FORMAT " nya påminnelser",
-                     notify_get(msg, "unit"), notify_digest_total(msg)) < 0)
+        json_int_t total = notify_digest_total(msg);
+
+        if (asprintf(&out, "%s %.64s: %" JSON_INTEGER_FORMAT " %s", lang == NOTIFY_EN ? "Digest for" : "Sammanställning för",
+                     notify_get(msg, "unit"), total, notify_reminders(lang, total == 1 ? 1 : 2)) < 0)
                 return NULL;
         return out;
 }
@@ -419,9 +433,14 @@ void notify_text_list(notify_lang_t lang, FILE *f, const json_t *cases, const ch
                 fprintf(f, "%s (%s)\n", lang == NOTIFY_EN ? "No open reminders" : "Inga öppna påminnelser", today);
                 return;
         }
-        fprintf(f, lang == NOTIFY_EN ? "%zu open reminders, %zu overdue, in %zu cases (%s)\n"
-                                     : "%zu öppna påminnelser, %zu förfallna, i %zu ärenden (%s)\n",
-                total, overdue, json_array_size(cases), today);
+        if (lang == NOTIFY_EN)
+                fprintf(f, "%zu open reminder%s, %zu overdue, in %zu case%s (%s)\n", total, total == 1 ? "" : "s",
+                        overdue, json_array_size(cases), json_array_size(cases) == 1 ? "" : "s", today);
+        else
+                fprintf(f, "%zu %s, %zu %s, i %zu %s (%s)\n", total,
+                        total == 1 ? "öppen påminnelse" : "öppna påminnelser", overdue,
+                        notify_overdue_word(lang, overdue), json_array_size(cases),
+                        json_array_size(cases) == 1 ? "ärende" : "ärenden", today);
         json_array_foreach(cases, i, c) {
                 fprintf(f, "\n%s %s\n", lang == NOTIFY_EN ? "Case" : "Ärende", notify_get(c, "case"));
                 json_array_foreach(json_object_get(c, "items"), k, r) {
