@@ -1566,6 +1566,25 @@ static int notify_int(const char *what, const char *s, long min, long max, int *
         return 0;
 }
 
+/* The defaults: the environment (the user unit's notify.env files), else built in. -1 after a bad value. */
+static int notify_env(notify_t *n, bk_client_opts_t *o)
+{
+        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
+        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
+        o->server_key = getenv("BEVAKA_SERVER_KEY");
+        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
+        o->secret_key = getenv("BEVAKA_SECRET_KEY");
+        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
+        n->group_max = NOTIFY_GROUP_DEFAULT;
+        n->window_ms = NOTIFY_WINDOW_DEFAULT;
+        if (getenv("BEVAKA_GROUP") && notify_int("$BEVAKA_GROUP", getenv("BEVAKA_GROUP"), 0, 1000, &n->group_max) < 0)
+                return -1;
+        if (getenv("BEVAKA_GROUP_WINDOW") &&
+            notify_int("$BEVAKA_GROUP_WINDOW", getenv("BEVAKA_GROUP_WINDOW"), 0, 60000, &n->window_ms) < 0)
+                return -1;
+        return 0;
+}
+
 /*
  * Options, topics and the environment into *n and *o-> Returns -1 to go on,
  * or the exit status (0 after --help or --version, 2 for a usage error).
@@ -1594,18 +1613,7 @@ static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir,
         };
         int c;
 
-        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
-        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
-        o->server_key = getenv("BEVAKA_SERVER_KEY");
-        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
-        o->secret_key = getenv("BEVAKA_SECRET_KEY");
-        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
-        n->group_max = NOTIFY_GROUP_DEFAULT;
-        n->window_ms = NOTIFY_WINDOW_DEFAULT;
-        if ((getenv("BEVAKA_GROUP") && notify_int("$BEVAKA_GROUP", getenv("BEVAKA_GROUP"), 0, 1000,
-                                                  &n->group_max) < 0) ||
-            (getenv("BEVAKA_GROUP_WINDOW") && notify_int("$BEVAKA_GROUP_WINDOW", getenv("BEVAKA_GROUP_WINDOW"), 0,
-                                                         60000, &n->window_ms) < 0))
+        if (notify_env(n, o) < 0)
                 return 2;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
