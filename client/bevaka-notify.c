@@ -634,6 +634,8 @@ static const char *notify_group_of(notify_t *n, uint32_t nid, const char *server
         return NULL;
 }
 
+static void notify_hide(notify_t *n, const char *id);
+
 /* Shows a delivery: on stdout, or on the desktop in place of its earlier notification. */
 static void notify_show(notify_t *n, const json_t *r)
 {
@@ -643,6 +645,10 @@ static void notify_show(notify_t *n, const json_t *r)
         if (n->terminal) {
                 notify_line("due", r);
                 return;
+        }
+        if (e && json_object_get(e, "group")) {
+                notify_hide(n, id);     /* delivered again on its own: out of its summary */
+                e = NULL;
         }
         if (!e) {
                 e = json_object();
@@ -871,6 +877,7 @@ static void notify_due(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
                 json_object_set_new(t->seen, id, json_true());
         if (state && strcmp(state, "delivered") != 0) {
                 /* Acknowledged or snoozed elsewhere: off the desktop, and not news when it returns unchanged. */
+                json_object_del(n->batch, id);
                 notify_hide(n, id);
                 if (!same) {
                         json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));

@@ -13,6 +13,9 @@
  *   a reminder superseded by its escalation in the same moment
  *                                    -> the escalation in its place, one
  *                                       notification in all
+ * and with --terminal, started with 8 open reminders and 4 backlog ones:
+ * one [group] line with the 8 under it, one [backlog] line; a digest and a
+ * message of an unknown op as their lines.
  * Screens are written as PNG to BEVAKA_BIN/notify-shots/ for a person to
  * look at. Skipped (exit 77) without Xvfb, dunst or dbus-daemon. Every
  * wait polls with a deadline.
@@ -33,6 +36,7 @@ typedef struct fake {
 static fake_t F;
 static it_env_t E;
 static pid_t xvfb, bus;
+static const char *log_name = "notify.log";     /* the notifier whose output log_count() reads */
 static char shots[700];
 
 static void fake_request(zmq_msg_t *rid, json_t *req)
@@ -234,7 +238,7 @@ static int log_count(const char *needle)
         size_t k;
         int n = 0;
 
-        it_path(&E, "notify.log", path, sizeof(path));
+        it_path(&E, log_name, path, sizeof(path));
         if (!(f = fopen(path, "r")))
                 return 0;
         k = fread(buf, 1, sizeof(buf) - 1, f);
@@ -297,6 +301,11 @@ static pid_t desktop_start(void)
         bus = it_spawn(&E, "dbus.log", (char *[]){ "/usr/bin/dbus-daemon", text, "--nofork", "--nopidfile", NULL });
         snprintf(addr, sizeof(addr), "unix:path=%s", path);
         setenv("DBUS_SESSION_BUS_ADDRESS", addr, 1);
+        /* dunst gives up if the bus is not there yet: wait until it answers. */
+        for (end = it_ms() + 15000; it_ms() < end; fake_pump(20))
+                if (system("dbus-send --session --print-reply --dest=org.freedesktop.DBus / "
+                           "org.freedesktop.DBus.GetId > /dev/null 2>&1") == 0)
+                        break;
 
         it_path(&E, "dunstrc", conf, sizeof(conf));
         it_write(conf, "[global]\norigin = top-right\noffset = 10x10\nwidth = 560\nnotification_limit = 0\n"
@@ -453,6 +462,33 @@ int main(void)
         CHECK_STR(h_str(h, 0, "summary"), "Fördjupad utredning (FIA) är försenad");
         json_decref(h);
 
+        st = it_stop(&notify, SIGTERM);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+        /*
+         * --terminal, started now: the open reminders (8, and 4 backlog) are
+         * one moment: a [group] line with the 8 indented, one [backlog] line;
+         * then a digest and a message of an unknown op as their lines.
+         */
+        log_name = "notify-term.log";
+        snprintf(state, sizeof(state), "%s/state-term", E.dir);
+        notify = it_spawn(&E, "notify-term.log", (char *[]){ exe, "--api", api, "--pub", pub, "--state-dir", state,
+                                                             "--terminal", "--topic", TOPIC, "--topic", LEADS, NULL });
+        CHECK_INT(log_wait("bevaka-notify: following ", 2, 15000), 2);
+        CHECK_INT(log_count("[group] 8 nya påminnelser (2 förfallna)\n"), 1);
+        CHECK_INT(log_count("\n  [due] "), 8);
+        CHECK_INT(log_count("\n  [due] 2026-02-20 IB4-OVERDUE EB-2026-000102"), 1);
+        CHECK_INT(log_count("[backlog] 4 påminnelser levererade i efterhand"), 1);
+        CHECK_INT(log_count("EB-2025-00030"), 0);
+        fake_send(LEADS, json_pack("{s:s, s:s, s:s, s:s, s:{s:i}, s:[o]}", "op", "digest", "unit", "HV-EB-1", "since",
+                                   "2026-03-02T08:00:00+01:00", "at", "2026-03-03T08:00:00+01:00", "counts",
+                                   "FIA-OVERDUE", 1, "items", rem("r-d9", "EB-2026-000409", "FIA-OVERDUE", "overdue",
+                                                                  "2026-02-11", "Fördjupad utredning (FIA) är försenad",
+                                                                  false)));
+        fake_send(TOPIC, json_pack("{s:s, s:s}", "op", "summary", "text", "Välkommen till bevaka"));
+        CHECK_INT(log_wait("[message] bevaka \u2014 Välkommen till bevaka\n", 1, 10000), 1);
+        CHECK_INT(log_count("[digest] Sammanställning för HV-EB-1: 1 ny påminnelse\n  1 × Fördjupad utredning (FIA) är "
+                            "försenad\n  Mest brådskande:\n  Ärende EB-2026-000409 · förföll 2026-02-11"), 1);
         st = it_stop(&notify, SIGTERM);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         it_stop(&procs[0], SIGTERM);
