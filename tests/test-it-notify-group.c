@@ -29,7 +29,7 @@
 typedef struct fake {
         void *router, *xpub;
         json_t *open;           /* topic -> {id -> reminder}: what `sync` answers */
-        json_t *subs;
+        json_t *subs;           /* topic -> subscriptions seen */
         int64_t rseq;
 } fake_t;
 
@@ -75,8 +75,9 @@ static void fake_pump(int ms)
                 return;
         while ((n = zmq_recv(F.xpub, buf, sizeof(buf) - 1, ZMQ_DONTWAIT)) > 0) {
                 buf[n] = '\0';
-                if (buf[0] == 1)
-                        json_object_set_new(F.subs, buf + 1, json_true());
+                if (buf[0] == 1)       /* XPUB_VERBOSE: every subscriber's, so they are counted */
+                        json_object_set_new(F.subs, buf + 1,
+                                            json_integer(json_integer_value(json_object_get(F.subs, buf + 1)) + 1));
         }
         for (;;) {
                 zmq_msg_t rid, body;
@@ -258,6 +259,17 @@ static int log_wait(const char *needle, int want, int timeout_ms)
         return n;
 }
 
+/* The subscriptions travel on their own connection and may come after the sync: wait for n of each topic. */
+static bool wait_subs(int n)
+{
+        int64_t end = it_ms() + 10000;
+        while ((json_integer_value(json_object_get(F.subs, TOPIC)) < n ||
+                json_integer_value(json_object_get(F.subs, LEADS)) < n) && it_ms() < end)
+                fake_pump(20);
+        return json_integer_value(json_object_get(F.subs, TOPIC)) >= n &&
+               json_integer_value(json_object_get(F.subs, LEADS)) >= n;
+}
+
 static bool have(const char *prog)
 {
         char cmd[256];
@@ -355,7 +367,7 @@ int main(void)
         notify = it_spawn(&E, "notify.log", (char *[]){ exe, "--api", api, "--pub", pub, "--state-dir", state,
                                                         "--topic", TOPIC, "--topic", LEADS, NULL });
         CHECK_INT(log_wait("bevaka-notify: following ", 2, 15000), 2);
-        CHECK(json_object_get(F.subs, TOPIC) && json_object_get(F.subs, LEADS));
+        CHECK(wait_subs(1));
 
         /* Five at one moment: one summary, most urgent (the overdue one) first. */
         fake_send(TOPIC, rem("r-a1", "EB-2026-000101", "IB3-DUE", "due", "2026-03-09", "Nybesök (IB3) ej genomfört", false));
@@ -475,6 +487,7 @@ int main(void)
         notify = it_spawn(&E, "notify-term.log", (char *[]){ exe, "--api", api, "--pub", pub, "--state-dir", state,
                                                              "--terminal", "--topic", TOPIC, "--topic", LEADS, NULL });
         CHECK_INT(log_wait("bevaka-notify: following ", 2, 15000), 2);
+        CHECK(wait_subs(2));
         CHECK_INT(log_count("[group] 8 nya påminnelser (2 förfallna)\n"), 1);
         CHECK_INT(log_count("\n  [due] "), 8);
         CHECK_INT(log_count("\n  [due] 2026-02-20 IB4-OVERDUE EB-2026-000102"), 1);
