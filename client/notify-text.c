@@ -109,6 +109,23 @@ static const char *notify_get(const json_t *o, const char *key)
         return s ? s : "";
 }
 
+/*
+ * Bytes of `s` that fit `max` characters, cut at a character boundary (UTF-8): what comes from
+ * the daemon is cut to fit a buffer or a line without breaking a character.
+ */
+static int notify_fit(const char *s, size_t max)
+{
+        size_t chars = 0, i = 0;
+
+        for (; s[i]; i++) {
+                if (((unsigned char)s[i] & 0xc0) == 0x80)
+                        continue;
+                if (chars++ == max)
+                        break;
+        }
+        return (int)i;
+}
+
 notify_lang_t notify_text_lang(const char *s)
 {
         return s && strcmp(s, "en") == 0 ? NOTIFY_EN : NOTIFY_SV;
@@ -127,11 +144,11 @@ static void notify_due(notify_lang_t lang, const json_t *r, char *buf, size_t n)
         int c = strlen(at) >= 10 && strlen(due) >= 10 ? strncmp(due, at, 10) : 1;
 
         if (c < 0)
-                snprintf(buf, n, lang == NOTIFY_EN ? "was due %s" : "förföll %s", due);
+                snprintf(buf, n, lang == NOTIFY_EN ? "was due %.*s" : "förföll %.*s", notify_fit(due, 32), due);
         else if (c == 0)
                 snprintf(buf, n, lang == NOTIFY_EN ? "due today" : "förfaller i dag");
         else
-                snprintf(buf, n, lang == NOTIFY_EN ? "due %s" : "förfaller %s", due);
+                snprintf(buf, n, lang == NOTIFY_EN ? "due %.*s" : "förfaller %.*s", notify_fit(due, 32), due);
 }
 
 char *notify_text_body(notify_lang_t lang, const json_t *r)
@@ -202,20 +219,6 @@ char *notify_text_why_body(notify_lang_t lang, const json_t *rep, const json_t *
 }
 
 /* ---- many at once: the summary, the digest, the work list --------------------------- */
-
-/* Bytes of `s` that fit `max` characters, cut at a character boundary (UTF-8). */
-static int notify_fit(const char *s, size_t max)
-{
-        size_t chars = 0, i = 0;
-
-        for (; s[i]; i++) {
-                if (((unsigned char)s[i] & 0xc0) == 0x80)
-                        continue;
-                if (chars++ == max)
-                        break;
-        }
-        return (int)i;
-}
 
 /* Characters, not bytes, of UTF-8 text: what a terminal column counts. */
 static size_t notify_width(const char *s)
@@ -328,8 +331,9 @@ char *notify_text_digest_summary(notify_lang_t lang, const json_t *msg)
         char *out;
         json_int_t total = notify_digest_total(msg);
 
-        if (asprintf(&out, "%s %.64s: %" JSON_INTEGER_FORMAT " %s", lang == NOTIFY_EN ? "Digest for" : "Sammanställning för",
-                     notify_get(msg, "unit"), total, notify_reminders(lang, total == 1 ? 1 : 2)) < 0)
+        if (asprintf(&out, "%s %.*s: %" JSON_INTEGER_FORMAT " %s", lang == NOTIFY_EN ? "Digest for" : "Sammanställning för",
+                     notify_fit(notify_get(msg, "unit"), 64), notify_get(msg, "unit"), total,
+                     notify_reminders(lang, total == 1 ? 1 : 2)) < 0)
                 return NULL;
         return out;
 }
@@ -407,11 +411,11 @@ static void notify_list_due(notify_lang_t lang, const json_t *r, const char *tod
         const char *due = notify_get(r, "due_at");
 
         if (notify_group_overdue(r, today))
-                snprintf(buf, n, lang == NOTIFY_EN ? "was due %s" : "förföll %s", due);
+                snprintf(buf, n, lang == NOTIFY_EN ? "was due %.*s" : "förföll %.*s", notify_fit(due, 32), due);
         else if (strlen(due) >= 10 && strncmp(due, today, 10) == 0)
                 snprintf(buf, n, lang == NOTIFY_EN ? "due today" : "förfaller i dag");
         else
-                snprintf(buf, n, lang == NOTIFY_EN ? "due %s" : "förfaller %s", due);
+                snprintf(buf, n, lang == NOTIFY_EN ? "due %.*s" : "förfaller %.*s", notify_fit(due, 32), due);
 }
 
 static const notify_word_t notify_states[] = {
@@ -452,8 +456,10 @@ void notify_text_list(notify_lang_t lang, FILE *f, const json_t *cases, const ch
                         fprintf(f, "  %s%*s  %.*s", due, (int)(22 - BK_MIN(22, notify_width(due))), "",
                                 notify_fit(title, NOTIFY_TEXT_MAX), title);
                         if (st)
-                                fprintf(f, "  [%s%s%.10s]", st, strcmp(notify_get(r, "state"), "snoozed") ? "" : " ",
-                                        strcmp(notify_get(r, "state"), "snoozed") ? "" : notify_get(r, "deliver_at"));
+                                fprintf(f, "  [%s%s%.*s]", st, strcmp(notify_get(r, "state"), "snoozed") ? "" : " ",
+                                        strcmp(notify_get(r, "state"), "snoozed") ? 0
+                                                                                  : notify_fit(notify_get(r, "deliver_at"), 10),
+                                        notify_get(r, "deliver_at"));
                         if (notify_group_backlog(r))
                                 fprintf(f, "  [%s]", lang == NOTIFY_EN ? "late" : "i efterhand");
                         fputc('\n', f);

@@ -8,7 +8,8 @@
  * most urgent case first and an id on two topics listed once, and the texts:
  * the summary, its body cut after ten lines with the rest counted, the
  * digest's counts by rule named by title (never a rule id), a message of an
- * unknown op shown only when it has text, cut at a character boundary.
+ * unknown op shown only when it has text, cut at a character boundary, as
+ * is a long multibyte due date in a line.
  */
 #define _GNU_SOURCE
 #include <regex.h>
@@ -229,6 +230,16 @@ static void test_texts(void)
         free(sum);
         free(body);
         json_decref(m);
+
+        /* A long, multibyte due date (found by fuzz-notify-msg): cut in the line at a character boundary. */
+        json_t *odd = rem("r-odd", "EB-1", "due", "", false);
+        json_object_set_new(odd, "due_at", json_string(longt));
+        t = notify_text_line(NOTIFY_SV, odd);
+        valid = t ? json_string(t) : NULL;
+        CHECK(valid != NULL);
+        json_decref(valid);
+        free(t);
+        json_decref(odd);
         json_decref(sorted);
         json_decref(items);
 }
