@@ -13,8 +13,13 @@
  * unique bus name: signals count only from the current owner of
  * org.freedesktop.Notifications, and when the owner changes (the server
  * restarted) the old ids are forgotten and the reminders that were on the
- * desktop are shown again. One thread, one zmq_poll loop over the client's
- * sockets, the D-Bus fd and a signalfd.
+ * desktop are shown again. Reminders arriving at one moment (within
+ * --group-window) are shown together: one by one up to --group of them,
+ * as one summary notification beyond; backlog reminders never pop up; a
+ * leads' digest is one notification; a superseded reminder's notification
+ * passes to its escalation. --list prints the work list instead and exits.
+ * One thread, one zmq_poll loop over the client's sockets, the D-Bus fd and
+ * a signalfd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
