@@ -13,8 +13,13 @@
  * unique bus name: signals count only from the current owner of
  * org.freedesktop.Notifications, and when the owner changes (the server
  * restarted) the old ids are forgotten and the reminders that were on the
- * desktop are shown again. One thread, one zmq_poll loop over the client's
- * sockets, the D-Bus fd and a signalfd.
+ * desktop are shown again. Reminders arriving at one moment (within
+ * --group-window) are shown together: one by one up to --group of them,
+ * as one summary notification beyond; backlog reminders never pop up; a
+ * leads' digest is one notification; a superseded reminder's notification
+ * passes to its escalation. --list prints the work list instead and exits.
+ * One thread, one zmq_poll loop over the client's sockets, the D-Bus fd and
+ * a signalfd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +37,7 @@
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 #include "bevaka/client.h"
+#include "notify-group.h"
 #include "notify-text.h"
 
 #define NOTIFY_DEFAULT_API      "ipc://bevaka-api.sock"
@@ -47,6 +53,15 @@
 #define NOTIFY_ACTION_CLOSE_MS  5000
 #define NOTIFY_NAME_MAX         256     /* D-Bus names are at most 255 characters */
 #define NOTIFY_MAX_TOPICS       8       /* a caseworker who is also a lead of one or more units */
+/*
+ * "The same moment": reminders that arrive within this many ms of the first
+ * one not yet shown are one batch (the daemon publishes a delivery time's
+ * reminders in one burst; a first snapshot arrives in one reply), shown
+ * one by one up to --group of them and as one summary beyond.
+ */
+#define NOTIFY_WINDOW_DEFAULT   1000
+#define NOTIFY_GROUP_LINES      10      /* reminders named in a summary's or a digest's body */
+#define NOTIFY_MAX_MSG          (16 << 20)      /* a digest lists a unit's items: far above the library's 64 KiB */
 
 #define FDN_NAME  "org.freedesktop.Notifications"
 #define FDN_PATH  "/org/freedesktop/Notifications"
@@ -54,6 +69,14 @@
 
 #define DBUS_NAME  "org.freedesktop.DBus"
 #define DBUS_PATH  "/org/freedesktop/DBus"
+
+/* What a notification is: its actions, hints and timeout follow from that. */
+typedef enum notify_kind {
+        NOTE_REMINDER,          /* ack, snooze, why; resident; never expires */
+        NOTE_GROUP,             /* a summary of many: "show each"; resident; never expires */
+        NOTE_DIGEST,            /* a leads' digest: no action; never expires */
+        NOTE_INFO,              /* "why", a message of an unknown op: the server's defaults */
+} notify_kind_t;
 
 /* A notification as its server knows it: ids are per server, so an id is kept with the server's unique name. */
 typedef struct notify_ref {
@@ -95,6 +118,27 @@ typedef struct notify {
          */
         json_t *desk;
         notify_ref_t why;       /* the "why" notification, replaced by the next one */
+        notify_ref_t digest;    /* the last digest, replaced by the next one */
+        notify_ref_t message;   /* the last message of an unknown op, replaced by the next one */
+        int group_max;          /* --group: most reminders popped up one by one at one moment */
+        int window_ms;          /* --group-window: what counts as one moment */
+        /*
+         * Reminders of this moment not shown yet, id → {"r": reminder,
+         * "topics": [topic index, …], "replaces": {nid, server}}: flushed
+         * window_ms after the first one came (batch_at, monotonic ms).
+         */
+        json_t *batch;
+        int64_t batch_at;
+        /*
+         * Summary notifications on the desktop, gid → {"members": [ids],
+         * "backlog", "nid", "server", "closed"}; each member's desk entry
+         * names its group and has no notification of its own.
+         */
+        json_t *groups;
+        unsigned next_group;
+        /* Escalation id → the notification {nid, server} of the reminder it superseded, until the escalation comes. */
+        json_t *heirs;
+        bool list;              /* --list: print the work list and exit */
         json_t *signals;        /* [["action", nid, action, sender] | ["closed", nid, reason, sender], …] in order */
         int64_t retry_at;       /* monotonic ms of the next try to show what waits; 0: none */
 } notify_t;
@@ -113,6 +157,8 @@ static void notify_usage(FILE *out)
                 "                     [--api EP] [--pub EP] [--terminal]\n"
                 "                     [--state-dir DIR] [--timeout MS]\n"
                 "                     [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
+                "                     [--lang sv|en] [--group N] [--group-window MS]\n"
+                "       bevaka-notify --list [--topic] rem/<unit>/<user>/ [...] [--api EP] [--timeout MS]\n"
                 "                     [--lang sv|en] [--version] [--help]\n"
                 "\n"
                 "Shows the topics' due reminders as desktop notifications (D-Bus), or with\n"
@@ -121,8 +167,13 @@ static void notify_usage(FILE *out)
                 "$XDG_STATE_HOME/bevaka/notify-<topic>.json (or --state-dir). CURVE keys default to\n"
                 "$BEVAKA_SERVER_KEY / $BEVAKA_SECRET_KEY, else $XDG_CONFIG_HOME/bevaka/server.pub and client.key.\n"
                 "--lang (default $BEVAKA_LANG, else sv) is the language of the notifier's own words;\n"
-                "the reminders' titles and bodies come in the daemon's rules.lang.\n",
-                NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB);
+                "the reminders' titles and bodies come in the daemon's rules.lang.\n"
+                "Reminders that arrive within --group-window ms (default $BEVAKA_GROUP_WINDOW, else %d) are\n"
+                "one moment: up to --group of them (default $BEVAKA_GROUP, else %d) pop up one by one, more\n"
+                "become one summary, most urgent first. Backlog reminders never pop up; a digest is one.\n"
+                "--list prints the topics' open reminders as a work list (overdue first, then by due date,\n"
+                "grouped by case) and exits: 0 done, 1 the daemon refused, 2 usage, 3 no answer.\n",
+                NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB, NOTIFY_WINDOW_DEFAULT, NOTIFY_GROUP_DEFAULT);
 }
 
 static const char *notify_str(const json_t *o, const char *key)
@@ -326,13 +377,26 @@ static char *notify_escape(const char *s, bool markup)
         return out;
 }
 
+/* The actions of a kind of notification, as D-Bus "as": key, label, key, label. */
+static int notify_dbus_actions(notify_t *n, sd_bus_message *m, notify_kind_t kind)
+{
+        if (kind == NOTE_REMINDER)
+                return sd_bus_message_append(m, "as", 6, "ack", notify_text_action(n->lang, "ack"), "snooze",
+                                             notify_text_action(n->lang, "snooze"), "why",
+                                             notify_text_action(n->lang, "why"));
+        if (kind == NOTE_GROUP)
+                return sd_bus_message_append(m, "as", 2, "show", notify_text_action(n->lang, "show"));
+        return sd_bus_message_append(m, "as", 0);
+}
+
 /*
- * One Notify call to `dest`. Reminders never expire (expire_timeout 0: they
- * stay until handled) and ask to stay after an action ("resident"); the
- * "why" explanation is left to the server's defaults.
+ * One Notify call to `dest`. Reminders and summaries never expire
+ * (expire_timeout 0: they stay until handled) and ask to stay after an
+ * action ("resident"); a digest stays too; the "why" explanation and
+ * messages of unknown ops are left to the server's defaults.
  */
 static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, const char *summary, const char *body,
-                            uint8_t urgency, bool reminder, bool quiet, notify_ref_t *ref)
+                            uint8_t urgency, notify_kind_t kind, bool quiet, notify_ref_t *ref)
 {
         sd_bus_message *m = NULL, *reply = NULL;
         sd_bus_error err = SD_BUS_ERROR_NULL;
@@ -343,16 +407,13 @@ static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, co
         r = sd_bus_message_new_method_call(n->bus, &m, dest, FDN_PATH, FDN_IFACE, "Notify");
         if (r >= 0)
                 r = sd_bus_message_append(m, "susss", "bevaka", replaces, "", summary, body);
-        if (r >= 0 && reminder)
-                r = sd_bus_message_append(m, "as", 6, "ack", notify_text_action(n->lang, "ack"), "snooze",
-                                          notify_text_action(n->lang, "snooze"), "why",
-                                          notify_text_action(n->lang, "why"));
-        else if (r >= 0)
-                r = sd_bus_message_append(m, "as", 0);
-        if (r >= 0 && reminder)
+        if (r >= 0)
+                r = notify_dbus_actions(n, m, kind);
+        if (r >= 0 && (kind == NOTE_REMINDER || kind == NOTE_GROUP))
                 r = sd_bus_message_append(m, "a{sv}i", 2, "urgency", "y", urgency, "resident", "b", 1, (int32_t)0);
         else if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}i", 1, "urgency", "y", urgency, (int32_t)-1);
+                r = sd_bus_message_append(m, "a{sv}i", 1, "urgency", "y", urgency,
+                                          kind == NOTE_DIGEST ? (int32_t)0 : (int32_t)-1);
         if (r >= 0)
                 r = sd_bus_call(n->bus, m, NOTIFY_DBUS_TIMEOUT_US, &err, &reply);
         if (r >= 0)
@@ -379,18 +440,18 @@ static int notify_dbus_call(notify_t *n, const char *dest, uint32_t replaces, co
  * notification goes to whoever owns the name. On failure *ref is cleared.
  */
 static int notify_dbus_notify(notify_t *n, notify_ref_t *ref, const char *summary, const char *body, uint8_t urgency,
-                              bool reminder)
+                              notify_kind_t kind)
 {
         char server[NOTIFY_NAME_MAX];
         int r;
 
         if (ref->nid && ref->server[0]) {
                 snprintf(server, sizeof(server), "%s", ref->server);
-                if (notify_dbus_call(n, server, ref->nid, summary, body, urgency, reminder, true, ref) == 0)
+                if (notify_dbus_call(n, server, ref->nid, summary, body, urgency, kind, true, ref) == 0)
                         return 0;
         }
         *ref = (notify_ref_t){ 0 };
-        if ((r = notify_dbus_call(n, FDN_NAME, 0, summary, body, urgency, reminder, false, ref)) < 0)
+        if ((r = notify_dbus_call(n, FDN_NAME, 0, summary, body, urgency, kind, false, ref)) < 0)
                 *ref = (notify_ref_t){ 0 };
         return r;
 }
@@ -438,9 +499,11 @@ static void notify_set_ref(json_t *e, const notify_ref_t *ref)
         json_object_set_new(e, "server", json_string(ref->server));
 }
 
+/* A reminder (or a summary) that should be on the desktop and is not yet; a summary's members are in it. */
 static bool notify_waiting(const json_t *e)
 {
-        return json_integer_value(json_object_get(e, "nid")) == 0 && !json_is_true(json_object_get(e, "closed"));
+        return json_integer_value(json_object_get(e, "nid")) == 0 && !json_is_true(json_object_get(e, "closed")) &&
+               !json_object_get(e, "group");
 }
 
 /*
@@ -459,7 +522,7 @@ static void notify_display(notify_t *n, json_t *e)
         plain = notify_text_body(n->lang, r);
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
-        if (!body || notify_dbus_notify(n, &ref, notify_str(r, "title"), body, notify_urgency(r), true) < 0) {
+        if (!body || notify_dbus_notify(n, &ref, notify_str(r, "title"), body, notify_urgency(r), NOTE_REMINDER) < 0) {
                 ref = (notify_ref_t){ 0 };
                 if (!n->retry_at)
                         n->retry_at = notify_now_ms() + NOTIFY_RETRY_MS;
@@ -471,6 +534,113 @@ static void notify_display(notify_t *n, json_t *e)
         free(body);
 }
 
+/* ---- summaries: many reminders at one moment as one notification -------------------------- */
+
+/* The members of a summary still on the desk, as reminders, most urgent first. */
+static json_t *notify_group_members(notify_t *n, const json_t *g)
+{
+        json_t *list = json_array(), *sorted, *id;
+        size_t i;
+
+        json_array_foreach(json_object_get(g, "members"), i, id) {
+                json_t *e = json_object_get(n->desk, json_string_value(id));
+                if (e)
+                        json_array_append(list, json_object_get(e, "reminder"));
+        }
+        sorted = notify_group_sorted(list, "");
+        json_decref(list);
+        return sorted;
+}
+
+/* Puts a summary on the desktop (in place of its notification, if it has one); a failure waits for the retry. */
+static void notify_group_display(notify_t *n, json_t *g)
+{
+        json_t *sorted = notify_group_members(n, g), *r;
+        notify_ref_t ref = notify_ref_of(g);
+        char *summary = NULL, *plain = NULL, *body = NULL;
+        size_t i, overdue = 0;
+        uint8_t urgency = 0;
+
+        json_array_foreach(sorted, i, r) {
+                overdue += notify_group_overdue(r, "");
+                urgency = notify_urgency(r) > urgency ? notify_urgency(r) : urgency;
+        }
+        summary = notify_text_group_summary(n->lang, json_array_size(sorted), overdue);
+        plain = notify_text_group_body(n->lang, sorted, NOTIFY_GROUP_LINES,
+                                       (size_t)json_integer_value(json_object_get(g, "backlog")));
+        if (plain)
+                body = notify_escape(plain, notify_markup(n));
+        if (!summary || !body || notify_dbus_notify(n, &ref, summary, body, urgency, NOTE_GROUP) < 0) {
+                ref = (notify_ref_t){ 0 };
+                if (!n->retry_at)
+                        n->retry_at = notify_now_ms() + NOTIFY_RETRY_MS;
+        }
+        notify_set_ref(g, &ref);
+        json_object_del(g, "closed");
+        json_decref(sorted);
+        free(summary);
+        free(plain);
+        free(body);
+}
+
+/* A member left the desk (resolved, handled elsewhere): the summary shrinks, and closes with its last member. */
+static void notify_group_drop(notify_t *n, const char *gid, const char *id)
+{
+        json_t *g = json_object_get(n->groups, gid), *members = json_object_get(g, "members"), *m;
+        size_t i;
+
+        if (!g)
+                return;
+        json_array_foreach(members, i, m) {
+                if (strcmp(json_string_value(m), id) == 0) {
+                        json_array_remove(members, i);
+                        break;
+                }
+        }
+        if (json_array_size(members) && !json_is_true(json_object_get(g, "closed"))) {
+                notify_group_display(n, g);
+        } else if (!json_array_size(members)) {
+                notify_ref_t ref = notify_ref_of(g);
+                if (n->bus && !json_is_true(json_object_get(g, "closed")))
+                        notify_dbus_close(n, &ref);
+                json_object_del(n->groups, gid);
+        }
+}
+
+/* "Show each": the summary's members become notifications of their own, and the summary goes. */
+static void notify_group_expand(notify_t *n, const char *gid)
+{
+        json_t *g = json_incref(json_object_get(n->groups, gid)), *m;
+        notify_ref_t ref = notify_ref_of(g);
+        size_t i;
+
+        json_object_del(n->groups, gid);
+        json_array_foreach(json_object_get(g, "members"), i, m) {
+                json_t *e = json_object_get(n->desk, json_string_value(m));
+                if (!e)
+                        continue;
+                json_object_del(e, "group");
+                notify_display(n, e);
+        }
+        notify_dbus_close(n, &ref);
+        json_decref(g);
+}
+
+/* The summary a server's notification id stands for, or NULL. */
+static const char *notify_group_of(notify_t *n, uint32_t nid, const char *server)
+{
+        const char *gid;
+        json_t *g;
+
+        json_object_foreach(n->groups, gid, g)
+                if ((uint32_t)json_integer_value(json_object_get(g, "nid")) == nid &&
+                    strcmp(notify_str(g, "server"), server) == 0)
+                        return gid;
+        return NULL;
+}
+
+static void notify_hide(notify_t *n, const char *id);
+
 /* Shows a delivery: on stdout, or on the desktop in place of its earlier notification. */
 static void notify_show(notify_t *n, const json_t *r)
 {
@@ -480,6 +650,10 @@ static void notify_show(notify_t *n, const json_t *r)
         if (n->terminal) {
                 notify_line("due", r);
                 return;
+        }
+        if (e && json_object_get(e, "group")) {
+                notify_hide(n, id);     /* delivered again on its own: out of its summary */
+                e = NULL;
         }
         if (!e) {
                 e = json_object();
@@ -502,6 +676,9 @@ static void notify_retry(notify_t *n)
         json_object_foreach(n->desk, id, e)
                 if (notify_waiting(e))
                         notify_display(n, e);
+        json_object_foreach(n->groups, id, e)
+                if (notify_waiting(e))
+                        notify_group_display(n, e);
 }
 
 /* The reminder is gone from the desktop: closed by us, or handled from the notification. */
@@ -511,6 +688,13 @@ static void notify_hide(notify_t *n, const char *id)
 
         if (!e)
                 return;
+        if (json_object_get(e, "group")) {
+                char gid[64];
+                snprintf(gid, sizeof(gid), "%s", notify_str(e, "group"));
+                json_object_del(n->desk, id);
+                notify_group_drop(n, gid, id);
+                return;
+        }
         if (n->bus && !json_is_true(json_object_get(e, "closed"))) {
                 notify_ref_t ref = notify_ref_of(e);
                 notify_dbus_close(n, &ref);
@@ -519,6 +703,170 @@ static void notify_hide(notify_t *n, const char *id)
 }
 
 /* ---- reminder events ---------------------------------------------------------------------- */
+
+/* ---- one moment's reminders ------------------------------------------------------------------ */
+
+/*
+ * Holds a delivery for this moment's batch. It is recorded as shown only
+ * when the batch is shown, so a crash within the window loses no pop-up:
+ * the next start syncs it again. The same reminder twice (its two topics,
+ * or a re-delivery within the window) is one entry, the newest.
+ */
+static void notify_batch_add(notify_t *n, notify_topic_t *t, const json_t *r)
+{
+        const char *id = notify_str(r, "id");
+        json_t *b = json_object_get(n->batch, id), *topics;
+        int ti = (int)(t - n->topics);
+        size_t i;
+
+        if (!b) {
+                b = json_pack("{s:O, s:[]}", "r", r, "topics");
+                json_object_set_new(n->batch, id, b);
+                if (json_object_get(n->heirs, id)) {
+                        json_object_set(b, "replaces", json_object_get(n->heirs, id));
+                        json_object_del(n->heirs, id);
+                }
+        } else {
+                json_object_set_new(b, "r", json_deep_copy(r));
+        }
+        topics = json_object_get(b, "topics");
+        for (i = 0; i < json_array_size(topics); i++)
+                if (json_integer_value(json_array_get(topics, i)) == ti)
+                        break;
+        if (i == json_array_size(topics))
+                json_array_append_new(topics, json_integer(ti));
+        if (!n->batch_at)
+                n->batch_at = notify_now_ms();
+}
+
+/* Each batch reminder recorded as shown on its topics, saved at once: never shown twice, also after a crash. */
+static void notify_batch_record(notify_t *n)
+{
+        const char *id;
+        json_t *b, *ti;
+        size_t i;
+
+        json_object_foreach(n->batch, id, b) {
+                json_array_foreach(json_object_get(b, "topics"), i, ti) {
+                        notify_topic_t *t = &n->topics[json_integer_value(ti)];
+                        json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at",
+                                                                          notify_str(json_object_get(b, "r"),
+                                                                                     "deliver_at")));
+                        t->dirty = true;
+                }
+        }
+        notify_save_all(n);
+}
+
+/* --terminal: the moment's reminders as lines, a summary as its line and its members indented. */
+static void notify_batch_print(notify_t *n, const json_t *pop, bool group, size_t backlog)
+{
+        size_t i, overdue = 0;
+        json_t *r;
+        char *text = NULL;
+
+        if (group) {
+                json_array_foreach(pop, i, r)
+                        overdue += notify_group_overdue(r, "");
+                text = notify_text_group_summary(n->lang, json_array_size(pop), overdue);
+                printf("[group] %s\n", text ? text : "");
+                free(text);
+        }
+        json_array_foreach(pop, i, r) {
+                if (group)
+                        fputs("  ", stdout);
+                notify_line("due", r);
+        }
+        if (backlog) {
+                text = notify_text_backlog(n->lang, backlog);
+                printf("[backlog] %s\n", text ? text : "");
+                free(text);
+        }
+        fflush(stdout);
+}
+
+/* On the desktop: one by one (in place of a superseded reminder's notification), or one summary. */
+static void notify_batch_desktop(notify_t *n, const json_t *pop, bool group, size_t backlog)
+{
+        char gid[32];
+        json_t *g, *r;
+        size_t i;
+
+        if (!group) {
+                json_array_foreach(pop, i, r) {
+                        json_t *b = json_object_get(n->batch, notify_str(r, "id"));
+                        json_t *e = json_object_get(n->desk, notify_str(r, "id"));
+                        if (!e && json_object_get(b, "replaces")) {
+                                e = json_deep_copy(json_object_get(b, "replaces"));
+                                json_object_set_new(n->desk, notify_str(r, "id"), e);
+                        }
+                        notify_show(n, r);
+                }
+                return;
+        }
+        snprintf(gid, sizeof(gid), "g%u", ++n->next_group);
+        g = json_pack("{s:[], s:I, s:i, s:s}", "members", "backlog", (json_int_t)backlog, "nid", 0, "server", "");
+        json_object_set_new(n->groups, gid, g);
+        json_array_foreach(pop, i, r) {
+                const char *id = notify_str(r, "id");
+                notify_hide(n, id);     /* an earlier delivery of it on the desktop: the summary speaks for it now */
+                json_object_set_new(n->desk, id, json_pack("{s:O, s:s, s:i, s:s}", "reminder", r, "group", gid,
+                                                           "nid", 0, "server", ""));
+                json_array_append_new(json_object_get(g, "members"), json_string(id));
+                /* A superseded reminder's notification has no place to go: it closes. */
+                if (json_object_get(json_object_get(n->batch, id), "replaces")) {
+                        notify_ref_t old = notify_ref_of(json_object_get(json_object_get(n->batch, id), "replaces"));
+                        notify_dbus_close(n, &old);
+                }
+        }
+        notify_group_display(n, g);
+}
+
+/*
+ * Shows the moment's batch: backlog reminders never pop up (they are
+ * counted, and on the work list); the others one by one up to --group of
+ * them, most urgent first, or as one summary beyond.
+ */
+static void notify_flush(notify_t *n)
+{
+        json_t *items = json_array(), *pop, *b;
+        const char *id;
+        size_t backlog, npop, i;
+        bool group;
+
+        /* Superseded notifications whose escalation did not come this moment close. */
+        json_object_foreach(n->heirs, id, b) {
+                notify_ref_t old = notify_ref_of(b);
+                notify_dbus_close(n, &old);
+        }
+        json_object_clear(n->heirs);
+        if (!json_object_size(n->batch)) {
+                n->batch_at = 0;
+                json_decref(items);
+                return;
+        }
+        json_object_foreach(n->batch, id, b)
+                json_array_append(items, json_object_get(b, "r"));
+        npop = notify_group_plan(items, n->group_max, &group, &backlog);
+        pop = notify_group_sorted(items, "");
+        for (i = 0; pop && i < json_array_size(pop);) {
+                if (notify_group_backlog(json_array_get(pop, i)))
+                        json_array_remove(pop, i);
+                else
+                        i++;
+        }
+        if (pop && n->terminal)
+                notify_batch_print(n, pop, group, backlog);
+        else if (pop && npop)
+                notify_batch_desktop(n, pop, group, backlog);
+        fprintf(stderr, "bevaka-notify: batch of %zu: %zu pop-ups, %zu in a summary, %zu backlog\n",
+                json_array_size(items), group ? 0 : npop, group ? npop : 0, backlog);
+        notify_batch_record(n);
+        json_object_clear(n->batch);
+        n->batch_at = 0;
+        json_decref(items);
+        json_decref(pop);
+}
 
 static void notify_due(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
 {
@@ -534,6 +882,7 @@ static void notify_due(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
                 json_object_set_new(t->seen, id, json_true());
         if (state && strcmp(state, "delivered") != 0) {
                 /* Acknowledged or snoozed elsewhere: off the desktop, and not news when it returns unchanged. */
+                json_object_del(n->batch, id);
                 notify_hide(n, id);
                 if (!same) {
                         json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));
@@ -543,25 +892,116 @@ static void notify_due(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
         }
         if (same)
                 return;     /* this delivery has been shown */
-        if (!notify_shown_elsewhere(n, t, id, deliver_at))
-                notify_show(n, r);
-        json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));
-        t->dirty = true;
-        /* Saved at once: a crash right after showing must not show it again. */
-        notify_state_save(t);
+        if (notify_shown_elsewhere(n, t, id, deliver_at)) {
+                json_object_set_new(notify_shown(t), id, json_pack("{s:s}", "deliver_at", deliver_at));
+                t->dirty = true;
+                return;
+        }
+        notify_batch_add(n, t, r);
+}
+
+/*
+ * A resolved reminder superseded by an escalation (protocol §6,
+ * "superseded_by") that waits in this moment's batch: the escalation takes
+ * over its notification, shown in the same place, instead of one closing
+ * and another opening. Returns whether it did.
+ */
+static bool notify_supersede(notify_t *n, const char *id, const json_t *msg)
+{
+        const char *heir = json_string_value(json_object_get(msg, "superseded_by"));
+        json_t *b = heir ? json_object_get(n->batch, heir) : NULL, *e = json_object_get(n->desk, id), *ref;
+
+        if (!heir || !e || json_object_get(e, "group") || json_is_true(json_object_get(e, "closed")) ||
+            !json_integer_value(json_object_get(e, "nid")) || json_object_get(n->desk, heir))
+                return false;
+        ref = json_pack("{s:O, s:O}", "nid", json_object_get(e, "nid"), "server", json_object_get(e, "server"));
+        if (b) {
+                json_object_set_new(b, "replaces", ref);
+        } else {
+                /* The escalation may follow within the moment; if it does not, the flush closes this one. */
+                json_object_set_new(n->heirs, heir, ref);
+                if (!n->batch_at)
+                        n->batch_at = notify_now_ms();
+        }
+        json_object_del(n->desk, id);
+        return true;
 }
 
 static void notify_gone(notify_t *n, notify_topic_t *t, const bk_event_t *ev)
 {
         const char *id = notify_str(ev->reminder, "id");
 
+        json_object_del(n->batch, id);  /* not shown yet: now it never will be */
         if (!json_object_get(notify_shown(t), id))
                 return;     /* never shown: nothing to take back */
+        if (ev->kind == BK_EVENT_RESOLVED && !n->terminal && notify_supersede(n, id, ev->reminder)) {
+                json_object_del(notify_shown(t), id);
+                t->dirty = true;
+                return;
+        }
         if (n->terminal)
                 notify_line(notify_tag(ev->kind), ev->reminder);
         notify_hide(n, id);
         json_object_del(notify_shown(t), id);
         t->dirty = true;
+}
+
+/* ---- other messages: a leads' digest, an op of a newer daemon ----------------------------------- */
+
+/* A digest (protocol §6): one notification, counts by rule and the most urgent items; the next one replaces it. */
+static void notify_digest(notify_t *n, const json_t *msg)
+{
+        json_t *items = json_object_get(msg, "items");
+        json_t *sorted = notify_group_sorted(json_is_array(items) ? items : NULL, "");
+        char *summary = notify_text_digest_summary(n->lang, msg);
+        char *plain = notify_text_digest_body(n->lang, msg, sorted, NOTIFY_GROUP_LINES / 2), *body = NULL;
+
+        fprintf(stderr, "bevaka-notify: digest for %.64s: %zu items\n", notify_str(msg, "unit"),
+                json_array_size(items));
+        if (!summary || !plain) {
+                fprintf(stderr, "bevaka-notify: digest: out of memory\n");
+        } else if (n->terminal) {
+                printf("[digest] %s\n", summary);
+                for (char *save = NULL, *l = strtok_r(plain, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                        printf("  %s\n", l);
+                fflush(stdout);
+        } else if (!(body = notify_escape(plain, notify_markup(n))) ||
+                   notify_dbus_notify(n, &n->digest, summary, body, 1, NOTE_DIGEST) < 0) {
+                n->digest = (notify_ref_t){ 0 };
+        }
+        json_decref(sorted);
+        free(summary);
+        free(plain);
+        free(body);
+}
+
+/*
+ * A message with an op this notifier does not know (protocol §6: clients
+ * ignore them): shown as one plain notification when it carries a human
+ * text (title, body or text), ignored otherwise; never as a reminder.
+ */
+static void notify_message(notify_t *n, const bk_event_t *ev)
+{
+        const char *op = notify_str(ev->reminder, "op");
+        char *summary = NULL, *plain = NULL, *body = NULL;
+        int r;
+
+        if (strcmp(op, "digest") == 0) {
+                notify_digest(n, ev->reminder);
+                return;
+        }
+        r = notify_text_message(ev->reminder, &summary, &plain);
+        fprintf(stderr, "bevaka-notify: message op %.32s: %s\n", op, r > 0 ? "shown" : "ignored (no text)");
+        if (r > 0 && n->terminal) {
+                printf("[message] %s \u2014 %s\n", summary, plain);
+                fflush(stdout);
+        } else if (r > 0 && (!(body = notify_escape(plain, notify_markup(n))) ||
+                             notify_dbus_notify(n, &n->message, summary, body, 1, NOTE_INFO) < 0)) {
+                n->message = (notify_ref_t){ 0 };
+        }
+        free(summary);
+        free(plain);
+        free(body);
 }
 
 static void notify_event(notify_t *n, const bk_event_t *ev)
@@ -584,6 +1024,9 @@ static void notify_event(notify_t *n, const bk_event_t *ev)
         case BK_EVENT_CLOSED:
                 notify_gone(n, t, ev);
                 break;
+        case BK_EVENT_MESSAGE:
+                notify_message(n, ev);
+                break;
         case BK_EVENT_SNAPSHOT_END:
                 if (t->seen) {
                         /* Shown in an earlier session, closed while we were off: forget it quietly. */
@@ -599,6 +1042,9 @@ static void notify_event(notify_t *n, const bk_event_t *ev)
                         json_decref(t->seen);
                         t->seen = NULL;
                 }
+                /* What waited while the desktop was off is one moment, complete now: shown at once. */
+                if (!t->started)
+                        notify_flush(n);
                 if (!t->started)
                         fprintf(stderr, "bevaka-notify: following %s from rseq %" PRId64 "\n", t->topic, ev->rseq);
                 t->started = true;
@@ -643,7 +1089,7 @@ static void notify_why(notify_t *n, const char *id)
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
         summary = notify_text_why_summary(n->lang, rem);
-        if (!body || !summary || notify_dbus_notify(n, &n->why, summary, body, 0, false) < 0)
+        if (!body || !summary || notify_dbus_notify(n, &n->why, summary, body, 0, NOTE_INFO) < 0)
                 n->why = (notify_ref_t){ 0 };
         free(plain);
         free(body);
@@ -658,6 +1104,14 @@ static void notify_action(notify_t *n, uint32_t nid, const char *action, const c
         char id[256];
         int r = 0;
 
+        if (!found && (found = notify_group_of(n, nid, sender))) {
+                snprintf(id, sizeof(id), "%s", found);
+                if (strcmp(action, "show") == 0)
+                        notify_group_expand(n, id);
+                else if ((e = json_object_get(n->groups, id)))
+                        json_object_set_new(e, "acted_at", json_integer(notify_now_ms()));
+                return;
+        }
         if (!found)
                 return;     /* not ours, or the why notification */
         snprintf(id, sizeof(id), "%s", found);
@@ -705,17 +1159,27 @@ static void notify_action(notify_t *n, uint32_t nid, const char *action, const c
 static void notify_closed(notify_t *n, uint32_t nid, const char *sender)
 {
         const char *id = notify_id_of(n, nid, sender);
+        bool group = false;
         json_t *e, *acted;
 
         if (nid == n->why.nid && strcmp(sender, n->why.server) == 0)
                 n->why = (notify_ref_t){ 0 };
+        if (nid == n->digest.nid && strcmp(sender, n->digest.server) == 0)
+                n->digest = (notify_ref_t){ 0 };
+        if (nid == n->message.nid && strcmp(sender, n->message.server) == 0)
+                n->message = (notify_ref_t){ 0 };
+        if (!id && (id = notify_group_of(n, nid, sender)))
+                group = true;
         if (!id)
                 return;
-        e = json_object_get(n->desk, id);
+        e = json_object_get(group ? n->groups : n->desk, id);
         acted = json_object_get(e, "acted_at");
         if (acted && notify_now_ms() - json_integer_value(acted) <= NOTIFY_ACTION_CLOSE_MS) {
                 notify_set_ref(e, &(notify_ref_t){ 0 });
-                notify_display(n, e);
+                if (group)
+                        notify_group_display(n, e);
+                else
+                        notify_display(n, e);
                 return;
         }
         /* The id is kept: a server may still report the action that closed it. */
@@ -741,6 +1205,20 @@ static void notify_owner_change(notify_t *n)
         n->owner_changed = false;
         if (strcmp(n->why.server, n->owner) != 0)
                 n->why = (notify_ref_t){ 0 };
+        if (strcmp(n->digest.server, n->owner) != 0)
+                n->digest = (notify_ref_t){ 0 };
+        if (strcmp(n->message.server, n->owner) != 0)
+                n->message = (notify_ref_t){ 0 };
+        json_object_clear(n->heirs);    /* their notifications went with the old server */
+        /* A summary the user closed stays closed; its members stay with it until they are handled. */
+        json_object_foreach(n->groups, id, e) {
+                if (json_integer_value(json_object_get(e, "nid")) && strcmp(notify_str(e, "server"), n->owner) != 0 &&
+                    !json_is_true(json_object_get(e, "closed"))) {
+                        notify_set_ref(e, &(notify_ref_t){ 0 });
+                        json_object_del(e, "acted_at");
+                }
+                waiting += notify_waiting(e);
+        }
         json_object_foreach_safe(n->desk, tmp, id, e) {
                 if (json_integer_value(json_object_get(e, "nid")) && strcmp(notify_str(e, "server"), n->owner) != 0) {
                         if (json_is_true(json_object_get(e, "closed"))) {
@@ -876,6 +1354,85 @@ static int notify_dbus_open(notify_t *n)
         return 0;
 }
 
+/* ---- --list: the work list -------------------------------------------------------------------- */
+
+/*
+ * The list's day: the daemon's clock when it tells (the `clock` op is an
+ * admin's, and a test's manual clock), else the desktop's date.
+ */
+static void notify_list_today(bk_client_t *c, char *today, size_t n)
+{
+        json_t *req = json_pack("{s:s}", "op", "clock"), *rep = NULL;
+        const char *now = NULL;
+        time_t t = time(NULL);
+        struct tm tm;
+
+        if (bk_client_request(c, req, &rep, -1) == 0)
+                now = json_string_value(json_object_get(rep, "now"));
+        if (now && strlen(now) >= 10)
+                snprintf(today, n, "%.10s", now);
+        else if (localtime_r(&t, &tm))
+                strftime(today, n, "%Y-%m-%d", &tm);
+        json_decref(req);
+        json_decref(rep);
+}
+
+/* Prints the open reminders of every topic (sync, as a desktop at start sees them). Returns the exit status. */
+static int notify_list(notify_t *n, bk_client_opts_t *o)
+{
+        bk_client_t *c;
+        json_t *all = json_array(), *cases = NULL;
+        char today[16] = "";
+        int rc = 0;
+
+        o->pub_endpoint = NULL;         /* requests only */
+        if (!(c = bk_client_new(o))) {
+                fprintf(stderr, "bevaka-notify: cannot set up the client: %s\n", strerror(errno));
+                json_decref(all);
+                return 2;
+        }
+        for (int i = 0; i < n->n_topics && rc == 0; i++) {
+                json_t *rep = NULL;
+                int r = bk_client_sync(c, n->topics[i].topic, 0, &rep);
+
+                if (r < 0) {
+                        fprintf(stderr, "bevaka-notify: no answer from %s within %d ms (%s): is bevakad running%s?\n",
+                                o->api_endpoint, o->request_timeout_ms ? o->request_timeout_ms : 5000,
+                                strerror(-r), o->server_key ? ", and is this key in its key list" : "");
+                        rc = 3;
+                } else if (r == BK_CLIENT_E_REPLY) {
+                        fprintf(stderr, "bevaka-notify: %s: %s: %s\n", n->topics[i].topic,
+                                bk_reply_error_code(rep) ? bk_reply_error_code(rep) : "error",
+                                bk_reply_error_message(rep) ? bk_reply_error_message(rep) : "(no message)");
+                        rc = 1;
+                } else if (!json_is_array(json_object_get(rep, "reminders"))) {
+                        fprintf(stderr, "bevaka-notify: the reply from %s is not a protocol reply\n",
+                                o->api_endpoint);
+                        rc = 1;
+                } else {
+                        json_array_extend(all, json_object_get(rep, "reminders"));
+                }
+                json_decref(rep);
+        }
+        if (rc == 0) {
+                notify_list_today(c, today, sizeof(today));
+                if (!(cases = notify_group_by_case(all, today))) {
+                        fprintf(stderr, "bevaka-notify: out of memory\n");
+                        rc = 1;
+                } else {
+                        notify_text_list(n->lang, stdout, cases, today);
+                }
+        }
+        if (fflush(stdout) != 0 && rc == 0) {
+                fprintf(stderr, "bevaka-notify: cannot write the list: %s\n", strerror(errno));
+                rc = 1;
+        }
+        json_decref(cases);
+        json_decref(all);
+        bk_client_destroy(&c);
+        return rc;
+}
+
 /* ---- main loop ------------------------------------------------------------------------------ */
 
 static int notify_run(notify_t *n, int sfd)
@@ -903,9 +1460,17 @@ static int notify_run(notify_t *n, int sfd)
                         fprintf(stderr, "bevaka-notify: %s\n", strerror(-r));
                         return 1;
                 }
+                if (n->batch_at && notify_now_ms() >= n->batch_at + n->window_ms)
+                        notify_flush(n);
                 notify_save_all(n);
                 k = bk_client_pollitems(n->client, items, 2);
                 timeout = bk_client_timeout(n->client);
+                if (n->batch_at) {
+                        int64_t d = n->batch_at + n->window_ms - notify_now_ms();
+                        int batch_ms = d < 0 ? 0 : (int)d;
+                        if (timeout < 0 || batch_ms < timeout)
+                                timeout = batch_ms;
+                }
                 items[k++] = (zmq_pollitem_t){ .fd = sfd, .events = ZMQ_POLLIN };
                 if (n->bus) {
                         uint64_t until;
@@ -997,6 +1562,41 @@ static int notify_follow(notify_t *n, notify_topic_t *t, const char *api)
         return 0;
 }
 
+/* An integer setting in min..max, from an option or the environment; -1 after saying what is wrong. */
+static int notify_int(const char *what, const char *s, long min, long max, int *out)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min || v > max) {
+                fprintf(stderr, "bevaka-notify: %s must be an integer %ld..%ld, not \"%.32s\"\n", what, min, max, s);
+                return -1;
+        }
+        *out = (int)v;
+        return 0;
+}
+
+/* The defaults: the environment (the user unit's notify.env files), else built in. -1 after a bad value. */
+static int notify_env(notify_t *n, bk_client_opts_t *o)
+{
+        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
+        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
+        o->server_key = getenv("BEVAKA_SERVER_KEY");
+        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
+        o->secret_key = getenv("BEVAKA_SECRET_KEY");
+        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
+        n->group_max = NOTIFY_GROUP_DEFAULT;
+        n->window_ms = NOTIFY_WINDOW_DEFAULT;
+        if (getenv("BEVAKA_GROUP") && notify_int("$BEVAKA_GROUP", getenv("BEVAKA_GROUP"), 0, 1000, &n->group_max) < 0)
+                return -1;
+        if (getenv("BEVAKA_GROUP_WINDOW") &&
+            notify_int("$BEVAKA_GROUP_WINDOW", getenv("BEVAKA_GROUP_WINDOW"), 0, 60000, &n->window_ms) < 0)
+                return -1;
+        return 0;
+}
+
 /*
  * Options, topics and the environment into *n and *o-> Returns -1 to go on,
  * or the exit status (0 after --help or --version, 2 for a usage error).
@@ -1004,7 +1604,7 @@ static int notify_follow(notify_t *n, notify_topic_t *t, const char *api)
 static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir, int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
-               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG };
+               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG, O_GROUP, O_GROUP_WINDOW, O_LIST };
         static const struct option lo[] = {
                 { "topic", required_argument, NULL, O_TOPIC },
                 { "api", required_argument, NULL, O_API },
@@ -1018,16 +1618,15 @@ static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir,
                 { "help", no_argument, NULL, O_HELP },
                 { "version", no_argument, NULL, O_VERSION },
                 { "lang", required_argument, NULL, O_LANG },
+                { "group", required_argument, NULL, O_GROUP },
+                { "group-window", required_argument, NULL, O_GROUP_WINDOW },
+                { "list", no_argument, NULL, O_LIST },
                 { 0 },
         };
         int c;
 
-        o->api_endpoint = getenv("BEVAKA_API") ? getenv("BEVAKA_API") : NOTIFY_DEFAULT_API;
-        o->pub_endpoint = getenv("BEVAKA_PUB") ? getenv("BEVAKA_PUB") : NOTIFY_DEFAULT_PUB;
-        o->server_key = getenv("BEVAKA_SERVER_KEY");
-        o->public_key = getenv("BEVAKA_PUBLIC_KEY");
-        o->secret_key = getenv("BEVAKA_SECRET_KEY");
-        n->lang = notify_text_lang(getenv("BEVAKA_LANG"));
+        if (notify_env(n, o) < 0)
+                return 2;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
                 switch (c) {
@@ -1039,16 +1638,19 @@ static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir,
                 case O_PUB: o->pub_endpoint = optarg; break;
                 case O_TERMINAL: n->terminal = true; break;
                 case O_STATE_DIR: *state_dir = optarg; break;
-                case O_TIMEOUT: {
-                        char *end;
-                        long v = strtol(optarg, &end, 10);
-                        if (*end || v < 1 || v > 3600000) {
-                                fprintf(stderr, "bevaka-notify: --timeout must be 1..3600000 ms\n");
+                case O_TIMEOUT:
+                        if (notify_int("--timeout", optarg, 1, 3600000, &o->request_timeout_ms) < 0)
                                 return 2;
-                        }
-                        o->request_timeout_ms = (int)v;
                         break;
-                }
+                case O_GROUP:
+                        if (notify_int("--group", optarg, 0, 1000, &n->group_max) < 0)
+                                return 2;
+                        break;
+                case O_GROUP_WINDOW:
+                        if (notify_int("--group-window", optarg, 0, 60000, &n->window_ms) < 0)
+                                return 2;
+                        break;
+                case O_LIST: n->list = true; break;
                 case O_SERVER_KEY: o->server_key = optarg; break;
                 case O_PUBLIC_KEY: o->public_key = optarg; break;
                 case O_SECRET_KEY: o->secret_key = optarg; break;
@@ -1087,6 +1689,10 @@ int main(int argc, char **argv)
         if ((rc = notify_args(&n, &o, &state_dir, argc, argv)) >= 0)
                 return rc;
         bk_client_opts_default_keys(&o, key_server, key_secret, sizeof(key_server));
+        if (n.list)
+                return notify_list(&n, &o);
+        o.messages = true;              /* digests, and ops of a newer daemon: judged in notify_message() */
+        o.max_msg_size = NOTIFY_MAX_MSG;
         for (int i = 0; i < n.n_topics; i++) {
                 if ((r = notify_state_path(&n.topics[i], state_dir)) < 0) {
                         fprintf(stderr, "bevaka-notify: no state directory (set XDG_STATE_HOME or --state-dir): %s\n",
@@ -1097,6 +1703,9 @@ int main(int argc, char **argv)
         }
         n.desk = json_object();
         n.signals = json_array();
+        n.batch = json_object();
+        n.groups = json_object();
+        n.heirs = json_object();
         setvbuf(stdout, NULL, _IOLBF, 0);
 
         sigemptyset(&mask);
@@ -1133,6 +1742,9 @@ out:
         }
         json_decref(n.desk);
         json_decref(n.signals);
+        json_decref(n.batch);
+        json_decref(n.groups);
+        json_decref(n.heirs);
         close(sfd);
         return rc;
 }

@@ -553,6 +553,57 @@ static void test_follow(void)
         fake_stop(&f);
 }
 
+/*
+ * With opts.messages, a live message with another op (a digest; one a newer
+ * daemon adds) is reported whole as BK_EVENT_MESSAGE, after the rseq filter
+ * like a reminder; one without a string op is still dropped, and reminders
+ * are reported as before.
+ */
+static void test_messages(void)
+{
+        fake_t f;
+        bk_client_t *c;
+        bk_event_t ev;
+        json_t *digest = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s, s:{s:i}, s:[o]}", "v", 1, "rseq", (json_int_t)3,
+                                   "op", "digest", "unit", "HV-EB-1", "since", "2026-03-01T08:00:00+01:00", "at",
+                                   "2026-03-02T08:00:00+01:00", "counts", "IB3-DUE", 1, "items",
+                                   rem("r-a", 3, "due", "2026-03-02T08:00:00+01:00"));
+
+        fake_start(&f, false);
+        c = bk_client_new(&(bk_client_opts_t){ .api_endpoint = f.api_ep, .pub_endpoint = f.pub_ep, .messages = true });
+        CHECK(c != NULL);
+        CHECK_INT(control(c, json_pack("{s:s, s:[], s:i}", "op", "set_snapshot", "reminders", "rseq", 1)), 0);
+        CHECK_INT(bk_client_follow(c, TOPIC, 0), 0);
+        CHECK_INT(next_ev(c, &ev, 1000), 1);
+        CHECK_INT(ev.kind, BK_EVENT_SNAPSHOT_BEGIN);
+        CHECK_INT(next_ev(c, &ev, 1000), 1);
+        CHECK_INT(ev.kind, BK_EVENT_SNAPSHOT_END);
+        CHECK_INT(control(c, json_pack("{s:s, s:[o,o,o,o,o]}", "op", "publish", "msgs",
+                                       pub_item(TOPIC, json_pack("{s:i, s:i, s:s}", "v", 1, "rseq", 1, "op", "digest"),
+                                                false),
+                                       pub_item(TOPIC, json_pack("{s:i, s:i, s:i}", "v", 1, "rseq", 2, "op", 7), false),
+                                       pub_item(TOPIC, digest, false),
+                                       pub_item(TOPIC, json_pack("{s:i, s:i, s:s, s:s}", "v", 1, "rseq", 4, "op",
+                                                                 "summary", "title", "100 open"), false),
+                                       pub_item(TOPIC, rem("r-b", 5, "due", "2026-03-02T08:00:00+01:00"), false))),
+                  0);
+        CHECK_INT(next_ev(c, &ev, 3000), 1);
+        CHECK_INT(ev.kind, BK_EVENT_MESSAGE);
+        CHECK_STR(bk_event_kind_name(ev.kind), "message");
+        CHECK_INT(ev.rseq, 3);
+        CHECK_STR(json_string_value(json_object_get(ev.reminder, "op")), "digest");
+        CHECK_INT(json_array_size(json_object_get(ev.reminder, "items")), 1);
+        CHECK_INT(next_ev(c, &ev, 3000), 1);
+        CHECK_INT(ev.kind, BK_EVENT_MESSAGE);
+        CHECK_STR(json_string_value(json_object_get(ev.reminder, "op")), "summary");
+        CHECK_INT(next_ev(c, &ev, 3000), 1);
+        CHECK_INT(ev.kind, BK_EVENT_DUE);
+        CHECK_STR(ev_id(&ev), "r-b");
+        CHECK_INT(bk_client_rseq(c, TOPIC), 5);
+        bk_client_destroy(&c);
+        fake_stop(&f);
+}
+
 static void write_file(const char *path, const char *text)
 {
         FILE *fp = fopen(path, "w");
@@ -629,6 +680,7 @@ int main(void)
 {
         test_requests();
         test_follow();
+        test_messages();
         test_curve();
         return tap_done();
 }

@@ -16,7 +16,10 @@
  * desktop are shown again with new ids and no old id is replaced or closed;
  * a reminder resolved by the case system is closed; a restart of the
  * notifier shows nothing again; a reminder that comes due while no server
- * owns the name is shown once one does. Skipped (exit 77) when dbus-daemon is missing.
+ * owns the name is shown once one does; with --group 0 what is open is one
+ * summary (resident, never expiring, action "show") whose action shows each
+ * reminder with its own actions and closes the summary. Skipped (exit 77)
+ * when dbus-daemon is missing.
  * Every wait pumps the bus and polls with a deadline.
  */
 #include <stdbool.h>
@@ -354,8 +357,9 @@ static pid_t notify_start(it_env_t *e)
         snprintf(api, sizeof(api), "ipc://%s/api.sock", e->dir);
         snprintf(pub, sizeof(pub), "ipc://%s/pub.sock", e->dir);
         snprintf(state, sizeof(state), "%s/state", e->dir);
+        /* Four reminders come due at once here: --group 10 keeps them single pop-ups, whose details are checked. */
         return it_spawn(e, "notify.log", (char *[]){ exe, "--topic", TOPIC, "--api", api, "--pub", pub,
-                                                      "--state-dir", state, NULL });
+                                                      "--state-dir", state, "--group", "10", NULL });
 }
 
 static const char *dbus_daemon_path(void)
@@ -611,6 +615,47 @@ int main(void)
         json_t *v;
         json_array_foreach(s2.closes, i, v)
                 CHECK(json_integer_value(v) > s2.first_nid);
+
+        /*
+         * A summary and its "show each": a fresh state and --group 0, so
+         * what is open comes as one summary (resident, never expiring, the
+         * one action); the action puts each reminder on the desktop with
+         * its own actions and closes the summary.
+         */
+        char exe[600], api_ep[600], pub_ep[600], state_g[600], log_g[600];
+        size_t open_n = 0;
+        json_t *sum, *snap = it_api(&e, "{\"op\":\"sync\",\"topic\":\"" TOPIC "\",\"since_rseq\":0}");
+        json_array_foreach(json_object_get(snap, "reminders"), i, v)
+                open_n += strcmp(str_of(v, "state"), "delivered") == 0;
+        json_decref(snap);
+        CHECK(open_n >= 1);
+        snprintf(exe, sizeof(exe), "%s/bevaka-notify", e.bin);
+        snprintf(api_ep, sizeof(api_ep), "ipc://%s/api.sock", e.dir);
+        snprintf(pub_ep, sizeof(pub_ep), "ipc://%s/pub.sock", e.dir);
+        snprintf(state_g, sizeof(state_g), "%s/state-group", e.dir);
+        it_path(&e, "notify-group.log", log_g, sizeof(log_g));
+        before = json_array_size(s2.notifies);
+        notify = it_spawn(&e, "notify-group.log", (char *[]){ exe, "--topic", TOPIC, "--api", api_ep, "--pub", pub_ep,
+                                                              "--state-dir", state_g, "--group", "0", NULL });
+        CHECK_INT(log_wait(&s2, log_g, "bevaka-notify: following " TOPIC, 1, 15000), 1);
+        srv_pump(&s2, 0);
+        CHECK_INT(json_array_size(s2.notifies), before + 1);
+        sum = json_array_get(s2.notifies, before);
+        snprintf(text, sizeof(text), "%zu %s", open_n, open_n == 1 ? "ny påminnelse" : "nya påminnelser");
+        CHECK(strncmp(str_of(sum, "summary"), text, strlen(text)) == 0);
+        CHECK_INT(json_array_size(json_object_get(sum, "actions")), 2);
+        CHECK_STR(json_string_value(json_array_get(json_object_get(sum, "actions"), 0)), "show");
+        CHECK_STR(json_string_value(json_array_get(json_object_get(sum, "actions"), 1)), "Visa var för sig");
+        CHECK_INT(json_integer_value(json_object_get(sum, "resident")), 1);
+        CHECK_INT(json_integer_value(json_object_get(sum, "expire")), 0);
+        CHECK(sd_bus_emit_signal(s2.bus, FDN_PATH, FDN, "ActionInvoked", "us", (uint32_t)nid_of(sum), "show") >= 0);
+        CHECK(srv_wait_notifies(&s2, before + 1 + open_n, 15000));
+        CHECK(srv_wait_closed(&s2, nid_of(sum), 15000));
+        for (size_t k = before + 1; k < json_array_size(s2.notifies); k++)
+                check_reminder(json_array_get(s2.notifies, k));
+        st = it_stop(&notify, SIGTERM);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK_INT(s2.foreign, 0);
 
         if (getenv("BEVAKA_VERBOSE")) {
                 char *dump = json_dumps(s2.notifies, JSON_INDENT(2));

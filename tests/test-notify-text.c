@@ -11,6 +11,7 @@
 #include <regex.h>
 #include "rules.h"
 #include "tap.h"
+#include "../client/notify-group.c"
 #include "../client/notify-text.c"
 
 static json_t *reminder(const char *due, const char *deliver)

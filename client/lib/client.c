@@ -66,6 +66,7 @@ struct bk_client {
         uint8_t server_key[32], public_key[32], secret_key[32];
         int timeout_ms, resync_ms, reconnect_ms, reconnect_max_ms, heartbeat_ms, heartbeat_to_ms;
         int64_t max_msg, max_reply;
+        bool messages;          /* report other ops as BK_EVENT_MESSAGE */
 
         void *ctx;
         void *api;              /* DEALER */
@@ -303,6 +304,7 @@ bk_client_t *bk_client_new(const bk_client_opts_t *o)
         c->heartbeat_ms = or_default(o->heartbeat_ivl_ms, DEFAULT_HEARTBEAT_MS);
         c->heartbeat_to_ms = or_default(o->heartbeat_timeout_ms, DEFAULT_HEARTBEAT_TO);
         c->max_msg = o->max_msg_size > 0 ? o->max_msg_size : DEFAULT_MAX_MSG;
+        c->messages = o->messages;
         c->max_reply = o->max_reply_size > 0 ? o->max_reply_size : DEFAULT_MAX_REPLY;
         c->next_req = 1;
         if ((r = keys_load(c, o)) < 0)
@@ -556,7 +558,7 @@ static const char *const kind_names[] = {
         [BK_EVENT_SNAPSHOT_BEGIN] = "snapshot_begin", [BK_EVENT_SNAPSHOT_END] = "snapshot_end",
         [BK_EVENT_DUE] = "due",                       [BK_EVENT_RESOLVED] = "resolved",
         [BK_EVENT_CANCELLED] = "cancelled",           [BK_EVENT_REROUTED] = "rerouted",
-        [BK_EVENT_CLOSED] = "closed",
+        [BK_EVENT_CLOSED] = "closed",                 [BK_EVENT_MESSAGE] = "message",
 };
 
 const char *bk_event_kind_name(bk_event_kind_t kind)
@@ -818,7 +820,11 @@ static int stream_one(bk_client_t *c, bool *got)
         r = json_loadb(zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), JSON_REJECT_DUPLICATES, NULL);
         id = json_string_value(json_object_get(r, "id"));
         kind = kind_of_op(json_string_value(json_object_get(r, "op")));
-        if (!json_is_object(r) || !id || !kind || !json_is_integer(json_object_get(r, "rseq")))
+        /* Another op (a digest, a newer daemon's) is the program's to judge, when it asked for them. */
+        if (!kind && c->messages && json_is_string(json_object_get(r, "op")))
+                kind = BK_EVENT_MESSAGE;
+        if (!json_is_object(r) || !kind || (!id && kind != BK_EVENT_MESSAGE) ||
+            !json_is_integer(json_object_get(r, "rseq")))
                 goto done;
         rseq = json_integer_value(json_object_get(r, "rseq"));
         if (rseq <= f->last_rseq)
@@ -826,7 +832,7 @@ static int stream_one(bk_client_t *c, bool *got)
         f->last_rseq = rseq;
         if (kind == BK_EVENT_DUE)
                 json_object_set(f->view, id, r);
-        else
+        else if (kind != BK_EVENT_MESSAGE)
                 json_object_del(f->view, id);
         res = queue_push(c, kind, (size_t)(f - c->follows), r, rseq, false);
 done:

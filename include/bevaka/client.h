@@ -60,6 +60,11 @@
  *   BK_EVENT_CLOSED           (only inside a snapshot) the reminder is no
  *                             longer open on the topic; why is not known
  *   BK_EVENT_SNAPSHOT_END     the sync of ev->topic is complete
+ *   BK_EVENT_MESSAGE          (only with opts.messages) a live message on
+ *                             the topic whose op is none of the above: a
+ *                             `digest` (protocol §6) or an op a newer
+ *                             daemon added; ev->reminder is the whole
+ *                             message, which need not have an "id"
  *
  * The first sync of a topic lists every open reminder; later re-syncs list
  * only differences from what the client has already reported (new, changed
@@ -113,6 +118,12 @@ typedef struct bk_client_opts {
         int heartbeat_timeout_ms;       /* ZMQ_HEARTBEAT_TIMEOUT and _TTL; 0 = 15000 */
         int64_t max_msg_size;           /* ZMQ_MAXMSGSIZE on the SUB; 0 = 65536 */
         int64_t max_reply_size;         /* ZMQ_MAXMSGSIZE on the DEALER; 0 = 64 MiB */
+        /*
+         * Report live messages with another op than due/resolved/cancelled/
+         * rerouted as BK_EVENT_MESSAGE. Off by default: a program written
+         * before that event kind existed keeps seeing only reminders.
+         */
+        bool messages;
 } bk_client_opts_t;
 
 /*
@@ -168,12 +179,13 @@ typedef enum bk_event_kind {
         BK_EVENT_CANCELLED,
         BK_EVENT_REROUTED,
         BK_EVENT_CLOSED,
+        BK_EVENT_MESSAGE,
 } bk_event_kind_t;
 
 typedef struct bk_event {
         bk_event_kind_t kind;
         const char *topic;              /* the followed topic */
-        json_t *reminder;               /* NULL for SNAPSHOT_BEGIN/END */
+        json_t *reminder;               /* NULL for SNAPSHOT_BEGIN/END; the whole message for MESSAGE */
         int64_t rseq;                   /* the message's rseq, or the snapshot's */
         bool from_snapshot;             /* DUE/CLOSED reported by a sync, not a live message */
 } bk_event_t;
