@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include "api.h"
+#include "deliver.h"
 #include "bus.h"
 #include "indicators.h"
 #include "log.h"
@@ -266,6 +267,7 @@ static int op_why(api_req_t *q)
                            "cycle", r.cycle, "events", store_rem_events(q->ctx->store, r.id), "dates", dates,
                            "due_at", due, "deliver_at", deliver, "learned_at", created);
         json_object_set_new(q->out, "state", json_string(reminder_state_name(r.state)));
+        deliver_why(q->ctx->store, &r, q->out);
         json_object_set_new(q->out, "reminder",
                             reminder_to_json(&r, "due", store_counter(q->ctx->store, CNT_RSEQ), true));
         return 0;

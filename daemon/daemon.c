@@ -257,6 +257,8 @@ static int drain_feeds(daemon_t *d, int *count)
                                 ingest_verdict_t v;
 
                                 ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
+                                /* a replay far behind the clock is a go-live (deliver.h) */
+                                engine_set_catching_up(d->engine, ingest_catching_up(d->ingest));
                                 r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
                                 perform_requests(d);
                                 if (r < 0)
@@ -280,6 +282,7 @@ static int run_time(daemon_t *d, bool force, bool idle)
             clock_mono_ms() - d->last_deliver_ms < CATCH_UP_MAX_MS)
                 return 0;
         d->last_deliver_ms = clock_mono_ms();
+        engine_set_catching_up(d->engine, ingest_catching_up(d->ingest));
         do {
                 if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
                         return r;
@@ -288,7 +291,9 @@ static int run_time(daemon_t *d, bool force, bool idle)
                         return r;
                 n += r;
         } while (n >= DELIVER_BATCH);
-        return 0;
+        /* after the day's first deliveries, so that the leads' digest holds them */
+        r = engine_digest_due(d->engine);
+        return r < 0 ? r : 0;
 }
 
 /* The API's view of the feeds (api_feeds_t): ingest's. */
@@ -463,6 +468,7 @@ static void reload(daemon_t *d)
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
                 d->cfg.retention = fresh->retention;
+                d->cfg.delivery = fresh->delivery;
                 log_set_level(fresh->log_level);
                 log_struct(LOG_INFO, LOG_ID_RELOADED, LOG_NO_FIELDS, "configuration reloaded");
         }
