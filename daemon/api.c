@@ -317,6 +317,14 @@ static int op_stats(api_req_t *q)
                                       "reminders", (json_int_t)store_counter(s, CNT_PURGE_REMINDERS),
                                       "dead_letters", (json_int_t)store_counter(s, CNT_PURGE_DEAD),
                                       "dropped", (json_int_t)store_counter(s, CNT_PURGE_DROPPED)));
+        /* how reminders reached people (deliver.c; docs/operations.md "Going live") */
+        json_object_set_new(q->out, "delivery",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}",
+                                      "backlog", (json_int_t)store_counter(s, CNT_BACKLOG),
+                                      "expired", (json_int_t)store_counter(s, CNT_EXPIRED),
+                                      "superseded", (json_int_t)store_counter(s, CNT_SUPERSEDED),
+                                      "summaries", (json_int_t)store_counter(s, CNT_SUMMARIES),
+                                      "digests", (json_int_t)store_counter(s, CNT_DIGESTS)));
         if (q->ctx->security) {
                 const struct bus_stats *sec = q->ctx->security;
                 json_object_set_new(q->out, "security",

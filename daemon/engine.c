@@ -635,9 +635,10 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         out.n = 0;
         /* A history replayed far behind the clock is a go-live: what it finds due is backlog. */
         e->golive_event = 0;
-        /* …and the rest of that catch-up with it, up to the newest event */
+        /* …and the rest of that catch-up with it, up to the events of the clock's own day: what
+         * happened today is today's news */
         if (!e->rebuild && (deliver_is_golive(e->cfg, e->catching_up, e->now, ev->at) ||
-                            (e->golive_round && e->catching_up))) {
+                            (e->golive_round && e->catching_up && cal_local_day(ev->at) < cal_local_day(e->now)))) {
                 e->golive_event = e->golive_at = e->now;
                 e->golive_round = true;
         }
