@@ -51,14 +51,12 @@ static int by_urgency(const reminder_t *a, const reminder_t *b)
 
 /* ---- go-live summaries --------------------------------------------------------- */
 
-#define SUMMARY_TOP_MAX 50      /* delivery.summary_items is at most this */
-
 struct summary {
         char unit[EV_NAME_MAX + 1], caseworker[EV_NAME_MAX + 1];
         int count;
         int by_rule[RULE__COUNT];
-        int n_top;
-        reminder_t *top;        /* SUMMARY_TOP_MAX, most urgent first */
+        int n_top, max_top;
+        reminder_t *top;        /* max_top (delivery.summary_items), most urgent first */
 };
 
 struct deliver_summaries {
@@ -66,7 +64,7 @@ struct deliver_summaries {
         int n, cap;
 };
 
-static struct summary *summary_of(deliver_summaries_t *s, const reminder_t *r)
+static struct summary *summary_of(deliver_summaries_t *s, const reminder_t *r, int max_top)
 {
         for (int i = 0; i < s->n; i++)
                 if (strcmp(s->v[i].unit, r->unit) == 0 && strcmp(s->v[i].caseworker, r->caseworker) == 0)
@@ -81,7 +79,8 @@ static struct summary *summary_of(deliver_summaries_t *s, const reminder_t *r)
         }
         struct summary *m = &s->v[s->n];
         memset(m, 0, sizeof(*m));
-        if (!(m->top = calloc(SUMMARY_TOP_MAX, sizeof(*m->top))))
+        m->max_top = max_top;
+        if (max_top > 0 && !(m->top = calloc((size_t)max_top, sizeof(*m->top))))
                 return NULL;
         bk_strlcpy(m->unit, r->unit, sizeof(m->unit));
         bk_strlcpy(m->caseworker, r->caseworker, sizeof(m->caseworker));
@@ -89,7 +88,7 @@ static struct summary *summary_of(deliver_summaries_t *s, const reminder_t *r)
         return m;
 }
 
-int deliver_summaries_note(deliver_summaries_t **sp, const reminder_t *r)
+int deliver_summaries_note(deliver_summaries_t **sp, const config_t *cfg, const reminder_t *r)
 {
         struct summary *m;
         int i;
@@ -98,17 +97,17 @@ int deliver_summaries_note(deliver_summaries_t **sp, const reminder_t *r)
                 return 0;
         if (!*sp && !(*sp = calloc(1, sizeof(**sp))))
                 return -ENOMEM;
-        if (!(m = summary_of(*sp, r)))
+        if (!(m = summary_of(*sp, r, cfg->delivery.summary_items)))
                 return -ENOMEM;
         m->count++;
         m->by_rule[r->rule]++;
         /* insertion into the short sorted list of the most urgent */
         for (i = m->n_top; i > 0 && by_urgency(r, &m->top[i - 1]) < 0; i--)
-                if (i < SUMMARY_TOP_MAX)
+                if (i < m->max_top)
                         m->top[i] = m->top[i - 1];
-        if (i < SUMMARY_TOP_MAX) {
+        if (i < m->max_top) {
                 m->top[i] = *r;
-                if (m->n_top < SUMMARY_TOP_MAX)
+                if (m->n_top < m->max_top)
                         m->n_top++;
         }
         return 0;
@@ -152,7 +151,7 @@ static json_t *rule_counts(const int *by_rule)
 
 static int summary_send(const struct summary *m, const config_t *cfg, bk_time_t now, const deliver_out_t *out)
 {
-        int listed = BK_MIN(m->n_top, cfg->delivery.summary_items);
+        int listed = m->n_top;
         int64_t rseq = out->next_rseq(out->ud);
         /* room for every listed line whole: a cut multibyte character would not be JSON */
         size_t bn = 512 + (size_t)listed * (RULE_TEXT_MAX + 2 * EV_NAME_MAX);

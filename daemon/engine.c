@@ -783,7 +783,7 @@ static int deliver_one(engine_t *e, reminder_t *r)
         if (r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE)
                 store_counter_add(e->store, CNT_BACKLOG, 1);
         log_delivered(r);
-        return deliver_summaries_note(&e->summaries, r);
+        return deliver_summaries_note(&e->summaries, e->cfg, r);
 }
 
 int engine_deliver_due(engine_t *e, int max)
