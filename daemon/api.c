@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include "api.h"
+#include "deliver.h"
 #include "bus.h"
 #include "indicators.h"
 #include "log.h"
@@ -284,6 +285,7 @@ static int op_why(api_req_t *q)
                            "cycle", r.cycle, "events", store_rem_events(q->ctx->store, r.id), "dates", dates,
                            "due_at", due, "deliver_at", deliver, "learned_at", created);
         json_object_set_new(q->out, "state", json_string(reminder_state_name(r.state)));
+        deliver_why(q->ctx->store, &r, q->out);
         json_object_set_new(q->out, "reminder",
                             reminder_to_json(&r, "due", store_counter(q->ctx->store, CNT_RSEQ), true));
         return 0;
@@ -333,6 +335,14 @@ static int op_stats(api_req_t *q)
                                       "reminders", (json_int_t)store_counter(s, CNT_PURGE_REMINDERS),
                                       "dead_letters", (json_int_t)store_counter(s, CNT_PURGE_DEAD),
                                       "dropped", (json_int_t)store_counter(s, CNT_PURGE_DROPPED)));
+        /* how reminders reached people (deliver.c; docs/operations.md "Going live") */
+        json_object_set_new(q->out, "delivery",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}",
+                                      "backlog", (json_int_t)store_counter(s, CNT_BACKLOG),
+                                      "expired", (json_int_t)store_counter(s, CNT_EXPIRED),
+                                      "superseded", (json_int_t)store_counter(s, CNT_SUPERSEDED),
+                                      "summaries", (json_int_t)store_counter(s, CNT_SUMMARIES),
+                                      "digests", (json_int_t)store_counter(s, CNT_DIGESTS)));
         if (q->ctx->security) {
                 const struct bus_stats *sec = q->ctx->security;
                 json_object_set_new(q->out, "security",

@@ -474,12 +474,18 @@ static const struct cfg_group calendar_group = { .keys = calendar_keys, .check =
 
 /* ---- rules --------------------------------------------------------------- */
 
+static const char *const leads_names[] = { "digest", "immediate", NULL };
+static const int leads_values[] = { true, false };
+
 static const struct cfg_key rule_keys[] = {
         KEY("enabled", K_BOOL, rule_cfg_t, enabled),
         KEY_INT("offset_days", rule_cfg_t, offset_days, 0, 3650),
         KEY_INT("offset_months", rule_cfg_t, offset_months, 0, 120),
         KEY("title", K_STR, rule_cfg_t, title, .flags = CFG_IF_SET),
         KEY("body", K_STR, rule_cfg_t, body, .flags = CFG_IF_SET),
+        KEY_INT("catch_up_days", rule_cfg_t, catch_up_days, 0, 3650,
+                .note = "later than this after its due moment: backlog, or expired"),
+        KEY_ENUM("leads", rule_cfg_t, leads_digest, leads_names, leads_values, .note = "digest | immediate"),
         { .name = NULL }
 };
 static const struct cfg_group rule_group = { .keys = rule_keys };
@@ -594,6 +600,18 @@ static const struct cfg_group rules_group = {
         .print_other = cfg_print_rules,
 };
 
+/* ---- delivery (docs/operations.md, "Going live") -------------------------- */
+
+static const struct cfg_key delivery_keys[] = {
+        KEY("quiet", K_BOOL, delivery_cfg_t, quiet,
+            .note = "false: every reminder pops up as it did before (no backlog, digests, supersedes)"),
+        KEY_INT("behind_days", delivery_cfg_t, behind_days, 1, 3650,
+                .note = "a replay this far behind the clock is a go-live: what it finds due is backlog"),
+        KEY_INT("summary_items", delivery_cfg_t, summary_items, 0, 50, .note = "listed in a go-live summary"),
+        { .name = NULL }
+};
+static const struct cfg_group delivery_group = { .keys = delivery_keys };
+
 /* ---- the whole file ------------------------------------------------------- */
 
 static const struct cfg_key root_keys[] = {
@@ -608,6 +626,7 @@ static const struct cfg_key root_keys[] = {
         KEY_GROUP("limits", 0, &limits_group),
         KEY_GROUP("log", 0, &log_group),
         KEY_GROUP("retention", offsetof(config_t, retention), &retention_group),
+        KEY_GROUP("delivery", offsetof(config_t, delivery), &delivery_group),
         KEY_GROUP("calendar", offsetof(config_t, calendar), &calendar_group),
         KEY_GROUP("rules", offsetof(config_t, rules), &rules_group),
         { .name = NULL }
@@ -908,6 +927,9 @@ void config_defaults(config_t *cfg)
         cfg->retention.closed_case_months = 24;        /* config_lookback_months() of the defaults */
         cfg->retention.reminder_months = 24;
         cfg->retention.dead_letter_max = 10000;
+        cfg->delivery.quiet = true;
+        cfg->delivery.behind_days = 7;
+        cfg->delivery.summary_items = 12;
         cal_cfg_default(&cfg->calendar);
         rules_cfg_default(&cfg->rules);
 }

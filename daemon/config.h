@@ -35,6 +35,13 @@ typedef struct retention_cfg {
         int dead_letter_max;             /* 10000: the newest kept */
 } retention_cfg_t;
 
+/* How reminders reach people (domain §5 "Fewer, better items"; docs/operations.md). */
+typedef struct delivery_cfg {
+        bool quiet;                      /* true: supersedes, catch-up windows, go-live backlog, digests */
+        int behind_days;                 /* 7: a replay behind the clock by more is a go-live */
+        int summary_items;               /* 12: the most urgent listed in a go-live summary */
+} delivery_cfg_t;
+
 typedef struct config {
         char file[CFG_PATH_MAX];         /* where it came from; "(embedded)" for the default */
 
@@ -69,6 +76,7 @@ typedef struct config {
         int log_level;                   /* syslog level, LOG_INFO */
 
         retention_cfg_t retention;
+        delivery_cfg_t delivery;
 
         cal_cfg_t calendar;
         rules_cfg_t rules;

@@ -276,6 +276,7 @@ static int run_until(daemon_t *d, bk_time_t until)
         int r, n;
 
         engine_set_now(d->engine, until);
+        engine_set_catching_up(d->engine, ingest_catching_up(d->ingest));
         do {
                 if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
                         break;
@@ -284,6 +285,9 @@ static int run_until(daemon_t *d, bk_time_t until)
                         break;
                 n += r;
         } while (n >= DELIVER_BATCH);
+        /* after the day's first deliveries, so that the leads' digest holds them */
+        if (r >= 0)
+                r = engine_digest_due(d->engine);
         engine_set_now(d->engine, d->batch_now);
         if (r < 0)
                 return r;
@@ -380,6 +384,8 @@ static int drain_feeds(daemon_t *d, int *count)
                                 ingest_handle(d->ingest, &m, clock_mono_ms(), &v);
                                 if (!store_counter(d->store, CNT_FEED_WATERMARKS) && ingest_has_watermarks(d->ingest))
                                         store_counter_add(d->store, CNT_FEED_WATERMARKS, 1);
+                                /* a replay far behind the clock is a go-live (deliver.h) */
+                                engine_set_catching_up(d->engine, ingest_catching_up(d->ingest));
                                 r = v.outcome == INGEST_APPLY ? time_before_event(d) : 0;
                                 if (r >= 0)
                                         r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
@@ -584,6 +590,7 @@ static int reload_config(daemon_t *d, char *err, size_t n, json_t *waiting)
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
                 d->cfg.retention = fresh->retention;
+                d->cfg.delivery = fresh->delivery;
                 log_set_level(fresh->log_level);
                 if (waiting) {
                         config_restart_settings(&d->cfg, fresh, restart_setting, waiting);

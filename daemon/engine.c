@@ -9,6 +9,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include "deliver.h"
 #include "engine.h"
 #include "indicators.h"
 #include "log.h"
@@ -47,6 +48,12 @@ struct engine {
         engine_msg_t *queue;
         size_t queue_n, queue_cap;
         int64_t sent;           /* the highest rseq handed to a publish function */
+        /* delivery (deliver.c): ingest is catching up; the event being applied is a go-live's;
+         * a go-live import was seen and its summaries are not sent yet */
+        bool catching_up, golive_round;
+        bk_time_t golive_event;   /* the go-live moment what is being scheduled belongs to; 0: none */
+        bk_time_t golive_at;      /* the go-live import's time (the batch's `now` when it was applied) */
+        deliver_summaries_t *summaries;
 };
 
 /* ---- case cache ---------------------------------------------------------- */
@@ -267,17 +274,22 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
 
 /* ---- publishing ------------------------------------------------------------ */
 
-static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const char *topic)
+static int64_t next_rseq(void *ud)
 {
-        int64_t rseq;
-        json_t *j;
-        char *payload;
-        int res;
+        engine_t *e = ud;
 
         store_counter_add(e->store, CNT_RSEQ, 1);
-        rseq = store_counter(e->store, CNT_RSEQ);
-        j = reminder_to_json(r, op, rseq, false);
-        payload = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        return store_counter(e->store, CNT_RSEQ);
+}
+
+/* Queues one message under its rseq (the message's own member): outbox row now, bus after commit. */
+static int queue_json(void *ud, const char *topic, json_t *j)
+{
+        engine_t *e = ud;
+        int64_t rseq = json_integer_value(json_object_get(j, "rseq"));
+        char *payload = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        int res;
+
         json_decref(j);
         if (!payload)
                 return -ENOMEM;
@@ -306,6 +318,13 @@ static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const cha
         return 0;
 }
 
+static int queue_msg(engine_t *e, const reminder_t *r, const char *op, const char *topic)
+{
+        json_t *j = reminder_to_json(r, op, next_rseq(e), false);
+
+        return j ? queue_json(e, topic, j) : -ENOMEM;
+}
+
 enum { TO_CASEWORKER = 1, TO_LEADS = 2, TO_ALL = 3 };
 
 /* Publishes op on the reminder's topics in `which` (protocol §2: once per topic). */
@@ -322,7 +341,8 @@ static int publish_on(engine_t *e, const reminder_t *r, const char *op, int whic
                 if (strcmp(cw, leads) == 0)
                         return 0;    /* no caseworker yet: the leads' copy is this one */
         }
-        if (r->to_leads && (which & TO_LEADS))
+        /* A leads' copy that goes by digest (deliver.c) is never published on its own. */
+        if (r->to_leads && (which & TO_LEADS) && !deliver_leads_in_digest(e->cfg, r))
                 res = queue_msg(e, r, op, leads);
         return res;
 }
@@ -529,6 +549,7 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         bk_strlcpy(r.why, a->why[0] ? a->why : "{}", sizeof(r.why));
         bk_strlcpy(r.event_id, event_id ? event_id : "", sizeof(r.event_id));
         r.created_at = e->now;
+        r.delivery = deliver_mode(e->cfg, &r, e->now, e->golive_event);
         res = store_rem_put_from(e->store, &r, -1, event_id, "trigger");
         if (res == BK_E_DUPLICATE)
                 return 0;            /* same (case, rule, cycle): a replay, never a duplicate */
@@ -614,6 +635,15 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         if (rules_state_open(c->st) || !c->last_at)
                 c->last_at = ev->at;
         out.n = 0;
+        /* A history replayed far behind the clock is a go-live: what it finds due is backlog. */
+        e->golive_event = 0;
+        /* …and the rest of that catch-up with it, up to the events of the clock's own day: what
+         * happened today is today's news */
+        if (!e->rebuild && (deliver_is_golive(e->cfg, e->catching_up, e->now, ev->at) ||
+                            (e->golive_round && e->catching_up && cal_local_day(ev->at) < cal_local_day(e->now)))) {
+                e->golive_event = e->golive_at = e->now;
+                e->golive_round = true;
+        }
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
                 /* Valid envelope the rules cannot apply: kept in the log, counted as ignored. */
@@ -627,7 +657,9 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         if (res != 0)
                 return res;
         mark_dirty(e, c);
-        if ((res = apply_actions(e, c, &out, ev->id)) != 0)
+        res = apply_actions(e, c, &out, ev->id);
+        e->golive_event = 0;
+        if (res != 0)
                 return res;
         /* The indicators' facts of this event (docs/indicators.md), filed under the case's unit. */
         if ((res = indicators_note(e->store, ev, rules_state_unit(c->st),
@@ -666,11 +698,101 @@ static void log_delivered(const reminder_t *r)
                    "reminder %s delivered: rule %s, case %s", r->id, rules_name(r->rule), r->case_id);
 }
 
+/* The open reminder of `rule` in r's obligation (same case and cycle), read fresh; 0 or BK_E_NOT_FOUND. */
+static int obligation_get(engine_t *e, const reminder_t *r, int rule, reminder_t *out)
+{
+        char id[REM_ID_MAX];
+        int res;
+
+        rules_reminder_id(r->case_id, (rule_id_t)rule, r->cycle, id);
+        if ((res = store_rem_get(e->store, id, out)) != 0)
+                return res;
+        return reminder_is_open(out) ? 0 : BK_E_NOT_FOUND;
+}
+
+/* Resolves old as superseded by the escalation esc (published only if old was delivered). */
+static int supersede(engine_t *e, reminder_t *old, const reminder_t *esc)
+{
+        struct cached_case *c;
+        char reason[sizeof(old->close_reason)];
+        int err;
+
+        if (!(c = case_get(e, old->case_id, false, &err)) && err != BK_E_NOT_FOUND)
+                return err;
+        snprintf(reason, sizeof(reason), REM_SUPERSEDED_BY "%s", esc->id);
+        store_counter_add(e->store, CNT_SUPERSEDED, 1);
+        return close_reminder(e, c, old, REM_RESOLVED, reason, NULL);
+}
+
+/*
+ * One open item per obligation (docs/rules.md §5): a reminder whose escalation is due in this
+ * same round is resolved unseen, as superseded by it (1); an escalation being delivered resolves
+ * the earlier reminder of its obligation (0). Negative: an error.
+ */
+static int supersede_turn(engine_t *e, reminder_t *r)
+{
+        reminder_t other;
+        int res;
+
+        for (int s = 0; s < RULE__COUNT; s++) {
+                if (rule_def[s].supersedes != r->rule)
+                        continue;
+                res = obligation_get(e, r, s, &other);
+                if (res == 0 && other.state == REM_SCHEDULED && other.deliver_at <= e->now)
+                        return (res = supersede(e, r, &other)) < 0 ? res : 1;
+                if (res < 0)
+                        return res;
+        }
+        if (rule_def[r->rule].supersedes < 0)
+                return 0;
+        res = obligation_get(e, r, rule_def[r->rule].supersedes, &other);
+        if (res == 0)
+                return supersede(e, &other, r);
+        return res == BK_E_NOT_FOUND ? 0 : res;
+}
+
+/* Delivers one due reminder as deliver.c decided: expired unseen, superseded, backlog or pop-up. */
+static int deliver_one(engine_t *e, reminder_t *r)
+{
+        bool first = !r->delivered_at;
+        int old = r->state, res;
+
+        if (e->cfg->delivery.quiet) {
+                reminder_t fresh;
+                /* an escalation earlier in this round may have closed it */
+                if ((res = store_rem_get_row(e->store, r->row, &fresh)) != 0)
+                        return res == BK_E_NOT_FOUND ? 0 : res;
+                if (!reminder_is_open(&fresh))
+                        return 0;
+                if (first && r->delivery == REM_EXPIRE) {
+                        struct cached_case *c;
+                        int err;
+                        if (!(c = case_get(e, r->case_id, false, &err)) && err != BK_E_NOT_FOUND)
+                                return err;
+                        store_counter_add(e->store, CNT_EXPIRED, 1);
+                        return close_reminder(e, c, r, REM_CANCELLED, "expired", NULL);
+                }
+                if ((res = supersede_turn(e, r)) != 0)
+                        return res > 0 ? 0 : res;
+        }
+        r->state = REM_DELIVERED;
+        if (!r->delivered_at)
+                r->delivered_at = e->now;
+        if (!first)
+                r->delivery = REM_POPUP;     /* a snooze that ends pops up, whatever the first time was */
+        if ((res = store_rem_put_from(e->store, r, old, NULL, NULL)) != 0 || (res = publish(e, r, "due")) != 0)
+                return res;
+        if (r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE)
+                store_counter_add(e->store, CNT_BACKLOG, 1);
+        log_delivered(r);
+        return deliver_summaries_note(&e->summaries, e->cfg, r);
+}
+
 int engine_deliver_due(engine_t *e, int max)
 {
         reminder_t *list = NULL;
         bk_time_t now = e->now, clk = clock_now(e->clock);
-        int n = 0, res;
+        int n = 0, res = 0;
 
         /* Nothing reaches people outside working time. Event time (now) may be behind the clock
          * (a history, what a feed sent during downtime): a reminder is due by event time, but it
@@ -681,19 +803,39 @@ int engine_deliver_due(engine_t *e, int max)
                 return 0;
         if ((res = store_rem_due(e->store, now, max, &list, &n)) != 0)
                 return res;
-        for (int i = 0; i < n; i++) {
-                reminder_t *r = &list[i];
-                int old = r->state;
-                r->state = REM_DELIVERED;
-                if (!r->delivered_at)
-                        r->delivered_at = now;
-                if ((res = store_rem_put_from(e->store, r, old, NULL, NULL)) != 0 || (res = publish(e, r, "due")) != 0) {
-                        free(list);
-                        return res;
-                }
-                log_delivered(r);
-        }
+        for (int i = 0; i < n && res == 0; i++)
+                res = deliver_one(e, &list[i]);
         free(list);
+        if (res != 0)
+                return res;
+        /* A go-live's backlog is all out once ingest has caught up: one summary per caseworker. */
+        if (n < max && !e->catching_up && e->summaries) {
+                deliver_out_t out = { next_rseq, queue_json, e };
+                if ((res = deliver_summaries_flush(&e->summaries, e->cfg, now, &out)) < 0)
+                        return res;
+                store_counter_add(e->store, CNT_SUMMARIES, res);
+        }
+        return n;
+}
+
+void engine_set_catching_up(engine_t *e, bool on)
+{
+        e->catching_up = on;
+}
+
+int engine_digest_due(engine_t *e)
+{
+        bk_time_t last = store_counter(e->store, CNT_DIGEST_AT);
+        deliver_out_t out = { next_rseq, queue_json, e };
+        int n;
+
+        /* Digests wait, like deliveries, until a replayed history has been judged whole. */
+        if (e->catching_up || !deliver_digest_due(e->cfg, last, e->now))
+                return 0;
+        if ((n = deliver_digests(e->cfg, e->store, last, e->now, &out)) < 0)
+                return n;
+        store_counter_add(e->store, CNT_DIGEST_AT, e->now - last);
+        store_counter_add(e->store, CNT_DIGESTS, n);
         return n;
 }
 
@@ -718,7 +860,11 @@ static void wake_one(void *ud, const char *case_id)
                 return;
         }
         mark_dirty(w->e, c);
-        if ((err = apply_actions(w->e, c, &out, NULL)) != 0) {
+        /* after a go-live import, what the first wake finds due is part of the go-live */
+        w->e->golive_event = w->e->golive_round ? w->e->golive_at : 0;
+        err = apply_actions(w->e, c, &out, NULL);
+        w->e->golive_event = 0;
+        if (err != 0) {
                 w->err = err;
                 return;
         }
@@ -739,7 +885,13 @@ int engine_wake_cases(engine_t *e, int max)
         r = store_cases_waking(e->store, w.day, max, wake_one, &w);
         if (r < 0)
                 return r;
-        return w.err ? w.err : w.n;
+        if (w.err)
+                return w.err;
+        /* The first whole wake after a go-live import has caught up the days it skipped: what
+         * later wakes find due is news again. */
+        if (w.n < max && !e->catching_up)
+                e->golive_round = false;
+        return w.n;
 }
 
 bk_time_t engine_next_deadline(engine_t *e)
@@ -849,6 +1001,7 @@ void engine_free(engine_t **ep)
         if (!e)
                 return;
         discard(e);
+        deliver_summaries_free(&e->summaries);
         free(e->cache);
         free(e->queue);
         free(e->enc);

@@ -35,6 +35,11 @@ void engine_set_rebuild(engine_t *e, bool on);
 int engine_apply_event(engine_t *e, const event_t *ev);
 /* Delivers up to max reminders whose deliver_at has come. Returns how many. */
 int engine_deliver_due(engine_t *e, int max);
+/* Ingest is catching up (the daemon says so before each batch): a go-live is detected with it,
+ * and summaries and digests wait until it is over (deliver.h). */
+void engine_set_catching_up(engine_t *e, bool on);
+/* Sends the leads' digests when a day's round is due (deliver.h). How many, or -errno. */
+int engine_digest_due(engine_t *e);
 /* Runs time-driven rules for up to max cases whose wake day has come. Returns how many. */
 int engine_wake_cases(engine_t *e, int max);
 /* Earliest instant at which deliver_due or wake_cases has work; INT64_MAX if none. */

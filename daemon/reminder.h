@@ -19,6 +19,25 @@ typedef enum rem_state {
         REM__STATE_COUNT
 } rem_state_t;
 
+/*
+ * How a reminder is delivered when its moment comes (deliver.c decides it once, when the
+ * reminder is made): it pops up, it is listed as backlog (learned after its rule's catch-up
+ * window, or found due by a go-live import, which also counts it into the caseworker's
+ * one summary), or it expires unseen (a rule that only matters near its moment).
+ */
+typedef enum rem_delivery {
+        REM_POPUP = 0,
+        REM_BACKLOG_LATE,
+        REM_BACKLOG_GOLIVE,
+        REM_EXPIRE,
+} rem_delivery_t;
+
+/* Stored with `delivery` in its column: a leads' digest has listed the reminder. */
+#define REM_DIGESTED_BIT 16
+
+/* close_reason of a reminder an escalation replaced: the escalation's id follows. */
+#define REM_SUPERSEDED_BY "superseded by "
+
 #define REM_ID_MAX 20
 #define REM_TOPIC_MAX (4 + 2 * EV_NAME_MAX + 4)
 
@@ -43,6 +62,8 @@ typedef struct reminder {
         bk_time_t delivered_at;                   /* first delivery; 0 = never */
         bk_time_t closed_at;                      /* resolved/cancelled; 0 = open */
         char close_reason[64];
+        rem_delivery_t delivery;                  /* decided once, when it is made */
+        bool digested;                            /* a leads' digest listed it */
         int64_t row;                              /* the store's row while it is read (0: none) */
 } reminder_t;
 
@@ -58,5 +79,7 @@ void reminder_topic_leads(const reminder_t *r, char *buf, size_t n);
 /*
  * Protocol §2 message: v, rseq, op, id, rule, case, unit, caseworker,
  * severity, due_at, deliver_at, title, body; with_state adds "state" (API).
+ * v1.1 (protocol §6): "backlog": true for a backlog reminder, and on a
+ * `resolved` of a superseded one "superseded_by" with the escalation's id.
  */
 json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool with_state);

@@ -22,6 +22,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_DAYS, .offset = 14, .offset_key = "offset_days",
+                .supersedes = -1, .catch_up_days = 14, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Nybesök (IB3) ej genomfört",
                         "First visit (IB3) not done",
@@ -36,6 +37,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_DAYS, .offset = 30, .offset_key = "offset_days",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Förändringsplan (IB4) saknas",
                         "Change plan (IB4) missing",
@@ -50,6 +52,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_MONTHS, .offset = 3, .offset_key = "offset_months",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Dags att följa upp förändringsplanen",
                         "Time to follow up the change plan",
@@ -64,6 +67,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_OVERDUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_MONTHS, .offset = 4, .offset_key = "offset_months",
+                .supersedes = RULE_IB4_FOLLOWUP, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Förändringsplanen är inte uppföljd (> 4 mån)",
                         "Change plan not followed up (> 4 months)",
@@ -78,6 +82,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Ärendet har haft bistånd i tio månader – påbörja fördjupad utredning (FIA)",
                         "Assistance for ten months – start the in-depth assessment (FIA)",
@@ -92,6 +97,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_OVERDUE, .to_caseworker = true, .to_leads = true,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_DAYS, .offset = 30, .offset_key = "offset_days",
+                .supersedes = RULE_FIA_DUE, .catch_up_days = 30, .late_expires = false, .leads_digest = true,
                 .text = {
                         "Fördjupad utredning (FIA) ej påbörjad",
                         "In-depth assessment (FIA) not started",
@@ -106,6 +112,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_OVERDUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_DAYS, .offset = 60, .offset_key = "offset_days",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Fördjupad utredning (FIA) har inte slutförts",
                         "In-depth assessment (FIA) not completed",
@@ -120,6 +127,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Kartlägg barnens situation (checklista för långvariga ärenden) – överväg hembesök",
                         "Map the children's situation (checklist for long-term cases) – consider a home visit",
@@ -134,6 +142,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_MONTHS, .offset = 6, .offset_key = "offset_months",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Följ upp barnens situation",
                         "Follow up the children's situation",
@@ -146,6 +155,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = false,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 14, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Kontrollera sommarlovspeng inför juni",
                         "Check the summer-holiday allowance before June",
@@ -159,6 +169,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = false, .sensitive = true,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 14, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Barnkonsekvensanalys saknas för beslut",
                         "Child-impact analysis missing for decision",
@@ -172,6 +183,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = false, .sensitive = true,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Överväg samordnad individuell plan (SIP)",
                         "Consider a coordinated individual plan (SIP)",
@@ -186,6 +198,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = true,
                 .offset_unit = OFFSET_DAYS, .offset = 30, .offset_key = "offset_days",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "SIP-möte har inte hållits",
                         "SIP meeting not held",
@@ -198,6 +211,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = true,
                 .offset_unit = OFFSET_MONTHS, .offset = 6, .offset_key = "offset_months",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Följ upp SIP",
                         "Follow up the SIP",
@@ -210,6 +224,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = true, .to_leads = false,
                 .rearm = false, .sensitive = false,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 30, .late_expires = true, .leads_digest = false,
                 .text = {
                         "Överlämning: öppna punkter i ärendet",
                         "Handover: open items in the case",
@@ -222,6 +237,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_INFO, .to_caseworker = false, .to_leads = true,
                 .rearm = false, .sensitive = false,
                 .offset_unit = OFFSET_NONE, .offset = 0, .offset_key = NULL,
+                .supersedes = -1, .catch_up_days = 90, .late_expires = true, .leads_digest = true,
                 .text = {
                         "Täta handläggarbyten i långvarigt ärende",
                         "Frequent caseworker changes in a long-term case",
@@ -236,6 +252,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = false, .sensitive = true,
                 .offset_unit = OFFSET_MONTHS, .offset = 12, .offset_key = "offset_months",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Arbetsförmågebedömning saknas eller är inaktuell",
                         "Work-capacity assessment missing or out of date",
@@ -250,6 +267,7 @@ const rule_def_t rule_def[RULE__COUNT] = {
                 .severity = SEV_DUE, .to_caseworker = true, .to_leads = false,
                 .rearm = true, .sensitive = true,
                 .offset_unit = OFFSET_DAYS, .offset = 30, .offset_key = "offset_days",
+                .supersedes = -1, .catch_up_days = 30, .late_expires = false, .leads_digest = false,
                 .text = {
                         "Uppföljning av trygghetsfrågor",
                         "Follow-up of safety questions",

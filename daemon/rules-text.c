@@ -22,6 +22,8 @@ void rules_cfg_default(rules_cfg_t *cfg)
         memset(cfg, 0, sizeof(*cfg));
         for (int r = 0; r < RULE__COUNT; r++) {
                 cfg->rule[r].enabled = true;
+                cfg->rule[r].catch_up_days = rule_def[r].catch_up_days;
+                cfg->rule[r].leads_digest = rule_def[r].leads_digest;
                 if (rule_def[r].offset_unit == OFFSET_DAYS)
                         cfg->rule[r].offset_days = rule_def[r].offset;
                 else if (rule_def[r].offset_unit == OFFSET_MONTHS)

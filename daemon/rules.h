@@ -68,6 +68,18 @@ typedef struct rule_def {
         int offset;                      /* the default, in offset_unit */
         const char *offset_key;          /* the config key that sets it: "offset_days" */
         const char *text[RULE_TEXT__COUNT];  /* built-in title and body, Swedish and English */
+        /*
+         * Delivery (docs/rules.md §5, "Delivery"). supersedes: the earlier reminder of the same
+         * obligation (same case and cycle) that this escalation replaces when it is delivered;
+         * -1 none. catch_up_days: how long after its due moment a reminder may still be
+         * learned and pop up; later it is backlog, or it expires when late_expires (a rule
+         * that only matters near its moment). leads_digest: the leads' copy goes into the
+         * unit's daily digest instead of popping up on the leads' topic.
+         */
+        int supersedes;
+        int catch_up_days;
+        bool late_expires;
+        bool leads_digest;
 } rule_def_t;
 
 extern const rule_def_t rule_def[RULE__COUNT];
@@ -81,6 +93,8 @@ typedef struct rule_cfg {
         int offset_months;               /* "+N months" rules (IB4-FOLLOWUP 3, …) */
         char title[RULE_TEXT_MAX];       /* override; "" = built-in text for cfg lang */
         char body[RULE_TEXT_MAX];        /* override; "" = built-in text */
+        int catch_up_days;               /* rule_def[].catch_up_days */
+        bool leads_digest;               /* rule_def[].leads_digest */
 } rule_cfg_t;
 
 typedef struct rules_cfg {

@@ -25,8 +25,8 @@
 /* A reminder written whole, and a link line (?21 or excluded.links) appended once to its links. */
 #define REM_INSERT "INSERT INTO reminders(id, case_id, rule, cycle, unit, caseworker, to_cw, to_leads, " \
         "severity, due, deliver_at, state, title, body, why, event_id, created_at, delivered_at, closed_at, " \
-        "close_reason, links) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " \
-        "?17, ?18, ?19, ?20, ?21) "
+        "close_reason, links, delivery) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, " \
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?23) "
 #define REM_LINKS_APPEND(link) "links = CASE WHEN " link " = '' OR instr(char(10) || links, char(10) || " \
         link ") > 0 THEN links ELSE links || " link " END"
 
@@ -66,11 +66,12 @@ static const char *const sql_text[Q__COUNT] = {
                       "caseworker = excluded.caseworker, deliver_at = excluded.deliver_at, "
                       "state = excluded.state, delivered_at = excluded.delivered_at, "
                       "closed_at = excluded.closed_at, close_reason = excluded.close_reason, "
-                      REM_LINKS_APPEND("excluded.links"),
+                      "delivery = excluded.delivery, " REM_LINKS_APPEND("excluded.links"),
         /* The same update for a reminder just read (its row known): no insert attempted, no
          * id index probed. The id check keeps it right should the row ever be another's. */
         [Q_REM_UPDATE] = "UPDATE reminders SET unit = ?5, caseworker = ?6, deliver_at = ?11, state = ?12, "
-                         "delivered_at = ?18, closed_at = ?19, close_reason = ?20, " REM_LINKS_APPEND("?21")
+                         "delivered_at = ?18, closed_at = ?19, close_reason = ?20, delivery = ?23, "
+                         REM_LINKS_APPEND("?21")
                          " WHERE rowid = ?22 AND id = ?1",
         [Q_REM_DUE] = "SELECT *, rowid FROM reminders WHERE state IN (0, 3) AND deliver_at <= ?1 "
                       "ORDER BY deliver_at, id LIMIT ?2",
@@ -114,6 +115,9 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_PURGE_DEAD] = "purge.dead_letters", [CNT_PURGE_DROPPED] = "purge.dropped",
         [CNT_WAKE_DAY] = "time.wake_day", [CNT_FEED_WATERMARKS] = "feed.watermarks",
         [CNT_PUBLISHED] = "rseq.published",
+        [CNT_DIGEST_AT] = "digest.at", [CNT_BACKLOG] = "delivery.backlog", [CNT_EXPIRED] = "delivery.expired",
+        [CNT_SUPERSEDED] = "delivery.superseded", [CNT_SUMMARIES] = "delivery.summaries",
+        [CNT_DIGESTS] = "delivery.digests",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",
@@ -213,12 +217,16 @@ static const char *const migrations[] = {
          * stays as it is. */
         "UPDATE events SET body = json_remove(body, '$.v', '$.id', '$.source', '$.seq', '$.type', '$.at',"
         "  '$.case') WHERE json_valid(body);",
+        /* 6 -> 7: how a reminder is delivered (rem_delivery_t: pop-up, backlog, expiry), decided
+         * once when it is made (docs/rules.md §5, "Delivery"), and REM_DIGESTED_BIT (16) once a
+         * leads' digest has listed it; older ones pop up, as they did. */
+        "ALTER TABLE reminders ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int migrate_5(store_t *s);
 
 /* The data a step rewrites in C, run before its SQL in the same transaction; NULL = none. */
-static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, NULL, migrate_5, NULL };
+static int (*const migration_fns[])(store_t *s) = { NULL, NULL, NULL, NULL, migrate_5, NULL, NULL };
 
 int st_sql_fail(store_t *s, const char *what)
 {
@@ -739,7 +747,10 @@ static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
         r->delivered_at = sqlite3_column_int64(q, 17);
         r->closed_at = sqlite3_column_int64(q, 18);
         bk_strlcpy(r->close_reason, st_col_text(q, 19), sizeof(r->close_reason));
-        r->row = sqlite3_column_int64(q, 21);     /* 20 is links: see store_rem_events() */
+        /* 20 is links: see store_rem_events() */
+        r->delivery = (rem_delivery_t)(sqlite3_column_int(q, 21) & ~REM_DIGESTED_BIT);
+        r->digested = (sqlite3_column_int(q, 21) & REM_DIGESTED_BIT) != 0;
+        r->row = sqlite3_column_int64(q, 22);
 }
 
 /* Reads the one reminder the bound statement q finds: 0, BK_E_NOT_FOUND or an error. */
@@ -808,6 +819,7 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
         sqlite3_bind_int64(q, 19, r->closed_at);
         sqlite3_bind_text(q, 20, r->close_reason, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 21, link, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 23, (int)r->delivery | (r->digested ? REM_DIGESTED_BIT : 0));
         if (r->row <= 0) {
                 /* what a reminder is: written once */
                 sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
@@ -924,6 +936,22 @@ int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n
                 sqlite3_bind_int(q, 5, f->state);     /* else NULL: any open state */
         sqlite3_bind_int(q, 7, f->limit > 0 ? f->limit : -1);
         r = collect(s, q, list, n, "reminder query");
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_rem_leads_undigested(store_t *s, bk_time_t until, reminder_t **list, int *n)
+{
+        sqlite3_stmt *q;
+        int r;
+
+        /* Open ones only: the partial index reminders_owner holds them (state < 4 says so). */
+        if (sqlite3_prepare_v2(s->db, "SELECT *, rowid FROM reminders WHERE state < 4 AND state IN (1, 2, 3) "
+                               "AND to_leads = 1 AND delivery & 16 = 0 AND delivered_at <= ?1 "
+                               "ORDER BY unit, severity DESC, due, id", -1, &q, NULL) != SQLITE_OK)
+                return st_sql_fail(s, "leads' reminders");
+        sqlite3_bind_int64(q, 1, until);
+        r = collect(s, q, list, n, "leads' reminders");
         sqlite3_finalize(q);
         return r;
 }

@@ -14,7 +14,7 @@
 #include "event.h"
 #include "reminder.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 typedef struct store store_t;
 
@@ -31,6 +31,8 @@ typedef enum store_counter {
         CNT_WAKE_DAY,                     /* the local day up to which cases were woken (event time) */
         CNT_FEED_WATERMARKS,              /* 1 once a feed sent watermarks */
         CNT_PUBLISHED,                    /* every message up to this rseq surely left (outbox.h) */
+        CNT_DIGEST_AT,                    /* when the last leads' digest round ran (0: never) */
+        CNT_BACKLOG, CNT_EXPIRED, CNT_SUPERSEDED, CNT_SUMMARIES, CNT_DIGESTS,  /* deliver.c */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;
@@ -143,6 +145,9 @@ typedef struct rem_filter {
 } rem_filter_t;
 int store_rem_query(store_t *s, const rem_filter_t *f, reminder_t **list, int *n);
 int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT]);
+/* Open reminders with a leads' copy delivered by `until` that no digest has listed yet, by unit,
+ * then the most urgent first (the digests, deliver.c). */
+int store_rem_leads_undigested(store_t *s, bk_time_t until, reminder_t **list, int *n);
 /* The events linked to a reminder (why), in the order they were linked: array of {id, type, at,
  * role}; type and at are "" for an event the log no longer has. */
 json_t *store_rem_events(store_t *s, const char *rem_id);

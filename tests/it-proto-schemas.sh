@@ -197,6 +197,17 @@ reminder = validator("reminder.schema.json")
 for path in listing("reminders"):
     must_pass(reminder, path)
 
+# v1.1 messages (protocol.md §2.1): digests on the leads' topics, go-live summaries.
+for kind, schema in (("digests", "digest.schema.json"), ("summaries", "summary.schema.json")):
+    v = validator(schema)
+    for path in listing(kind):
+        must_pass(v, path)
+    bad_doc = {"v": 1, "rseq": 1, "op": kind[:-1] if kind == "digests" else "summary"}
+    if errors(v, bad_doc):
+        ok(f"{schema} rejects a message without its members")
+    else:
+        bad(schema, "accepts a message without its members")
+
 # API: requests against the request schema; replies against the reply schema
 # and, when named after an op, against that op's $defs entry too.
 request = validator("api-request.schema.json")

@@ -193,6 +193,8 @@ static fx_t *fx_new(bool manual)
         if (!f)
                 return NULL;
         CHECK_INT(config_load(NULL, "/tmp", &f->cfg, err, sizeof(err)), 0);
+        /* v1 delivery: the figures below count FIA-DUE beside its escalation (test-deliver.c: quiet) */
+        f->cfg.delivery.quiet = false;
         clock_init(&f->clock, true, T("2025-10-05T12:00:00+02:00"));
         CHECK_INT(store_open(":memory:", true, &f->store), 0);
         if (f->store)

@@ -283,7 +283,9 @@ int main(void)
         CHECK_STR(r.out, "no reminders\n");
 
         CHECK_INT(ctl(&e, &r, "sync", TOPIC, NULL), 0);
-        CHECK(strstr(r.out, TOPIC " at rseq 3: 3 open\n") != NULL);
+        /* rseq 4: the three IB3-DUE, found due by an import 12 days behind the clock (a go-live: backlog),
+         * then the caseworker's one summary (docs/operations.md, "Going live") */
+        CHECK(strstr(r.out, TOPIC " at rseq 4: 3 open\n") != NULL);
         CHECK_INT(ctl(&e, &r, "sync", TOPIC, "--since", "2", NULL), 0);
         CHECK_INT(ctl(&e, &r, "sync", "rem/nope", NULL), 1);
         CHECK(strncmp(r.err, "bad_request: ", 13) == 0);

@@ -587,6 +587,8 @@ static void test_fia_overdue_two_topics(void)
 
         if (!f)
                 return;
+        /* protocol §2's one message per topic: the v1 delivery (test-deliver.c has the quiet one) */
+        f->cfg.delivery.quiet = false;
         long_term_history(f, "EB-5", "fo");
         r = get_rem(f, due_id);
         CHECK_INT(r.state, REM_SCHEDULED);
@@ -643,6 +645,8 @@ static void test_escalation_on_caseworker_change(void)
 
         if (!f)
                 return;
+        /* protocol §2's one message per topic: the v1 delivery (test-deliver.c has the quiet one) */
+        f->cfg.delivery.quiet = false;
         long_term_history(f, "EB-5", "fe");
         CHECK_INT(fx_tick(f, "2025-11-04T08:00:00+01:00"), 2);
         fx_clear(f);

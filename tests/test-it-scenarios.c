@@ -177,8 +177,10 @@ static const char *jstr(const json_t *o, const char *key)
 /* A message written as the `expect` line that would match it. */
 static void msg_line(const msg_t *m, char *buf, size_t n)
 {
+        const char *rule = jstr(m->j, "rule"), *case_id = jstr(m->j, "case");
+
         snprintf(buf, n, "expect %s %s %s %s due_at=%s deliver_at=%s severity=%s   # rseq %lld%s",
-                 jstr(m->j, "op"), jstr(m->j, "rule"), jstr(m->j, "case"), m->topic, jstr(m->j, "due_at"),
+                 jstr(m->j, "op"), rule[0] ? rule : "-", case_id[0] ? case_id : "-", m->topic, jstr(m->j, "due_at"),
                  jstr(m->j, "deliver_at"), jstr(m->j, "severity"), (long long)m->rseq,
                  m->outbox ? " (outbox)" : "");
 }
@@ -445,6 +447,13 @@ static void check_invariants(scn_t *s, const msg_t *m)
                         free(s->open_keys[i]);
                         s->open_keys[i] = s->open_keys[--s->n_open];
                 }
+        } else if (strcmp(op, "digest") == 0) {
+                /* protocol §6: a digest is for the unit's leads only */
+                if (!strstr(m->topic, "/@leads/"))
+                        failf(s, "rseq %lld: digest on %s, not a leads' topic", (long long)m->rseq, m->topic);
+        } else if (strcmp(op, "summary") == 0) {
+                if (strstr(m->topic, "/@leads/"))
+                        failf(s, "rseq %lld: summary on %s, not a caseworker's topic", (long long)m->rseq, m->topic);
         } else {
                 failf(s, "rseq %lld: unknown op \"%s\"", (long long)m->rseq, op);
         }
@@ -854,7 +863,8 @@ static bool expect_matches(scn_t *s, const expect_t *x, const msg_t *m, char *wh
         const char *got[4] = { jstr(m->j, "op"), jstr(m->j, "rule"), jstr(m->j, "case"), m->topic };
 
         for (int i = 0; i < 4; i++)
-                if (strcmp(x->tok[1 + i], got[i]) != 0) {
+                /* "-": a digest or summary has no rule and no case */
+                if (strcmp(strcmp(x->tok[1 + i], "-") == 0 ? "" : x->tok[1 + i], got[i]) != 0) {
                         snprintf(why, wn, "%s: want %s, got %s", names[i], x->tok[1 + i], got[i]);
                         return false;
                 }
@@ -863,7 +873,7 @@ static bool expect_matches(scn_t *s, const expect_t *x, const msg_t *m, char *wh
 
 static bool parse_expect(scn_t *s, int at, expect_t *x)
 {
-        static const char *const ops[] = { "due", "resolved", "cancelled", "rerouted" };
+        static const char *const ops[] = { "due", "resolved", "cancelled", "rerouted", "digest", "summary" };
         bool op_ok = false, has[3] = { false };
 
         x->at = at;

@@ -416,7 +416,11 @@ int main(void)
         /* The first server parses body markup; ids from 1. */
         CHECK(srv_open(&s, addr, true, 0));
 
-        it_config(&e, "2026-02-02T07:00:00+01:00", "rules = { IB4_OVERDUE = { body = \"" OVER_BODY "\"; }; };\n");
+        /* Each reminder as its own pop-up (delivery.quiet = false): this history, imported weeks
+         * behind the clock, would otherwise be a go-live's backlog, and IB4-OVERDUE would
+         * supersede the follow-up of its plan (docs/rules.md §5, "Delivery"). */
+        it_config(&e, "2026-02-02T07:00:00+01:00", "rules = { IB4_OVERDUE = { body = \"" OVER_BODY "\"; }; };\n"
+                  "delivery = { quiet = false; };\n");
         it_path(&e, "history.jsonl", path, sizeof(path));
         write_history(path);
         it_start_daemon(&e);

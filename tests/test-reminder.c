@@ -214,6 +214,12 @@ static bool example_round_trip(json_t *ex, bool *caseworker_absent)
         CHECK_INT(cal_parse_rfc3339(json_string_value(json_object_get(ex, "deliver_at")), &r.deliver_at), 0);
         bk_strlcpy(r.title, json_string_value(json_object_get(ex, "title")), sizeof(r.title));
         bk_strlcpy(r.body, json_string_value(json_object_get(ex, "body")), sizeof(r.body));
+        /* v1.1 (protocol.md §2.1): backlog, and the escalation that superseded a resolved one */
+        if (json_is_true(json_object_get(ex, "backlog")))
+                r.delivery = REM_BACKLOG_LATE;
+        if (json_object_get(ex, "superseded_by"))
+                snprintf(r.close_reason, sizeof(r.close_reason), REM_SUPERSEDED_BY "%s",
+                         json_string_value(json_object_get(ex, "superseded_by")));
         out = reminder_to_json(&r, json_string_value(json_object_get(ex, "op")),
                                json_integer_value(json_object_get(ex, "rseq")), false);
         same = json_equal(out, ex);

@@ -1,7 +1,8 @@
 /*
  * test-rules-def.c checks rule_def[] (daemon/rules-def.c), the one
- * definition of every rule, against the table in docs/rules.md §5 (track,
- * severity, recipients, offset key and default, sensitive), against itself
+ * definition of every rule, against the tables in docs/rules.md §5 (track,
+ * severity, recipients, offset key and default, sensitive; and under
+ * "Delivery": supersedes, catch_up_days, late, leads), against itself
  * (ids, config names, texts, the configuration defaults) and against the
  * transition table: every row names only rules of its own track, and every
  * rule is armed by some row of its track.
@@ -108,6 +109,59 @@ static void test_docs_table(void)
                         fprintf(stderr, "FAIL: docs/rules.md §5 lacks %s\n", rule_def[r].name);
 }
 
+/* docs/rules.md §5 "Delivery": supersedes, catch_up_days, late, leads against rule_def[]. */
+static void check_delivery_row(char **cell, bool *seen)
+{
+        int r = rules_from_name(cell[0]);
+        const rule_def_t *d;
+        char want[16];
+
+        CHECK(r >= 0);
+        if (r < 0)
+                return;
+        d = &rule_def[r];
+        CHECK(!seen[r]);
+        seen[r] = true;
+        CHECK_STR(cell[1], d->supersedes >= 0 ? rule_def[d->supersedes].name : "—");
+        snprintf(want, sizeof(want), "%d", d->catch_up_days);
+        CHECK_STR(cell[2], want);
+        CHECK_STR(cell[3], d->late_expires ? "expire" : "backlog");
+        CHECK_STR(cell[4], d->leads_digest ? "digest" : "—");
+        /* a digest is for a rule that has a leads' copy; a pair shares its track (its cycle) */
+        CHECK(!d->leads_digest || d->to_leads);
+        CHECK(d->supersedes < 0 || strcmp(rule_def[d->supersedes].track, d->track) == 0);
+}
+
+static void test_docs_delivery(void)
+{
+        const char *src = getenv("BEVAKA_SRC");
+        char path[4096], line[1024], *cell[10];
+        bool seen[RULE__COUNT] = { false }, in_table = false;
+        int rows = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/docs/rules.md", src ? src : "..");
+        if (!(f = fopen(path, "r"))) {
+                CHECK(f != NULL);
+                return;
+        }
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, "| rule | supersedes |", 21) == 0) {
+                        in_table = true;
+                        continue;
+                }
+                if (!in_table || strncmp(line, "|---", 4) == 0)
+                        continue;
+                if (line[0] != '|')
+                        break;
+                CHECK_INT(split_row(line, cell, 10), 5);
+                check_delivery_row(cell, seen);
+                rows++;
+        }
+        fclose(f);
+        CHECK_INT(rows, RULE__COUNT);
+}
+
 static void test_self(void)
 {
         rules_cfg_t cfg;
@@ -171,6 +225,7 @@ static void test_transition_rows(void)
 int main(void)
 {
         test_docs_table();
+        test_docs_delivery();
         test_self();
         test_transition_rows();
         return tap_done();

@@ -281,9 +281,10 @@ int main(void)
         snprintf(path, sizeof(path), "%s/v3.db", dir);
         CHECK_INT(store_open(path, false, &s), 0);
         store_close(&s);
-        /* made a version-3 file again: step 5 (the minimised store) and step 4 undone */
+        /* made a version-3 file again: step 6 (delivery), step 5 (the minimised store) and step 4 undone */
         CHECK_INT(exec_sql(path, "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, body) "
                                  "VALUES('e1', 's', 1, 'case.opened', 0, 'c1', 0, 0, '{}');"
+                                 "ALTER TABLE reminders DROP COLUMN delivery;"
                                  "DROP INDEX cases_closed; DROP INDEX reminders_case; DROP INDEX reminders_closed;"
                                  "DROP TABLE purged_cases; ALTER TABLE cases DROP COLUMN closed_at;"
                                  "ALTER TABLE events RENAME COLUMN body TO raw;"
@@ -293,6 +294,7 @@ int main(void)
         CHECK_INT(r, 0);
         CHECK(strstr(log, "migrated schema to version 4") != NULL);
         CHECK(strstr(log, "migrated schema to version 5") != NULL);
+        CHECK(strstr(log, "migrated schema to version 6") != NULL);
         CHECK(!store_facts_complete(s));
         CHECK_INT(store_begin(s), 0);
         CHECK_INT(store_clear_derived(s), 0);
