@@ -178,6 +178,8 @@ int main(void)
         CHECK(store_facts_complete(s));          /* nothing stored, nothing to derive */
         store_close(&s);
         CHECK(strstr(log, "migrated schema to version 5") != NULL);
+        CHECK(strstr(log, "migrated schema to version 6") != NULL);
+        CHECK(strstr(log, "migrated schema to version 7") != NULL);
         CHECK_INT(user_version(path), STORE_SCHEMA_VERSION);
         CHECK(has_table(path, "facts"));
         CHECK_INT(store_check_file(path, &info, err, sizeof(err)), 0);
@@ -281,7 +283,7 @@ int main(void)
         snprintf(path, sizeof(path), "%s/v3.db", dir);
         CHECK_INT(store_open(path, false, &s), 0);
         store_close(&s);
-        /* made a version-3 file again: step 6 (delivery), step 5 (the minimised store) and step 4 undone */
+        /* made a version-3 file again: step 7 (delivery), step 6 (the compact log: nothing to undo), step 5 (the minimised store) and step 4 undone */
         CHECK_INT(exec_sql(path, "INSERT INTO events(id, source, seq, type, at, case_id, received_at, status, body) "
                                  "VALUES('e1', 's', 1, 'case.opened', 0, 'c1', 0, 0, '{}');"
                                  "ALTER TABLE reminders DROP COLUMN delivery;"
@@ -375,7 +377,8 @@ int main(void)
                 "\"at\":\"2023-11-14T23:16:00+01:00\",\"case\":\"EB-1\",\"unit\":\"U1\",\"data\":{}}",
                 "not json, kept",
         };
-        CHECK_INT(exec_sql(path, "DELETE FROM meta WHERE key = 'facts.complete'; PRAGMA user_version = 5;"), 0);
+        CHECK_INT(exec_sql(path, "DELETE FROM meta WHERE key = 'facts.complete'; ALTER TABLE reminders DROP COLUMN delivery;"
+                                 "PRAGMA user_version = 5;"), 0);
         for (size_t i = 0; i < BK_ARRAY_SIZE(v5_bodies); i++) {
                 char *sql = sqlite3_mprintf("INSERT INTO events(id, source, seq, type, at, case_id, received_at,"
                                             " status, body) VALUES('ev-%c', 'paraply', %d, '%s', %d, 'EB-1', 0, 0,"
@@ -387,6 +390,7 @@ int main(void)
         r = open_captured(path, &s, log, sizeof(log));
         CHECK_INT(r, 0);
         CHECK(strstr(log, "migrated schema to version 6") != NULL);
+        CHECK(strstr(log, "migrated schema to version 7") != NULL);
         if (s) {
                 struct bodies got = { 0 };
                 CHECK_INT(store_events_each(s, collect_body, &got), 0);
