@@ -83,7 +83,7 @@ typedef struct feed_opts {
  * The watermark (protocol §6): the event time up to which everything has been published. A
  * file's events are published in `at` order, so while one is being published it is just before
  * the last event's `at`; once the file is done, or when the input is a pipe (events as they
- * happen), the adapter is live and it is now.
+ * happen) with nothing more to read, the adapter is live and it is now.
  */
 enum { WM_AUTO, WM_AT, WM_NOW, WM_NONE };
 
@@ -544,8 +544,11 @@ static bool feed_watermark(feed_t *f, const char *source, char *buf, size_t n)
         json_t *v = json_object_get(f->head_at, source);
         bk_time_t t;
 
-        if (mode == WM_AUTO)
-                mode = f->opts->publish && f->in.history && !f->done ? WM_AT : WM_NOW;
+        /* A pipe is live only while it has nothing more for us: mid-burst, more may be on its way. */
+        if (mode == WM_AUTO && f->opts->publish && !f->in.history)
+                mode = f->done || (f->need_input && f->in.start == f->in.len) ? WM_NOW : WM_AT;
+        else if (mode == WM_AUTO)
+                mode = f->opts->publish && !f->done ? WM_AT : WM_NOW;
         if (mode == WM_NONE)
                 return false;
         if (mode == WM_NOW)

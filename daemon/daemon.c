@@ -268,6 +268,10 @@ static int finish_batch(daemon_t *d, int res)
  */
 static int run_until(daemon_t *d, bk_time_t until)
 {
+        bk_time_t now = clock_now(&d->clock);
+        /* What is due follows event time; publishing it is an act of now, at a working moment
+         * (after downtime over Easter nothing goes out before Tuesday 08:00). */
+        bool deliver = cal_next_working(&d->cfg.calendar, now) == now;
         int r, n;
 
         engine_set_now(d->engine, until);
@@ -275,9 +279,9 @@ static int run_until(daemon_t *d, bk_time_t until)
                 if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
                         break;
                 n = r;
-                if ((r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
+                if (deliver && (r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
                         break;
-                n += r;
+                n += deliver ? r : 0;
         } while (n >= DELIVER_BATCH);
         engine_set_now(d->engine, d->batch_now);
         if (r < 0)
