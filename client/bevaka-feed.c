@@ -54,6 +54,7 @@
 #define REPLAY_RETRY_NS     (10 * 1000000LL)
 #define REQUESTS_PER_TURN   100
 #define HEARTBEAT_TYPE      "feed.heartbeat"
+#define PIPE_QUIET_NS       (300 * 1000000LL)   /* a pipe this quiet is live (--watermark auto) */
 
 #define NS_PER_S  1000000000LL
 #define NS_PER_MS 1000000LL
@@ -155,6 +156,7 @@ typedef struct feed {
         uint64_t pace_count;
         uint64_t emitted;               /* events accepted for publishing (pacing index) */
         int64_t hb_next;
+        int64_t last_input_ns;          /* when a line was last read */
 
         replay_t **jobs;
         size_t n_jobs;
@@ -546,7 +548,8 @@ static bool feed_watermark(feed_t *f, const char *source, char *buf, size_t n)
 
         /* A pipe is live only while it has nothing more for us: mid-burst, more may be on its way. */
         if (mode == WM_AUTO && f->opts->publish && !f->in.history)
-                mode = f->done || (f->need_input && f->in.start == f->in.len) ? WM_NOW : WM_AT;
+                mode = f->done || (f->need_input && f->in.start == f->in.len &&
+                                   feed_now() - f->last_input_ns >= PIPE_QUIET_NS) ? WM_NOW : WM_AT;
         else if (mode == WM_AUTO)
                 mode = f->opts->publish && !f->done ? WM_AT : WM_NOW;
         if (mode == WM_NONE)
@@ -1015,6 +1018,7 @@ static int feed_publish_turn(feed_t *f, int64_t now, bool *busy)
                         break;
                 }
                 lines++;
+                f->last_input_ns = now;
                 if (st == INPUT_TOOLONG) {
                         feed_reject(f, "line longer than %u bytes", FEED_LINE_MAX);
                         continue;
