@@ -858,7 +858,9 @@ static int purge_one(engine_t *e, const char *case_id, store_purged_t *n)
 {
         /* the cached state goes unwritten; the queue keeps what was already published */
         cache_forget(e, case_id);
-        return store_purge_case(e->store, case_id, clock_now(e->clock), n);
+        /* The tombstone is at the batch's time, which retention sets to event time: a later event
+         * of the case in the history is new history, not dropped. */
+        return store_purge_case(e->store, case_id, e->now, n);
 }
 
 static void count_purged(engine_t *e, const store_purged_t *n)
