@@ -54,6 +54,7 @@
 #define REPLAY_RETRY_NS     (10 * 1000000LL)
 #define REQUESTS_PER_TURN   100
 #define HEARTBEAT_TYPE      "feed.heartbeat"
+#define PIPE_QUIET_NS       (300 * 1000000LL)   /* a pipe this quiet is live (--watermark auto) */
 
 #define NS_PER_S  1000000000LL
 #define NS_PER_MS 1000000LL
@@ -83,7 +84,7 @@ typedef struct feed_opts {
  * The watermark (protocol §6): the event time up to which everything has been published. A
  * file's events are published in `at` order, so while one is being published it is just before
  * the last event's `at`; once the file is done, or when the input is a pipe (events as they
- * happen), the adapter is live and it is now.
+ * happen) with nothing more to read, the adapter is live and it is now.
  */
 enum { WM_AUTO, WM_AT, WM_NOW, WM_NONE };
 
@@ -155,6 +156,7 @@ typedef struct feed {
         uint64_t pace_count;
         uint64_t emitted;               /* events accepted for publishing (pacing index) */
         int64_t hb_next;
+        int64_t last_input_ns;          /* when a line was last read */
 
         replay_t **jobs;
         size_t n_jobs;
@@ -544,8 +546,12 @@ static bool feed_watermark(feed_t *f, const char *source, char *buf, size_t n)
         json_t *v = json_object_get(f->head_at, source);
         bk_time_t t;
 
-        if (mode == WM_AUTO)
-                mode = f->opts->publish && f->in.history && !f->done ? WM_AT : WM_NOW;
+        /* A pipe is live only while it has nothing more for us: mid-burst, more may be on its way. */
+        if (mode == WM_AUTO && f->opts->publish && !f->in.history)
+                mode = f->done || (f->need_input && f->in.start == f->in.len &&
+                                   feed_now() - f->last_input_ns >= PIPE_QUIET_NS) ? WM_NOW : WM_AT;
+        else if (mode == WM_AUTO)
+                mode = f->opts->publish && !f->done ? WM_AT : WM_NOW;
         if (mode == WM_NONE)
                 return false;
         if (mode == WM_NOW)
@@ -1012,6 +1018,7 @@ static int feed_publish_turn(feed_t *f, int64_t now, bool *busy)
                         break;
                 }
                 lines++;
+                f->last_input_ns = now;
                 if (st == INPUT_TOOLONG) {
                         feed_reject(f, "line longer than %u bytes", FEED_LINE_MAX);
                         continue;

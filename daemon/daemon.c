@@ -281,6 +281,7 @@ static int run_until(daemon_t *d, bk_time_t until)
                 if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
                         break;
                 n = r;
+                /* due by event time, published only at a working moment of the clock (engine.c) */
                 if ((r = engine_deliver_due(d->engine, DELIVER_BATCH)) < 0)
                         break;
                 n += r;

@@ -788,18 +788,28 @@ static int deliver_one(engine_t *e, reminder_t *r)
         return deliver_summaries_note(&e->summaries, e->cfg, r);
 }
 
+/*
+ * Nothing reaches people outside working time. Event time (e->now) may be behind the clock (a
+ * history, what a feed sent during downtime): a reminder is due by event time, but it goes out
+ * only when the clock, too, is at a working moment. After downtime over Easter, what fell due on
+ * Thursday waits for Tuesday 08:00 (domain §5), even though the events that arrive on Easter
+ * Monday take event time through Thursday.
+ */
+static bool working_moment(const engine_t *e)
+{
+        bk_time_t clk = clock_now(e->clock);
+
+        return cal_next_working(&e->cfg->calendar, e->now) == e->now &&
+               cal_next_working(&e->cfg->calendar, clk) == clk;
+}
+
 int engine_deliver_due(engine_t *e, int max)
 {
         reminder_t *list = NULL;
-        bk_time_t now = e->now, clk = clock_now(e->clock);
+        bk_time_t now = e->now;
         int n = 0, res = 0;
 
-        /* Nothing reaches people outside working time. Event time (now) may be behind the clock
-         * (a history, what a feed sent during downtime): a reminder is due by event time, but it
-         * goes out only when the clock, too, is at a working moment. After downtime over Easter,
-         * what fell due on Thursday waits for Tuesday 08:00 (domain §5), even though the events
-         * that arrive on Easter Monday take event time through Thursday. */
-        if (cal_next_working(&e->cfg->calendar, now) != now || cal_next_working(&e->cfg->calendar, clk) != clk)
+        if (!working_moment(e))
                 return 0;
         if ((res = store_rem_due(e->store, now, max, &list, &n)) != 0)
                 return res;
@@ -829,8 +839,9 @@ int engine_digest_due(engine_t *e)
         deliver_out_t out = { next_rseq, queue_json, e };
         int n;
 
-        /* Digests wait, like deliveries, until a replayed history has been judged whole. */
-        if (e->catching_up || !deliver_digest_due(e->cfg, last, e->now))
+        /* Digests wait, like deliveries, until a replayed history has been judged whole, and for a
+         * working moment of the clock. */
+        if (e->catching_up || !working_moment(e) || !deliver_digest_due(e->cfg, last, e->now))
                 return 0;
         if ((n = deliver_digests(e->cfg, e->store, last, e->now, &out)) < 0)
                 return n;
@@ -1016,7 +1027,9 @@ static int purge_one(engine_t *e, const char *case_id, store_purged_t *n)
 {
         /* the cached state goes unwritten; the queue keeps what was already published */
         cache_forget(e, case_id);
-        return store_purge_case(e->store, case_id, clock_now(e->clock), n);
+        /* The tombstone is at the batch's time, which retention sets to event time: a later event
+         * of the case in the history is new history, not dropped. */
+        return store_purge_case(e->store, case_id, e->now, n);
 }
 
 static void count_purged(engine_t *e, const store_purged_t *n)

@@ -60,6 +60,7 @@ struct source {
         bool heard;                  /* a heartbeat of it came */
         bool has_wm;                 /* the adapter sends watermarks (protocol §6) */
         bk_time_t wm;                /* event time: everything at or before it is applied */
+        struct wm_mark latest;       /* the watermark the adapter gave last (live when it is now) */
         struct wm_mark pend[WM_PENDING];
         int n_pend;
 };
@@ -327,6 +328,7 @@ static void wm_add(struct source *s, int64_t last_seq, bk_time_t at)
         int i;
 
         s->has_wm = true;
+        s->latest = (struct wm_mark){ last_seq, at };
         if (s->n_pend == WM_PENDING)
                 s->n_pend--;
         for (i = s->n_pend; i > 0 && s->pend[i - 1].last_seq > last_seq; i--)
@@ -677,7 +679,9 @@ bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t
                 const struct source *s = &in->src[i];
                 /* Until its first heartbeat we do not know whether it sends watermarks, nor its last_seq. */
                 bool caught_up = s->heard && !s->replay_pending && s->last_seq >= s->known_seq;
-                if (s->has_wm && !(caught_up && s->wm >= wall_now_s - LIVE_SLACK_S))
+                bool live = caught_up && s->latest.at >= wall_now_s - LIVE_SLACK_S &&
+                            s->latest.last_seq <= s->last_seq;
+                if (s->has_wm && !live)
                         t = BK_MIN(t, s->wm ? s->wm : INT64_MIN);
                 else if (!caught_up)
                         return INT64_MIN;
