@@ -88,7 +88,8 @@ int main(void)
         FILE *f;
 
         it_init(&e);
-        it_config(&e, "2026-02-02T07:00:00+01:00", NULL);
+        /* the notifier's lifecycle, not a go-live: the January history pops up as it is delivered */
+        it_config(&e, "2026-02-02T07:00:00+01:00", "delivery = { quiet = false; };\n");
         it_path(&e, "history.jsonl", path, sizeof(path));
         f = fopen(path, "w");
         case_events(f, 1);
