@@ -309,6 +309,23 @@ static enum verdict sequence(ingest_t *in, struct source *s, int64_t seq, bool r
         return V_GAP;
 }
 
+/* Sequences (s, seq) into the verdict: true when the message is next and goes on to be judged,
+ * false when it is a duplicate or a gap (the verdict says which). */
+static bool sequence_next(ingest_t *in, struct source *s, int64_t seq, bool replay, ingest_verdict_t *v)
+{
+        switch (sequence(in, s, seq, replay)) {
+        case V_DUPLICATE:
+                v->outcome = INGEST_DUPLICATE;
+                return false;
+        case V_GAP:
+                v->outcome = INGEST_GAP;
+                return false;
+        case V_APPLY:
+                break;
+        }
+        return true;
+}
+
 /* Watermarks whose position has been reached hold now. */
 static void wm_settle(struct source *s)
 {
@@ -401,16 +418,8 @@ static void dead_in_reply(ingest_t *in, const bus_msg_t *m, const char *reason, 
         s->replay_since_ms = in->now_ms;
         bk_strlcpy(v->source, s->name, sizeof(v->source));
         v->seq = pos;
-        switch (sequence(in, s, pos, true)) {
-        case V_DUPLICATE:
-                v->outcome = INGEST_DUPLICATE;
+        if (!sequence_next(in, s, pos, true, v))
                 return;
-        case V_GAP:
-                v->outcome = INGEST_GAP;
-                return;
-        case V_APPLY:
-                break;
-        }
         dead_letter(v, reason, s->name, pos, m);
         for (int k = 0; k < LIVE_DEAD_MEMO; k++)
                 if (fs->dead_hash[k] && fs->dead_hash[k] == bytes_hash(m->body, m->len)) {
@@ -471,16 +480,8 @@ static void handle_event(ingest_t *in, const bus_msg_t *m, ingest_verdict_t *v)
          * time: a long one (a big backlog) is still streaming. */
         if (m->replay && s->replay_pending)
                 s->replay_since_ms = in->now_ms;
-        switch (sequence(in, s, ev->seq, m->replay)) {
-        case V_DUPLICATE:
-                v->outcome = INGEST_DUPLICATE;
+        if (!sequence_next(in, s, ev->seq, m->replay, v))
                 return;
-        case V_GAP:
-                v->outcome = INGEST_GAP;
-                return;
-        case V_APPLY:
-                break;
-        }
         if (r != 0) {
                 dead_letter(v, reason, s->name, ev->seq, m);   /* invalid but sequenced: seq still advances */
         } else {

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <regex.h>
+#include "notify-words.h"
 #include "tap.h"
 #include "../client/notify-group.c"
 #include "../client/notify-text.c"
@@ -139,19 +140,6 @@ static void test_by_case(void)
         CHECK_STR(json_string_value(json_object_get(json_array_get(cases, 2), "case")), "EB-C");
         json_decref(cases);
         json_decref(list);
-}
-
-/* No internal name: no snake_case key, no dotted event type, no rule id like IB4-OVERDUE. */
-static bool words_only(const char *s)
-{
-        regex_t re;
-        bool ok;
-        regcomp(&re, "[a-z]_[a-z]|[a-z]\\.[a-z]|[A-Z0-9]+-[A-Z]{3,}", REG_EXTENDED | REG_NOSUB);
-        ok = regexec(&re, s, 0, NULL, 0) != 0;
-        regfree(&re);
-        if (!ok)
-                fprintf(stderr, "internal name in: %s\n", s);
-        return ok;
 }
 
 static int lines(const char *s)

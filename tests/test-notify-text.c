@@ -10,6 +10,7 @@
 #define _GNU_SOURCE          /* asprintf, in the notifier's words compiled in below */
 #include <regex.h>
 #include "rules.h"
+#include "notify-words.h"
 #include "tap.h"
 #include "../client/notify-group.c"
 #include "../client/notify-text.c"
@@ -28,19 +29,6 @@ static void check_body(notify_lang_t lang, const char *due, const char *deliver,
         CHECK_STR(b, want);
         free(b);
         json_decref(r);
-}
-
-/* No internal name: no snake_case key, no dotted event type, no rule id like IB4-OVERDUE. */
-static bool words_only(const char *s)
-{
-        regex_t re;
-        bool ok;
-        regcomp(&re, "[a-z]_[a-z]|[a-z]\\.[a-z]|[A-Z0-9]+-[A-Z]{3,}", REG_EXTENDED | REG_NOSUB);
-        ok = regexec(&re, s, 0, NULL, 0) != 0;
-        regfree(&re);
-        if (!ok)
-                fprintf(stderr, "internal names in: %s\n", s);
-        return ok;
 }
 
 static void check_why(void)
