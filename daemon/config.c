@@ -46,6 +46,8 @@ const char config_default_text[] =
         "feed = {\n"
         "        endpoint = \"ipc://bevaka-feed.sock\";\n"
         "        replay_endpoint = \"ipc://bevaka-replay.sock\";\n"
+        "        # the demo's sample history and its synthetic district\n"
+        "        sources = [ \"paraply-demo\", \"paraply-synth\" ];\n"
         "};\n"
         "\n"
         "publish = { endpoint = \"ipc://bevaka-pub.sock\"; };\n"
