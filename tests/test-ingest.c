@@ -38,6 +38,7 @@ static bool fx_init(fx_t *f)
 
         memset(f, 0, sizeof(*f));
         CHECK_INT(config_load(NULL, "/tmp", &f->cfg, err, sizeof(err)), 0);
+        f->cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: these tests use their own */
         /* two feeds: a source whose feed is unknown is asked for on both */
         f->cfg.feeds[1] = f->cfg.feeds[0];
         f->cfg.n_feeds = 2;
