@@ -123,6 +123,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 fprintf(stderr, "fuzz-api: %s\n", err);
                 abort();
         }
+        w.cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: this one feeds its own */
         clock_init(&w.clock, true, 0);
         if (cal_parse_rfc3339("2025-10-05T12:00:00+02:00", &w.clock.manual_now) != 0 ||
             store_open(":memory:", true, &w.store) != 0 ||
