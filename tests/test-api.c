@@ -15,6 +15,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include "demo-config.h"
 #include "api.h"
 #include "daemon.h"
 #include "ingest.h"
@@ -192,8 +193,7 @@ static fx_t *fx_new(bool manual)
 
         if (!f)
                 return NULL;
-        CHECK_INT(config_load(NULL, "/tmp", &f->cfg, err, sizeof(err)), 0);
-        f->cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: these tests use their own */
+        CHECK_INT(demo_config_load(&f->cfg, err, sizeof(err)), 0);
         /* v1 delivery: the figures below count FIA-DUE beside its escalation (test-deliver.c: quiet) */
         f->cfg.delivery.quiet = false;
         clock_init(&f->clock, true, T("2025-10-05T12:00:00+02:00"));
@@ -995,8 +995,7 @@ static void test_stats_and_ingest(void)
                 fx_t *g = calloc(1, sizeof(*g));
                 char err[256];
                 if (g) {
-                        CHECK_INT(config_load(NULL, "/tmp", &g->cfg, err, sizeof(err)), 0);
-                        g->cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: ours differ */
+                        CHECK_INT(demo_config_load(&g->cfg, err, sizeof(err)), 0);
                         clock_init(&g->clock, true, T("2026-01-05T07:00:00+01:00"));
                         CHECK_INT(store_open(":memory:", true, &g->store), 0);
                         CHECK_INT(engine_new(&g->cfg, g->store, &g->clock, &g->engine), 0);

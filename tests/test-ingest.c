@@ -17,6 +17,7 @@
  * watermarks and event time.
  */
 #include <stdio.h>
+#include "demo-config.h"
 #include "calendar.h"
 #include "ingest.h"
 #include "log.h"
@@ -37,8 +38,7 @@ static bool fx_init(fx_t *f)
         bk_time_t t = 0;
 
         memset(f, 0, sizeof(*f));
-        CHECK_INT(config_load(NULL, "/tmp", &f->cfg, err, sizeof(err)), 0);
-        f->cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: these tests use their own */
+        CHECK_INT(demo_config_load(&f->cfg, err, sizeof(err)), 0);
         /* two feeds: a source whose feed is unknown is asked for on both */
         f->cfg.feeds[1] = f->cfg.feeds[0];
         f->cfg.n_feeds = 2;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "../demo-config.h"
 #include "api.h"
 #include "ingest.h"
 #include "log.h"
@@ -119,11 +120,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         (void)argc;
         (void)argv;
         log_init("fuzz-api", LOG_CRIT, false);
-        if (config_load(NULL, "/tmp", &w.cfg, err, sizeof(err)) != 0) {
+        if (demo_config_load(&w.cfg, err, sizeof(err)) != 0) {
                 fprintf(stderr, "fuzz-api: %s\n", err);
                 abort();
         }
-        w.cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: this one feeds its own */
         clock_init(&w.clock, true, 0);
         if (cal_parse_rfc3339("2025-10-05T12:00:00+02:00", &w.clock.manual_now) != 0 ||
             store_open(":memory:", true, &w.store) != 0 ||

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "../demo-config.h"
 #include "ingest.h"
 #include "log.h"
 
@@ -130,9 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (!init) {
                 log_init("fuzz-replay", LOG_CRIT, false);
-                if (config_load(NULL, "/tmp", &cfg, err, sizeof(err)) != 0)
+                if (demo_config_load(&cfg, err, sizeof(err)) != 0)
                         abort();
-                cfg.feeds[0].n_sources = 0;   /* the demo's sources declared: this one feeds its own */
                 cfg.feeds[1] = cfg.feeds[0];
                 cfg.n_feeds = 2;
                 clock_init(&clk, true, 1762243200);
