@@ -2,9 +2,11 @@
  * deliver.c owns the delivery policy of domain §5 "Fewer, better items":
  * the catch-up window and go-live decisions (made once, when a reminder is
  * made, and kept in its row), the leads' digest routing, the go-live
- * summaries (collected in memory while an import's backlog is delivered,
- * sent once it has caught up) and the digests (built from the store at the
- * first working moment of each day). Everything here is switched off by
+ * summaries (built from the store once an import's backlog is delivered and
+ * ingest has caught up) and the digests (built from the store at the first
+ * working moment of each day). Both mark the rows they counted in the same
+ * transaction as the message's outbox row, so a crash repeats or loses
+ * neither. Everything here is switched off by
  * delivery.quiet = false, which is the v1 behaviour every benchmark
  * compares against.
  */
@@ -39,79 +41,17 @@ bool deliver_leads_in_digest(const config_t *cfg, const reminder_t *r)
         return cfg->delivery.quiet && r->to_leads && cfg->rules.rule[r->rule].leads_digest;
 }
 
-/* The most urgent first: overdue before due before info, then the earliest due date. */
-static int by_urgency(const reminder_t *a, const reminder_t *b)
-{
-        if (a->severity != b->severity)
-                return a->severity > b->severity ? -1 : 1;
-        if (a->due != b->due)
-                return a->due < b->due ? -1 : 1;
-        return strcmp(a->id, b->id);
-}
-
 /* ---- go-live summaries --------------------------------------------------------- */
 
+/* One caseworker's summary: top[0..n_top) are the most urgent of their count, in the store's order
+ * (overdue before due before info, then the earliest due date). */
 struct summary {
-        char unit[EV_NAME_MAX + 1], caseworker[EV_NAME_MAX + 1];
+        const char *unit, *caseworker;
         int count;
         int by_rule[RULE__COUNT];
-        int n_top, max_top;
-        reminder_t *top;        /* max_top (delivery.summary_items), most urgent first */
+        const reminder_t *top;
+        int n_top;
 };
-
-struct deliver_summaries {
-        struct summary *v;
-        int n, cap;
-};
-
-static struct summary *summary_of(deliver_summaries_t *s, const reminder_t *r, int max_top)
-{
-        for (int i = 0; i < s->n; i++)
-                if (strcmp(s->v[i].unit, r->unit) == 0 && strcmp(s->v[i].caseworker, r->caseworker) == 0)
-                        return &s->v[i];
-        if (s->n == s->cap) {
-                int cap = s->cap ? s->cap * 2 : 64;
-                struct summary *v = realloc(s->v, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return NULL;
-                s->v = v;
-                s->cap = cap;
-        }
-        struct summary *m = &s->v[s->n];
-        memset(m, 0, sizeof(*m));
-        m->max_top = max_top;
-        if (max_top > 0 && !(m->top = calloc((size_t)max_top, sizeof(*m->top))))
-                return NULL;
-        bk_strlcpy(m->unit, r->unit, sizeof(m->unit));
-        bk_strlcpy(m->caseworker, r->caseworker, sizeof(m->caseworker));
-        s->n++;
-        return m;
-}
-
-int deliver_summaries_note(deliver_summaries_t **sp, const config_t *cfg, const reminder_t *r)
-{
-        struct summary *m;
-        int i;
-
-        if (r->delivery != REM_BACKLOG_GOLIVE || !r->to_caseworker || !r->caseworker[0])
-                return 0;
-        if (!*sp && !(*sp = calloc(1, sizeof(**sp))))
-                return -ENOMEM;
-        if (!(m = summary_of(*sp, r, cfg->delivery.summary_items)))
-                return -ENOMEM;
-        m->count++;
-        m->by_rule[r->rule]++;
-        /* insertion into the short sorted list of the most urgent */
-        for (i = m->n_top; i > 0 && by_urgency(r, &m->top[i - 1]) < 0; i--)
-                if (i < m->max_top)
-                        m->top[i] = m->top[i - 1];
-        if (i < m->max_top) {
-                m->top[i] = *r;
-                if (m->n_top < m->max_top)
-                        m->n_top++;
-        }
-        return 0;
-}
 
 /* Title and body in the configured language; items lines name rule title, case and due date. */
 static void summary_texts(const config_t *cfg, const struct summary *m, int listed, char *title, size_t tn,
@@ -176,29 +116,40 @@ static int summary_send(const struct summary *m, const config_t *cfg, bk_time_t 
         return out->queue(out->ud, topic, msg);
 }
 
-int deliver_summaries_flush(deliver_summaries_t **sp, const config_t *cfg, bk_time_t now, const deliver_out_t *out)
+/* Marks a caseworker's items counted, so that no later summary repeats them. */
+static int summary_mark(store_t *store, reminder_t *list, int n)
 {
-        deliver_summaries_t *s = *sp;
-        int r = 0, n = 0;
+        int r = 0;
 
-        for (int i = 0; s && i < s->n && r == 0; i++)
-                if ((r = summary_send(&s->v[i], cfg, now, out)) == 0)
-                        n++;
-        deliver_summaries_free(sp);
-        return r < 0 ? r : n;
+        for (int i = 0; i < n && r == 0; i++) {
+                list[i].summarized = true;
+                r = store_rem_put_from(store, &list[i], (int)list[i].state, NULL, NULL);
+        }
+        return r;
 }
 
-void deliver_summaries_free(deliver_summaries_t **sp)
+int deliver_summaries(const config_t *cfg, store_t *store, bk_time_t now, const deliver_out_t *out)
 {
-        deliver_summaries_t *s = *sp;
+        reminder_t *list = NULL;
+        int n = 0, sent = 0, r, i = 0;
 
-        if (!s)
-                return;
-        for (int i = 0; i < s->n; i++)
-                free(s->v[i].top);
-        free(s->v);
-        free(s);
-        *sp = NULL;
+        if ((r = store_rem_golive_unsummarized(store, &list, &n)) != 0)
+                return r;
+        while (i < n && r == 0) {
+                struct summary m = { list[i].unit, list[i].caseworker, 0, { 0 }, &list[i], 0 };
+                int j = i;
+
+                for (; j < n && strcmp(list[j].unit, m.unit) == 0 && strcmp(list[j].caseworker, m.caseworker) == 0;
+                     j++)
+                        m.by_rule[list[j].rule]++;
+                m.count = j - i;
+                m.n_top = BK_MIN(m.count, cfg->delivery.summary_items);
+                if ((r = summary_send(&m, cfg, now, out)) == 0 && (r = summary_mark(store, &list[i], j - i)) == 0)
+                        sent++;
+                i = j;
+        }
+        free(list);
+        return r < 0 ? r : sent;
 }
 
 /* ---- leads' digests ---------------------------------------------------------------- */

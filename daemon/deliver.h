@@ -32,13 +32,9 @@ bool deliver_leads_in_digest(const config_t *cfg, const reminder_t *r);
 
 /* ---- go-live summaries: one per caseworker, after the import's deliveries ---- */
 
-typedef struct deliver_summaries deliver_summaries_t;
-
-/* Counts a go-live backlog reminder just delivered to its caseworker (others are ignored). */
-int deliver_summaries_note(deliver_summaries_t **s, const config_t *cfg, const reminder_t *r);
-/* Queues one summary per caseworker noted, then forgets them: how many, or -errno. */
-int deliver_summaries_flush(deliver_summaries_t **s, const config_t *cfg, bk_time_t now, const deliver_out_t *out);
-void deliver_summaries_free(deliver_summaries_t **s);
+/* Queues one summary per caseworker with open go-live backlog reminders that no summary has
+ * counted, and marks them counted: how many summaries, or -errno. */
+int deliver_summaries(const config_t *cfg, store_t *store, bk_time_t now, const deliver_out_t *out);
 
 /* ---- leads' digests --------------------------------------------------------- */
 

@@ -15,7 +15,9 @@
 #include "log.h"
 #include "rules.h"
 
+#ifndef CACHE_MAX
 #define CACHE_MAX 32768    /* decoded case states kept (a few KB each) */
+#endif
 
 struct cached_case {
         char id[EV_NAME_MAX + 1];
@@ -53,7 +55,7 @@ struct engine {
         bool catching_up, golive_round;
         bk_time_t golive_event;   /* the go-live moment what is being scheduled belongs to; 0: none */
         bk_time_t golive_at;      /* the go-live import's time (the batch's `now` when it was applied) */
-        deliver_summaries_t *summaries;
+        bool summaries_due;       /* go-live backlog may be waiting for its summaries (true at start) */
 };
 
 /* ---- case cache ---------------------------------------------------------- */
@@ -371,6 +373,8 @@ static void discard(engine_t *e)
         }
         e->queue_n = 0;
         cache_clear(e);
+        /* the batch may have counted go-live backlog into summaries that are now dropped */
+        e->summaries_due = e->cfg->delivery.quiet;
 }
 
 int engine_begin(engine_t *e, bk_time_t now)
@@ -785,7 +789,9 @@ static int deliver_one(engine_t *e, reminder_t *r)
         if (r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE)
                 store_counter_add(e->store, CNT_BACKLOG, 1);
         log_delivered(r);
-        return deliver_summaries_note(&e->summaries, e->cfg, r);
+        if (r->delivery == REM_BACKLOG_GOLIVE)
+                e->summaries_due = true;
+        return 0;
 }
 
 /*
@@ -819,11 +825,12 @@ int engine_deliver_due(engine_t *e, int max)
         if (res != 0)
                 return res;
         /* A go-live's backlog is all out once ingest has caught up: one summary per caseworker. */
-        if (n < max && !e->catching_up && e->summaries) {
+        if (n < max && !e->catching_up && e->summaries_due) {
                 deliver_out_t out = { next_rseq, queue_json, e };
-                if ((res = deliver_summaries_flush(&e->summaries, e->cfg, now, &out)) < 0)
+                if ((res = deliver_summaries(e->cfg, e->store, now, &out)) < 0)
                         return res;
                 store_counter_add(e->store, CNT_SUMMARIES, res);
+                e->summaries_due = false;
         }
         return n;
 }
@@ -988,6 +995,7 @@ int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, eng
         e->cfg = cfg;
         e->store = store;
         e->clock = clock;
+        e->summaries_due = cfg->delivery.quiet;   /* a go-live's summaries a crash left unsent */
         e->cache_size = 2 * CACHE_MAX;
         e->cache = calloc(e->cache_size, sizeof(*e->cache));
         if (!e->cache) {
@@ -1012,7 +1020,6 @@ void engine_free(engine_t **ep)
         if (!e)
                 return;
         discard(e);
-        deliver_summaries_free(&e->summaries);
         free(e->cache);
         free(e->queue);
         free(e->enc);

@@ -32,8 +32,11 @@ typedef enum rem_delivery {
         REM_EXPIRE,
 } rem_delivery_t;
 
-/* Stored with `delivery` in its column: a leads' digest has listed the reminder. */
+/* Stored with `delivery` in its column: a leads' digest has listed the reminder; its caseworker's
+ * go-live summary has counted it (a summary is built from these rows, so a crash loses none). */
 #define REM_DIGESTED_BIT 16
+#define REM_SUMMARIZED_BIT 32
+#define REM_DELIVERY_MASK 15
 
 /* close_reason of a reminder an escalation replaced: the escalation's id follows. */
 #define REM_SUPERSEDED_BY "superseded by "
@@ -64,6 +67,7 @@ typedef struct reminder {
         char close_reason[64];
         rem_delivery_t delivery;                  /* decided once, when it is made */
         bool digested;                            /* a leads' digest listed it */
+        bool summarized;                          /* its caseworker's go-live summary counted it */
         int64_t row;                              /* the store's row while it is read (0: none) */
 } reminder_t;
 

@@ -748,8 +748,9 @@ static void rem_from_row(sqlite3_stmt *q, reminder_t *r)
         r->closed_at = sqlite3_column_int64(q, 18);
         bk_strlcpy(r->close_reason, st_col_text(q, 19), sizeof(r->close_reason));
         /* 20 is links: see store_rem_events() */
-        r->delivery = (rem_delivery_t)(sqlite3_column_int(q, 21) & ~REM_DIGESTED_BIT);
+        r->delivery = (rem_delivery_t)(sqlite3_column_int(q, 21) & REM_DELIVERY_MASK);
         r->digested = (sqlite3_column_int(q, 21) & REM_DIGESTED_BIT) != 0;
+        r->summarized = (sqlite3_column_int(q, 21) & REM_SUMMARIZED_BIT) != 0;
         r->row = sqlite3_column_int64(q, 22);
 }
 
@@ -819,7 +820,8 @@ static int rem_put(store_t *s, const reminder_t *r, const char *event_id, const 
         sqlite3_bind_int64(q, 19, r->closed_at);
         sqlite3_bind_text(q, 20, r->close_reason, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 21, link, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 23, (int)r->delivery | (r->digested ? REM_DIGESTED_BIT : 0));
+        sqlite3_bind_int(q, 23, (int)r->delivery | (r->digested ? REM_DIGESTED_BIT : 0) |
+                                (r->summarized ? REM_SUMMARIZED_BIT : 0));
         if (r->row <= 0) {
                 /* what a reminder is: written once */
                 sqlite3_bind_text(q, 2, r->case_id, -1, SQLITE_STATIC);
@@ -952,6 +954,25 @@ int store_rem_leads_undigested(store_t *s, bk_time_t until, reminder_t **list, i
                 return st_sql_fail(s, "leads' reminders");
         sqlite3_bind_int64(q, 1, until);
         r = collect(s, q, list, n, "leads' reminders");
+        sqlite3_finalize(q);
+        return r;
+}
+
+int store_rem_golive_unsummarized(store_t *s, reminder_t **list, int *n)
+{
+        sqlite3_stmt *q;
+        int r;
+
+        /* Open delivered ones only (the partial index reminders_owner holds the open ones). */
+        if (sqlite3_prepare_v2(s->db, "SELECT *, rowid FROM reminders WHERE state < 4 AND state IN (1, 2, 3) "
+                               "AND to_cw = 1 AND caseworker <> '' AND delivery & ?1 = ?2 "
+                               "AND delivery & ?3 = 0 ORDER BY unit, caseworker, severity DESC, due, id",
+                               -1, &q, NULL) != SQLITE_OK)
+                return st_sql_fail(s, "go-live reminders");
+        sqlite3_bind_int(q, 1, REM_DELIVERY_MASK);
+        sqlite3_bind_int(q, 2, REM_BACKLOG_GOLIVE);
+        sqlite3_bind_int(q, 3, REM_SUMMARIZED_BIT);
+        r = collect(s, q, list, n, "go-live reminders");
         sqlite3_finalize(q);
         return r;
 }

@@ -217,6 +217,49 @@ static void test_golive(void)
         fx_free(f);
 }
 
+/*
+ * The summaries are built from the store: a daemon that stops after the go-live's backlog went out
+ * but before ingest caught up (kill -9, a crash) sends them after its restart, once; what was
+ * resolved meanwhile is not counted.
+ */
+static void test_golive_restart(void)
+{
+        fx_t *f = fx_new("2026-03-02T08:00:00+01:00", true);
+        int i;
+
+        if (!f)
+                return;
+        engine_set_catching_up(f->engine, true);
+        fx_ib1(f, "C1", "hk1", "2026-01-05T10:00:00+01:00");           /* due 01-19 */
+        fx_ib1(f, "C2", "hk1", "2026-01-12T10:00:00+01:00");           /* due 01-26 */
+        fx_ib1(f, "C3", "hk1", "2026-01-13T10:00:00+01:00");           /* due 01-27 */
+        fx_tick(f, "2026-03-02T08:00:00+01:00");                       /* still catching up */
+        CHECK_INT(f->n, 3);
+        CHECK(fx_find(f, "summary", NULL, NULL) < 0);
+        fx_event(f, "ib3.completed", "2026-02-20T10:00:00+01:00", "C3", NULL);
+        fx_clear(f);
+        /* the restart: a new engine on the same store, caught up this time */
+        engine_free(&f->engine);
+        CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);
+        fx_tick(f, "2026-03-02T08:05:00+01:00");
+        i = fx_find(f, "summary", NULL, NULL);
+        CHECK(i >= 0);
+        CHECK_INT(f->n, 1);
+        if (i >= 0) {
+                CHECK_STR(f->topic[i], "rem/U1/hk1/");
+                CHECK_INT(json_integer_value(json_object_get(f->msg[i], "count")), 2);
+                CHECK(strstr(json_string_value(json_object_get(f->msg[i], "body")), "(C1, förfallen 2026-01-19)"));
+                CHECK(!strstr(json_string_value(json_object_get(f->msg[i], "body")), "C3"));
+        }
+        fx_clear(f);
+        engine_free(&f->engine);
+        CHECK_INT(engine_new(&f->cfg, f->store, &f->clock, &f->engine), 0);
+        fx_tick(f, "2026-03-02T08:10:00+01:00");
+        CHECK_INT(f->n, 0);                                             /* never twice */
+        CHECK_INT(store_counter(f->store, CNT_SUMMARIES), 1);
+        fx_free(f);
+}
+
 /* delivery.quiet = false: v1, every reminder pops up whenever it was learned. */
 static void test_quiet_off(void)
 {
@@ -282,6 +325,7 @@ int main(void)
         test_mode();
         test_catch_up_windows();
         test_golive();
+        test_golive_restart();
         test_quiet_off();
         return tap_done();
 }
