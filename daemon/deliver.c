@@ -246,7 +246,7 @@ int deliver_digests(const config_t *cfg, store_t *store, bk_time_t since, bk_tim
 
 void deliver_why(store_t *store, const reminder_t *r, json_t *why)
 {
-        static const char *const names[] = { "popup", "backlog", "backlog", "expire" };
+        static const char *const names[] = { "popup", "backlog", "backlog", "expire", "backlog" };
         int prior = rule_def[r->rule].supersedes;
         char id[REM_ID_MAX], want[64], due[16], when[32];
         reminder_t p;

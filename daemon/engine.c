@@ -15,16 +15,23 @@
 #include "log.h"
 #include "rules.h"
 
+/*
+ * Decoded case states kept (4.5 KB each): enough for the cases a district works on in a few
+ * weeks, which is what a feed's events touch, not for the whole district (issue 12: memory is
+ * bounded by the feed, not by the store). A bench build may set it (-DCACHE_MAX=N).
+ */
 #ifndef CACHE_MAX
-#define CACHE_MAX 32768    /* decoded case states kept (a few KB each) */
+#define CACHE_MAX 8192
 #endif
+
 
 struct cached_case {
         char id[EV_NAME_MAX + 1];
         case_state_t *st;
         bool dirty;
+        bool used;              /* looked up since the last eviction (second chance) */
         bool stored;            /* the case has a row, whose wake day is stored_wake */
-        bk_time_t last_at;      /* `at` of the last event applied here: the closing time if it closed */
+        bk_time_t closed_at;    /* when the case closed: the closing event's `at`; 0 while open */
         cal_day_t stored_wake;
         /* The case's open reminders, as their rows in the store, ascending (new rows are
          * always higher): kept in the case's row, so finding them needs no index to write. */
@@ -41,6 +48,7 @@ struct engine {
         /* per-transaction case cache: open addressing, power-of-two size */
         struct cached_case *cache;
         size_t cache_size, cache_used;
+        size_t cache_max;       /* CACHE_MAX; less in tests (engine_set_cache_limit) */
         size_t cache_dirty;     /* changed states not yet written: flush is free when 0 */
         uint8_t *enc;           /* the store form being written (grown as needed) */
         size_t enc_cap;
@@ -53,6 +61,7 @@ struct engine {
         /* delivery (deliver.c): ingest is catching up; the event being applied is a go-live's;
          * a go-live import was seen and its summaries are not sent yet */
         bool catching_up, golive_round;
+        bool replaying;           /* behind the adapter's position: the leads' digests wait */
         bk_time_t golive_event;   /* the go-live moment what is being scheduled belongs to; 0: none */
         bk_time_t golive_at;      /* the go-live import's time (the batch's `now` when it was applied) */
         bool summaries_due;       /* go-live backlog may be waiting for its summaries (true at start) */
@@ -119,7 +128,7 @@ static int save_case(engine_t *e, struct cached_case *c)
                 rules_state_encode(c->st, e->enc, e->enc_cap);
         }
         cal_day_t wake = rules_next_wake(&e->cfg->rules, c->st);
-        bk_time_t closed_at = c->last_at ? c->last_at : clock_now(e->clock);
+        bk_time_t closed_at = c->closed_at ? c->closed_at : clock_now(e->clock);
         int r = BK_E_NOT_FOUND;
 
         /* Most changes leave the wake day as it was: then the wake index is not touched. */
@@ -168,6 +177,47 @@ static int cache_flush(engine_t *e)
         return 0;
 }
 
+/*
+ * Bounded memory, second chance (CLOCK): everything changed is written back (same transaction),
+ * then the states not looked up since the last eviction are dropped, and if that frees too
+ * little, more until half the limit is left. The survivors move into a fresh table, which is how
+ * an open-addressing table loses many entries at once without leaving holes in probe runs.
+ * Every cached_case pointer is stale afterwards, as after cache_clear().
+ */
+static int cache_evict(engine_t *e)
+{
+        size_t mask = e->cache_size - 1, kept = 0;
+        struct cached_case *old = e->cache, *fresh;
+        int r;
+
+        if ((r = cache_flush(e)) != 0)
+                return r;
+        if (!(fresh = calloc(e->cache_size, sizeof(*fresh)))) {
+                cache_clear(e);         /* still bounded, only slower */
+                return 0;
+        }
+        for (size_t i = 0; i < e->cache_size; i++) {
+                struct cached_case *c = &old[i];
+                size_t j;
+
+                if (!c->st)
+                        continue;
+                if (!c->used || kept >= e->cache_max / 2) {
+                        rules_state_free(&c->st);
+                        free(c->rems);
+                        continue;
+                }
+                for (j = hash_str(c->id) & mask; fresh[j].st; j = (j + 1) & mask)
+                        ;
+                fresh[j] = *c;
+                fresh[j].used = false;
+                kept++;
+        }
+        free(old);
+        e->cache = fresh;
+        e->cache_used = kept;
+        return 0;
+}
 
 /* The cached entry of a case, or NULL. */
 static struct cached_case *cache_find(engine_t *e, const char *case_id)
@@ -215,20 +265,22 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         size_t len = 0;
         case_state_t *st = NULL;
         cal_day_t wake = 0;
+        bk_time_t closed_at = 0;
         int r;
 
         *err = 0;
         for (; e->cache[i].st; i = (i + 1) & mask)
-                if (strcmp(e->cache[i].id, case_id) == 0)
+                if (strcmp(e->cache[i].id, case_id) == 0) {
+                        e->cache[i].used = true;
                         return &e->cache[i];
-        if (e->cache_used >= CACHE_MAX) {
-                /* Bounded memory: write everything back (same transaction) and start over. */
-                if ((*err = cache_flush(e)) != 0)
+                }
+        if (e->cache_used >= e->cache_max) {
+                if ((*err = cache_evict(e)) != 0)
                         return NULL;
-                cache_clear(e);
-                i = hash_str(case_id) & mask;
+                for (i = hash_str(case_id) & mask; e->cache[i].st; i = (i + 1) & mask)
+                        ;
         }
-        r = store_case_get(e->store, case_id, &blob, &len, &wake, &rems);
+        r = store_case_load(e->store, case_id, &blob, &len, &wake, &rems, &closed_at);
         if (r == 0) {
                 if ((r = rules_state_decode(blob, len, &st)) == -ENOMEM) {
                         *err = r;
@@ -256,9 +308,10 @@ static struct cached_case *case_get(engine_t *e, const char *case_id, bool creat
         bk_strlcpy(e->cache[i].id, case_id, sizeof(e->cache[i].id));
         e->cache[i].st = st;
         e->cache[i].dirty = false;
+        e->cache[i].used = true;
         e->cache[i].stored = r == 0;
         e->cache[i].stored_wake = wake;
-        e->cache[i].last_at = 0;
+        e->cache[i].closed_at = r == 0 ? closed_at : 0;
         e->cache[i].rems = NULL;
         e->cache[i].n_rems = e->cache[i].cap_rems = 0;
         if (rems && store_rems_decode(rems, rems_add_cb, &e->cache[i]) < 0) {
@@ -434,9 +487,13 @@ static int close_reminder(engine_t *e, struct cached_case *c, reminder_t *r, rem
         return 0;
 }
 
-/* Moves an open reminder to a new owner (caseworker change, unit move). */
+/*
+ * Moves an open reminder to a new owner (caseworker change, unit move). listed: a HANDOVER to the
+ * new owner lists it (rules-handover.c), and that one pop-up is the news, so what the new owner
+ * is sent now is backlog (in the work list, not popped up again).
+ */
 static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const char *caseworker,
-                         const char *event_id)
+                         const char *event_id, bool listed)
 {
         bool shown = reminder_was_delivered(r) && r->state != REM_SCHEDULED;
         /* The leads' copy moves only when the unit does; a caseworker change leaves it be. */
@@ -449,6 +506,8 @@ static int move_reminder(engine_t *e, reminder_t *r, const char *unit, const cha
                 return res;
         bk_strlcpy(r->unit, unit, sizeof(r->unit));
         bk_strlcpy(r->caseworker, caseworker, sizeof(r->caseworker));
+        if (listed && shown && (r->state == REM_DELIVERED || r->state == REM_ACKNOWLEDGED))
+                r->delivery = REM_BACKLOG_HANDOVER;
         if ((res = store_rem_put_from(e->store, r, r->state, event_id, "reroute")) != 0)
                 return res;
         /* Snoozed ones reach the new owner when the snooze ends. */
@@ -502,7 +561,7 @@ static int for_open(engine_t *e, struct cached_case *c, int rule, const char *cy
 }
 
 struct close_arg { struct cached_case *c; rem_state_t to; const char *reason; const char *event_id; };
-struct move_arg { const char *unit; const char *caseworker; const char *event_id; };
+struct move_arg { const char *unit; const char *caseworker; const char *event_id; bool listed; };
 
 static int do_close(engine_t *e, reminder_t *r, const void *a)
 {
@@ -513,7 +572,7 @@ static int do_close(engine_t *e, reminder_t *r, const void *a)
 static int do_move(engine_t *e, reminder_t *r, const void *a)
 {
         const struct move_arg *m = a;
-        return move_reminder(e, r, m->unit, m->caseworker, m->event_id);
+        return move_reminder(e, r, m->unit, m->caseworker, m->event_id, m->listed);
 }
 
 static int do_list(engine_t *e, reminder_t *r, const void *a)
@@ -563,6 +622,18 @@ static int schedule(engine_t *e, struct cached_case *c, const rule_action_t *a, 
         return rems_add(c, store_last_row(e->store));
 }
 
+/* One handover, one pop-up (docs/rules.md §5): out hands the case over with a HANDOVER to the
+ * new caseworker, whose body lists the case's open items. */
+static bool handover_lists(const engine_t *e, const rules_out_t *out)
+{
+        if (!e->cfg->delivery.quiet || !e->cfg->rules.rule[RULE_HANDOVER].enabled)
+                return false;
+        for (int i = 0; i < out->n; i++)
+                if (out->act[i].kind == ACT_SCHEDULE && out->act[i].rule == RULE_HANDOVER && out->act[i].to_caseworker)
+                        return true;
+        return false;
+}
+
 static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *out, const char *event_id)
 {
         const case_state_t *st = c->st;
@@ -587,7 +658,7 @@ static int apply_actions(engine_t *e, struct cached_case *c, const rules_out_t *
                         break;
                 }
                 case ACT_REROUTE: {
-                        struct move_arg m = { rules_state_unit(st), a->caseworker, event_id };
+                        struct move_arg m = { rules_state_unit(st), a->caseworker, event_id, handover_lists(e, out) };
                         res = for_open(e, c, -1, NULL, do_move, &m);
                         break;
                 }
@@ -611,6 +682,7 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         rules_out_t out;
         char unit_before[EV_NAME_MAX + 1];
         int res, err, episode;
+        bool was_open;
 
         /* A purged case's history does not come back (a replay, a feed position reset): an event
          * at or before the purge is dropped, counted; a later one is new history. */
@@ -634,10 +706,7 @@ int engine_apply_event(engine_t *e, const event_t *ev)
                 return err;
         bk_strlcpy(unit_before, rules_state_unit(c->st), sizeof(unit_before));
         episode = rules_state_lt_episode(c->st);
-        /* The closing time is the closing event's `at`: a later event of the closed case (ignored)
-         * does not move it, whichever batch it falls in. */
-        if (rules_state_open(c->st) || !c->last_at)
-                c->last_at = ev->at;
+        was_open = rules_state_open(c->st);
         out.n = 0;
         /* A history replayed far behind the clock is a go-live: what it finds due is backlog. */
         e->golive_event = 0;
@@ -661,6 +730,13 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         if (res != 0)
                 return res;
         mark_dirty(e, c);
+        /* The closing time is the closing event's `at` (retention counts from it): a later event of
+         * the closed case does not move it, whichever batch or restart it falls in. A case first
+         * heard of closed closed then. */
+        if (rules_state_open(c->st))
+                c->closed_at = 0;
+        else if (was_open || !c->closed_at)
+                c->closed_at = ev->at;
         res = apply_actions(e, c, &out, ev->id);
         e->golive_event = 0;
         if (res != 0)
@@ -672,7 +748,7 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         if (unit_before[0] && strcmp(unit_before, rules_state_unit(c->st)) != 0) {
                 if ((res = store_facts_move(e->store, ev->case_id, unit_before, rules_state_unit(c->st))) != 0)
                         return res;
-                struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id };
+                struct move_arg m = { rules_state_unit(c->st), rules_state_caseworker(c->st), ev->id, false };
                 if ((res = for_open(e, c, -1, NULL, do_move, &m)) != 0)
                         return res;
         }
@@ -786,7 +862,7 @@ static int deliver_one(engine_t *e, reminder_t *r)
                 r->delivery = REM_POPUP;     /* a snooze that ends pops up, whatever the first time was */
         if ((res = store_rem_put_from(e->store, r, old, NULL, NULL)) != 0 || (res = publish(e, r, "due")) != 0)
                 return res;
-        if (r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE)
+        if (reminder_is_backlog(r))
                 store_counter_add(e->store, CNT_BACKLOG, 1);
         log_delivered(r);
         if (r->delivery == REM_BACKLOG_GOLIVE)
@@ -835,9 +911,10 @@ int engine_deliver_due(engine_t *e, int max)
         return n;
 }
 
-void engine_set_catching_up(engine_t *e, bool on)
+void engine_set_catching_up(engine_t *e, bool replaying, bool history)
 {
-        e->catching_up = on;
+        e->replaying = replaying;
+        e->catching_up = history;
 }
 
 int engine_digest_due(engine_t *e)
@@ -848,7 +925,7 @@ int engine_digest_due(engine_t *e)
 
         /* Digests wait, like deliveries, until a replayed history has been judged whole, and for a
          * working moment of the clock. */
-        if (e->catching_up || !working_moment(e) || !deliver_digest_due(e->cfg, last, e->now))
+        if (e->replaying || !working_moment(e) || !deliver_digest_due(e->cfg, last, e->now))
                 return 0;
         if ((n = deliver_digests(e->cfg, e->store, last, e->now, &out)) < 0)
                 return n;
@@ -996,6 +1073,7 @@ int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, eng
         e->store = store;
         e->clock = clock;
         e->summaries_due = cfg->delivery.quiet;   /* a go-live's summaries a crash left unsent */
+        e->cache_max = CACHE_MAX;
         e->cache_size = 2 * CACHE_MAX;
         e->cache = calloc(e->cache_size, sizeof(*e->cache));
         if (!e->cache) {
@@ -1004,6 +1082,11 @@ int engine_new(const config_t *cfg, store_t *store, const bk_clock_t *clock, eng
         }
         *out = e;
         return 0;
+}
+
+void engine_set_cache_limit(engine_t *e, size_t n)
+{
+        e->cache_max = BK_MAX(BK_MIN(n, (size_t)CACHE_MAX), (size_t)2);
 }
 
 void engine_set_rebuild(engine_t *e, bool on)

@@ -29,15 +29,19 @@ void engine_free(engine_t **e);
 
 /* Rebuild mode: events come from the store's own log and are not stored again. */
 void engine_set_rebuild(engine_t *e, bool on);
+/* Keeps at most n decoded case states (default and maximum: CACHE_MAX in engine.c); for tests,
+ * which evict all the time to show that the cache never changes a result. */
+void engine_set_cache_limit(engine_t *e, size_t n);
 /* Stores one valid event in its normalised form (event_normalize(): never the bytes as they
  * arrived) and applies it. 0, or BK_E_DUPLICATE (id already stored), or -errno. An event of a
  * case purged by engine_purge_case() at or before its `at` is dropped: 0, counted. */
 int engine_apply_event(engine_t *e, const event_t *ev);
 /* Delivers up to max reminders whose deliver_at has come. Returns how many. */
 int engine_deliver_due(engine_t *e, int max);
-/* Ingest is catching up (the daemon says so before each batch): a go-live is detected with it,
- * and summaries and digests wait until it is over (deliver.h). */
-void engine_set_catching_up(engine_t *e, bool on);
+/* What ingest says before each batch: replaying (behind the adapter's position: the leads'
+ * digests wait) and history (that, or an adapter that may be sending a history: a go-live is
+ * detected with it, and its summaries wait until it is over; deliver.h). */
+void engine_set_catching_up(engine_t *e, bool replaying, bool history);
 /* Sends the leads' digests when a day's round is due (deliver.h). How many, or -errno. */
 int engine_digest_due(engine_t *e);
 /* Runs time-driven rules for up to max cases whose wake day has come. Returns how many. */

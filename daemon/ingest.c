@@ -657,10 +657,28 @@ void ingest_tick(ingest_t *in, int64_t now)
 
 bool ingest_catching_up(const ingest_t *in)
 {
-        /* Behind what the adapter told us it has (heartbeat, replay end) counts as catching up. */
+        /* Behind what the adapter told us it has (heartbeat, replay end). */
         for (int i = 0; i < in->n_src; i++)
                 if (in->src[i].replay_pending || in->src[i].last_seq < in->src[i].known_seq)
                         return true;
+        return false;
+}
+
+bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s)
+{
+        bk_time_t behind = clock_now_s - (bk_time_t)in->cfg->delivery.behind_days * 86400;
+
+        if (ingest_catching_up(in))
+                return true;
+        /* An adapter heard in this run (feed >= 0) that has not said yet where it stands, or whose
+         * watermark is more than delivery.behind_days behind the clock, may be sending a history:
+         * so a history is judged alike however fast it comes, and not by whether a heartbeat
+         * happened to overtake its events in our receive queue (issue 12). */
+        for (int i = 0; i < in->n_src; i++) {
+                const struct source *s = &in->src[i];
+                if (s->feed >= 0 && (!s->heard || (s->has_wm && s->latest.at < behind)))
+                        return true;
+        }
         return false;
 }
 

@@ -78,8 +78,12 @@ void ingest_requests_clear(ingest_t *in);
 /* The counts since the last call, which zeroes them. */
 ingest_counts_t ingest_counts_take(ingest_t *in);
 /* True while a replay is outstanding or the adapter has events we have not applied yet
- * (time-driven rules and deliveries wait until caught up). */
+ * (the leads' digests wait until caught up). */
 bool ingest_catching_up(const ingest_t *in);
+/* The same, or an adapter heard in this run may be sending a history (no heartbeat yet, or a
+ * watermark more than delivery.behind_days behind the clock): what decides a go-live import
+ * (deliver.h), whose summaries wait until it is over. */
+bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s);
 /*
  * Event time (protocol §6): time-driven rules, deliveries and retention run up to this instant,
  * min(clock, every source's watermark); a source without one lets time run to the clock once it

@@ -86,7 +86,7 @@ json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool
         /* Texts are UTF-8 by construction; a malformed one must not lose the whole message. */
         json_object_set_new(o, "title", text_json(r->title));
         json_object_set_new(o, "body", text_json(r->body));
-        if (r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE)
+        if (reminder_is_backlog(r))
                 json_object_set_new(o, "backlog", json_true());
         if (strcmp(op, "resolved") == 0 && strncmp(r->close_reason, REM_SUPERSEDED_BY, strlen(REM_SUPERSEDED_BY)) == 0)
                 json_object_set_new(o, "superseded_by", json_string(r->close_reason + strlen(REM_SUPERSEDED_BY)));

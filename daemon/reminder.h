@@ -23,13 +23,16 @@ typedef enum rem_state {
  * How a reminder is delivered when its moment comes (deliver.c decides it once, when the
  * reminder is made): it pops up, it is listed as backlog (learned after its rule's catch-up
  * window, or found due by a go-live import, which also counts it into the caseworker's
- * one summary), or it expires unseen (a rule that only matters near its moment).
+ * one summary), or it expires unseen (a rule that only matters near its moment). A
+ * reminder handed over with its case becomes backlog for the new caseworker: the
+ * HANDOVER's one pop-up lists it.
  */
 typedef enum rem_delivery {
         REM_POPUP = 0,
         REM_BACKLOG_LATE,
         REM_BACKLOG_GOLIVE,
         REM_EXPIRE,
+        REM_BACKLOG_HANDOVER,
 } rem_delivery_t;
 
 /* Stored with `delivery` in its column: a leads' digest has listed the reminder; its caseworker's
@@ -86,4 +89,10 @@ void reminder_topic_leads(const reminder_t *r, char *buf, size_t n);
  * v1.1 (protocol §6): "backlog": true for a backlog reminder, and on a
  * `resolved` of a superseded one "superseded_by" with the escalation's id.
  */
+/* Listed, not popped up: "backlog": true on the wire. */
+static inline bool reminder_is_backlog(const reminder_t *r)
+{
+        return r->delivery == REM_BACKLOG_LATE || r->delivery == REM_BACKLOG_GOLIVE ||
+               r->delivery == REM_BACKLOG_HANDOVER;
+}
 json_t *reminder_to_json(const reminder_t *r, const char *op, int64_t rseq, bool with_state);

@@ -12,6 +12,12 @@
 
 int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake, char **rems)
 {
+        return store_case_load(s, case_id, state, len, wake, rems, NULL);
+}
+
+int store_case_load(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake, char **rems,
+                    bk_time_t *closed_at)
+{
         sqlite3_stmt *q = s->q[Q_CASE_GET];
         int r = BK_E_NOT_FOUND;
         sqlite3_bind_text(q, 1, case_id, -1, SQLITE_STATIC);
@@ -28,6 +34,8 @@ int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, c
                 r = *state ? 0 : -ENOMEM;
                 if (wake)
                         *wake = (cal_day_t)sqlite3_column_int64(q, 1);
+                if (closed_at)
+                        *closed_at = sqlite3_column_int64(q, 3);
                 if (rems && r == 0 && !(*rems = strdup(st_col_text(q, 2)))) {
                         free(*state);
                         *state = NULL;
@@ -50,7 +58,7 @@ int store_case_put(store_t *s, const char *case_id, const char *unit, const char
         sqlite3_bind_int64(q, 5, wake);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
+        sqlite3_bind_int64(q, 8, open ? 0 : BK_MAX(closed_at, 1));
         return st_step_done(s, q, "case put");
 }
 
@@ -65,7 +73,7 @@ int store_case_update(store_t *s, const char *case_id, const char *unit, const c
         sqlite3_bind_int(q, 4, open);
         sqlite3_bind_blob(q, 6, state, (int)len, SQLITE_STATIC);
         sqlite3_bind_text(q, 7, rems ? rems : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 8, BK_MAX(closed_at, 1));
+        sqlite3_bind_int64(q, 8, open ? 0 : BK_MAX(closed_at, 1));
         if ((r = st_step_done(s, q, "case update")) != 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : BK_E_NOT_FOUND;

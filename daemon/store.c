@@ -40,18 +40,17 @@ static const char *const sql_text[Q__COUNT] = {
         [Q_EVENT_BRIEF] = "SELECT type, at FROM events WHERE id = ?1",
         [Q_EVENT_STATUS] = "UPDATE events SET status = ?2 WHERE id = ?1",
         [Q_DEAD_ADD] = "INSERT INTO dead_letters(reason, received_at, raw) VALUES(?1, ?2, ?3)",
-        [Q_CASE_GET] = "SELECT state, wake, rems FROM cases WHERE case_id = ?1",
-        /* closed_at is when the case closed: set when a write closes it, kept while it stays closed. */
+        [Q_CASE_GET] = "SELECT state, wake, rems, closed_at FROM cases WHERE case_id = ?1",
+        /* closed_at is when the case closed (0 while open): the engine says it on every write. */
         [Q_CASE_PUT] = "INSERT INTO cases(case_id, unit, caseworker, open, wake, state, rems, closed_at) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?4 THEN 0 ELSE ?8 END) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
                        "ON CONFLICT(case_id) DO UPDATE SET "
                        "unit = excluded.unit, caseworker = excluded.caseworker, open = excluded.open, "
                        "wake = excluded.wake, state = excluded.state, rems = excluded.rems, "
-                       "closed_at = CASE WHEN excluded.open THEN 0 WHEN cases.open THEN excluded.closed_at "
-                       "ELSE cases.closed_at END",
+                       "closed_at = excluded.closed_at",
         /* A case whose wake day stays: its wake index entry is left alone. */
         [Q_CASE_UPDATE] = "UPDATE cases SET unit = ?2, caseworker = ?3, open = ?4, state = ?6, rems = ?7, "
-                          "closed_at = CASE WHEN ?4 THEN 0 WHEN open THEN ?8 ELSE closed_at END "
+                          "closed_at = ?8 "
                           "WHERE case_id = ?1",
         [Q_CASES_WAKING] = "SELECT case_id FROM cases WHERE wake <= ?1 ORDER BY wake, case_id LIMIT ?2",
         [Q_NEXT_WAKE] = "SELECT min(wake) FROM cases",

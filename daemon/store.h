@@ -94,9 +94,13 @@ json_t *store_dead_letter_reasons(store_t *s);
  */
 int store_case_get(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake,
                    char **rems);
+/* The same, and the case's closing time (0 while it is open). */
+int store_case_load(store_t *s, const char *case_id, void **state, size_t *len, cal_day_t *wake,
+                    char **rems, bk_time_t *closed_at);
 /* rems: the case's open reminders, as their rows in ascending order, comma-separated ("" none) */
-/* closed_at: the time of the event last applied to the case; stored as the case's closing time
- * when this write closes it (open -> closed, or a new closed row), cleared when it opens. */
+/* closed_at: when the case closed (the closing event's `at`), stored while it is closed and
+ * cleared when it opens; the engine says it on every write, so the row does not depend on
+ * which of the case's changes a write happens to hold. */
 int store_case_put(store_t *s, const char *case_id, const char *unit, const char *caseworker,
                    bool open, cal_day_t wake, const void *state, size_t len, const char *rems,
                    bk_time_t closed_at);

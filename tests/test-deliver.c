@@ -175,12 +175,12 @@ static void test_golive(void)
 
         if (!f)
                 return;
-        engine_set_catching_up(f->engine, true);
+        engine_set_catching_up(f->engine, true, true);
         fx_ib1(f, "C1", "hk1", "2026-01-05T10:00:00+01:00");           /* due 01-19 */
         fx_ib1(f, "C2", "hk1", "2026-02-10T10:00:00+01:00");           /* due 02-24: in its window */
         fx_ib1(f, "C3", "hk1", "2026-02-27T10:00:00+01:00");           /* 3 days behind; due 03-13 */
         fx_ib1(f, "C4", "hk2", "2026-02-01T10:00:00+01:00");           /* due 02-15 (a Sunday) */
-        engine_set_catching_up(f->engine, false);
+        engine_set_catching_up(f->engine, false, false);
         fx_tick(f, "2026-03-02T08:00:00+01:00");
         CHECK(fx_find(f, "due", "IB3-DUE", "C3") < 0);
         for (int k = 0; k < f->n; k++) {
@@ -229,7 +229,7 @@ static void test_golive_restart(void)
 
         if (!f)
                 return;
-        engine_set_catching_up(f->engine, true);
+        engine_set_catching_up(f->engine, true, true);
         fx_ib1(f, "C1", "hk1", "2026-01-05T10:00:00+01:00");           /* due 01-19 */
         fx_ib1(f, "C2", "hk1", "2026-01-12T10:00:00+01:00");           /* due 01-26 */
         fx_ib1(f, "C3", "hk1", "2026-01-13T10:00:00+01:00");           /* due 01-27 */
@@ -268,10 +268,10 @@ static void test_quiet_off(void)
 
         if (!f)
                 return;
-        engine_set_catching_up(f->engine, true);
+        engine_set_catching_up(f->engine, true, true);
         fx_ib1(f, "C1", "hk1", "2026-01-05T10:00:00+01:00");
         fx_event(f, "caseworker.assigned", "2026-01-20T10:00:00+01:00", "C1", "{\"caseworker\":\"hk2\"}");
-        engine_set_catching_up(f->engine, false);
+        engine_set_catching_up(f->engine, false, false);
         fx_tick(f, "2026-03-02T09:00:00+01:00");
         i = fx_find(f, "due", "IB3-DUE", "C1");
         CHECK(i >= 0 && json_object_get(f->msg[i], "backlog") == NULL);

@@ -730,7 +730,10 @@ static void test_caseworker_change_reroutes(void)
                 CHECK_STR(s_of(f->msg[b].j, "id"), ci);
                 CHECK_STR(s_of(f->msg[a].j, "caseworker"), "hk1");
                 CHECK_STR(s_of(f->msg[b].j, "caseworker"), "hk2");
+                /* one handover, one pop-up: the HANDOVER lists it, so it reaches hk2 as backlog */
+                CHECK(json_is_true(json_object_get(f->msg[b].j, "backlog")));
         }
+        CHECK_INT(get_rem(f, ci).delivery, REM_BACKLOG_HANDOVER);
         /* the scheduled one moves silently */
         CHECK_INT(fx_count_rule(f, "IB3-DUE"), 0);
         CHECK_INT(f->n, 2);
@@ -743,7 +746,12 @@ static void test_caseworker_change_reroutes(void)
         CHECK_STR(get_rem(f, rid("EB-7", RULE_HANDOVER, "a2")).caseworker, "hk2");
         fx_clear(f);
         CHECK_INT(fx_tick(f, NULL), 1);
-        CHECK(fx_find(f, "due", "HANDOVER", "rem/HV-EB-1/hk2/") >= 0);
+        a = fx_find(f, "due", "HANDOVER", "rem/HV-EB-1/hk2/");
+        CHECK(a >= 0);
+        if (a >= 0) {
+                CHECK(json_object_get(f->msg[a].j, "backlog") == NULL);
+                CHECK(strstr(s_of(f->msg[a].j, "body"), "Barnkonsekvensanalys saknas") != NULL);
+        }
         fx_clear(f);
         /* and the scheduled one reaches the new caseworker when its time comes */
         CHECK_INT(fx_tick(f, "2026-04-16T08:00:00+02:00"), 1);
@@ -1174,6 +1182,107 @@ static void test_rebuild_same_reminders(void)
         fx_free(f);
 }
 
+/* One month of a district's events in one transaction, as the daemon batches a replay. */
+static void district_month(fx_t *f, int ncases, int m)
+{
+        char raw[1024], reason[EV_PARSE_REASON_SIZE], at[40], now[40];
+        const char *tz = m >= 4 && m <= 10 ? "+02:00" : "+01:00";
+        int r = 0;
+
+        snprintf(now, sizeof(now), "2025-%02d-06T12:00:00%s", m, tz);
+        CHECK_INT(clock_set(&f->clock, T(now)), 0);
+        CHECK_INT(engine_begin(f->engine, clock_now(&f->clock)), 0);
+        for (int c = 0; c < ncases && r == 0; c++) {
+                char head[256];
+                event_t ev;
+                int n = 0;
+
+                snprintf(at, sizeof(at), "2025-%02d-%02dT%02d:%02d:00%s", m, 2 + c % 3, 9 + c % 7, c % 60, tz);
+                snprintf(head, sizeof(head), "{\"v\":1,\"source\":\"s\",\"at\":\"%s\",\"case\":\"D-%03d\","
+                         "\"unit\":\"" UNIT "\",", at, c);
+                if (m == 1)
+                        n = snprintf(raw, sizeof(raw), "%s\"id\":\"o-%d\",\"seq\":%lld,\"type\":\"case.opened\","
+                                     "\"data\":{\"caseworker\":\"hk%d\",\"household\":{\"adults\":1,"
+                                     "\"single_parent\":%s,\"children\":[%s]},\"barrier\":\"%s\"}}", head, c,
+                                     (long long)++f->seq, c % 5, c % 2 ? "true" : "false", c % 2 ? "\"2015-03\"" : "",
+                                     c % 3 ? "unemployment" : "sickness");
+                else if (m == 7 && c % 4 == 0)
+                        n = snprintf(raw, sizeof(raw), "%s\"id\":\"a-%d\",\"seq\":%lld,\"type\":"
+                                     "\"caseworker.assigned\",\"data\":{\"caseworker\":\"hk%d\"}}", head, c,
+                                     (long long)++f->seq, (c + 1) % 5);
+                if (n > 0) {
+                        CHECK_INT(event_parse(raw, (size_t)n, &ev, reason, sizeof(reason)), 0);
+                        r = engine_apply_event(f->engine, &ev);
+                }
+                n = snprintf(raw, sizeof(raw), "%s\"id\":\"d-%d-%d\",\"seq\":%lld,\"type\":\"assistance.decided\","
+                             "\"data\":{\"month\":\"2025-%02d\",\"outcome\":\"%s\",\"decision\":\"d-%d-%d\"}}",
+                             head, c, m, (long long)++f->seq, m, c % 6 == 5 ? "refused" : "granted", c, m);
+                CHECK_INT(event_parse(raw, (size_t)n, &ev, reason, sizeof(reason)), 0);
+                if (r == 0)
+                        r = engine_apply_event(f->engine, &ev);
+        }
+        CHECK_INT(r, 0);
+        CHECK_INT(fx_finish(f, r), 0);
+        snprintf(now, sizeof(now), "2025-%02d-20T09:00:00%s", m, tz);
+        fx_tick(f, now);
+}
+
+/*
+ * The case cache never changes a result: a district replayed with room for 3 decoded states
+ * (an eviction every few cases, inside transactions) ends with the same case states, the same
+ * reminders and the same messages as with the default room.
+ */
+static void test_cache_eviction_same_result(void)
+{
+        fx_t *big = fx_new("2025-01-01T12:00:00+01:00"), *small = fx_new("2025-01-01T12:00:00+01:00");
+        rem_filter_t all = { .state = -2, .limit = 1000000 };
+        reminder_t *a = NULL, *b = NULL;
+        int na = 0, nb = 0;
+
+        if (!big || !small) {
+                fx_free(big);
+                fx_free(small);
+                return;
+        }
+        engine_set_cache_limit(small->engine, 3);
+        for (int m = 1; m <= 12; m++) {
+                district_month(big, 40, m);
+                district_month(small, 40, m);
+        }
+        CHECK(big->last_rseq > 100);
+        CHECK_INT(small->last_rseq, big->last_rseq);
+        CHECK(small->rseq_ordered);
+        CHECK_INT(store_rem_query(big->store, &all, &a, &na), 0);
+        CHECK_INT(store_rem_query(small->store, &all, &b, &nb), 0);
+        CHECK(na > 100);
+        CHECK_INT(nb, na);
+        for (int i = 0; i < na && i < nb; i++) {
+                CHECK_STR(b[i].id, a[i].id);
+                CHECK_INT(b[i].state, a[i].state);
+                CHECK_INT(b[i].due, a[i].due);
+                CHECK_INT(b[i].delivered_at, a[i].delivered_at);
+                CHECK_STR(b[i].caseworker, a[i].caseworker);
+        }
+        for (int c = 0; c < 40; c++) {
+                char id[16], *ra = NULL, *rb = NULL;
+                void *sa = NULL, *sb = NULL;
+                size_t la = 0, lb = 0;
+                cal_day_t wa = 0, wb = 0;
+
+                snprintf(id, sizeof(id), "D-%03d", c);
+                CHECK_INT(store_case_get(big->store, id, &sa, &la, &wa, &ra), 0);
+                CHECK_INT(store_case_get(small->store, id, &sb, &lb, &wb, &rb), 0);
+                CHECK(la == lb && sa && sb && memcmp(sa, sb, la) == 0);
+                CHECK_INT(wb, wa);
+                CHECK_STR(rb ? rb : "", ra ? ra : "");
+                free(sa), free(sb), free(ra), free(rb);
+        }
+        free(a);
+        free(b);
+        fx_free(big);
+        fx_free(small);
+}
+
 /* A case whose stored state is the JSON form of schema 1 is read as it is, behaves the same,
  * and is written back in the binary form when it next changes. */
 static void test_json_state_of_schema_1(void)
@@ -1245,5 +1354,6 @@ int main(void)
         test_wake_cases_summer_allowance();
         test_rebuild_same_reminders();
         test_json_state_of_schema_1();
+        test_cache_eviction_same_result();
         return tap_done();
 }

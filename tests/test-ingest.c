@@ -217,6 +217,7 @@ static void test_gap_and_replay(void)
         CHECK_INT(fx_event(&f, 0, true, 5).outcome, INGEST_APPLY);
         CHECK_INT(fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 5).outcome, INGEST_NONE);
         CHECK_INT(taken(&f, q, 8), 0);
+        fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 5);   /* the adapter says where it stands */
         CHECK(!ingest_catching_up(f.in));
         CHECK_INT(fx_last(&f, SRC), 5);
         /* caught up: live events apply again */
@@ -462,6 +463,7 @@ static void test_resume(void)
         /* the rolled-back event comes again and applies again */
         CHECK_INT(fx_event(&f, 1, true, 3).outcome, INGEST_APPLY);
         CHECK_INT(fx_control(&f, BUS_REPLAY_END, 1, "replay_end", 3).outcome, INGEST_NONE);
+        fx_control(&f, BUS_HEARTBEAT, 1, "heartbeat", 3);   /* the adapter says where it stands */
         CHECK(!ingest_catching_up(f.in));
         CHECK_INT(taken(&f, q, 8), 0);
 
@@ -564,6 +566,7 @@ static void test_unreadable_takes_its_replay_position(void)
                 CHECK_INT(fx_event(&f, 0, true, 5).outcome, INGEST_APPLY);
                 CHECK_INT(fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 5).outcome, INGEST_NONE);
                 CHECK_INT(taken(&f, q, 8), 0);
+                fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 5);   /* the adapter says where it stands */
                 CHECK(!ingest_catching_up(f.in));
                 CHECK_INT(fx_event(&f, 0, false, 6).outcome, INGEST_APPLY);
                 check_counts(&f, 1, 1);
@@ -729,8 +732,10 @@ static void test_watermarks(void)
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* no source yet */
         CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
         CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);      /* not heard yet: v1 or not? */
+        CHECK(ingest_in_history(f.in, clk));                       /* … nor whether this is history */
         fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 1);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);          /* v1, caught up */
+        CHECK(!ingest_in_history(f.in, clk));
         fx_control(&f, BUS_HEARTBEAT, 0, "heartbeat", 3);             /* v1, behind */
         CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);
         CHECK(!ingest_has_watermarks(f.in));
@@ -742,6 +747,8 @@ static void test_watermarks(void)
         CHECK_INT(fx_event(&f, 0, true, 3).outcome, INGEST_APPLY);
         /* event 3 (at 2025-11-04 09:00) moved it past the heartbeat's: just before its at */
         CHECK_INT(ingest_time_limit(f.in, clk, wall), at - 1);
+        /* at the adapter's last_seq, but its watermark is months behind the clock: a history */
+        CHECK(ingest_in_history(f.in, clk));
         CHECK(w1 < at - 1);
         /* never past the clock */
         CHECK_INT(ingest_time_limit(f.in, at - 100, wall), at - 100);
@@ -751,6 +758,7 @@ static void test_watermarks(void)
         cal_format_rfc3339(wall, now, sizeof(now));
         fx_heartbeat_wm(&f, 3, now);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);
+        CHECK(!ingest_in_history(f.in, clk));
         json_t *a = ingest_feeds_json(f.in);
         CHECK(json_is_string(json_object_get(json_array_get(a, 0), "watermark")));
         json_decref(a);

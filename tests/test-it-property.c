@@ -180,7 +180,8 @@ static char *dump(it_env_t *e)
 {
         static const char *const q[] = {
                 "SELECT id, source, seq, type, at, case_id, received_at, status FROM events ORDER BY source, seq",
-                "SELECT case_id, unit, caseworker, open, wake, hex(state) FROM cases ORDER BY case_id",
+                "SELECT case_id, unit, caseworker, open, wake, closed_at, hex(state) FROM cases ORDER BY case_id",
+                "SELECT hex(case_hash), purged_at FROM purged_cases ORDER BY case_hash",
                 "SELECT * FROM reminders ORDER BY id",
                 /* the counts by state the store keeps as it goes, and the real ones: a split run
                  * recounts at every start, the whole run never does, so any drift shows */

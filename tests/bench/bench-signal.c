@@ -40,6 +40,7 @@ typedef struct topic_count {
         bool leads;
         int golive_popups, golive_msgs;
         int week_popups[MAX_WEEKS];
+        char golive_seen[400];          /* the go-live day's pop-ups: "HH:MM RULE" ... */
 } topic_count_t;
 
 typedef struct bench {
@@ -93,6 +94,14 @@ static void count(void *ud, const char *topic, const char *payload)
                 b->msgs_golive++;
                 t->golive_msgs++;
                 t->golive_popups += popup;
+                if (popup) {
+                        bk_time_t now = clock_now(&b->clock);
+                        int min = (int)((now - cal_local_to_utc(day, 0)) / 60);
+                        size_t o = strlen(t->golive_seen);
+                        snprintf(t->golive_seen + o, sizeof(t->golive_seen) - o, " %02d:%02d %s(%s)", min / 60,
+                                 min % 60, json_string_value(json_object_get(j, "rule")) ?: op,
+                                 json_string_value(json_object_get(j, "case")) ?: "");
+                }
                 if (popup && !t->leads && !b->steady)
                         b->golive_round_popups++;
                 int rule = rules_from_name(json_string_value(json_object_get(j, "rule")) ?: "");
@@ -190,7 +199,7 @@ static int run_golive(bench_t *b)
 
         if (!f || !buf)
                 return -EIO;
-        engine_set_catching_up(b->eng, true);
+        engine_set_catching_up(b->eng, true, true);
         while (r == 0 && next_event(f, &line, &cap, &seq, buf, &len)) {
                 if (event_parse(buf, len, &ev, reason, sizeof(reason)) == 0 && ev.at >= b->golive)
                         continue;
@@ -204,7 +213,7 @@ static int run_golive(bench_t *b)
         }
         if (n && r == 0)
                 r = engine_commit(b->eng, 0, count, b);
-        engine_set_catching_up(b->eng, false);
+        engine_set_catching_up(b->eng, false, false);
         if (r == 0)
                 r = round_at(b, b->golive);
         fclose(f);
@@ -338,6 +347,9 @@ static void report(bench_t *b, const char *tag)
         }
         obligations(b, &pairs, &doubled);
         printf("%s (delivery.quiet = %s)\n", tag, b->quiet ? "true" : "false");
+        for (int i = 0; b->quiet && i < b->n_t; i++)
+                if (!b->t[i].leads && b->t[i].golive_popups > 3)
+                        printf("  go-live day, %s:%s\n", b->t[i].topic, b->t[i].golive_seen);
         printf("  go-live day: %" PRId64 " messages; pop-ups per caseworker median %d, max %d (%d caseworkers)\n",
                b->msgs_golive, pct(cw, ncw, 50), max_cw, ncw);
         printf("  go-live day: %" PRId64 " caseworker pop-ups in the 08:00 round; later that day, by rule:",
