@@ -43,14 +43,14 @@ bool deliver_leads_in_digest(const config_t *cfg, const reminder_t *r)
 
 /* ---- go-live summaries --------------------------------------------------------- */
 
-/* One caseworker's summary: top[0..n_top) are the most urgent of their count, in the store's order
- * (overdue before due before info, then the earliest due date). */
+/* One caseworker's summary, built as the store hands their items over, most urgent first
+ * (overdue before due before info, then the earliest due date): top keeps the first ones. */
 struct summary {
-        const char *unit, *caseworker;
+        char unit[EV_NAME_MAX + 1], caseworker[EV_NAME_MAX + 1];
         int count;
         int by_rule[RULE__COUNT];
-        const reminder_t *top;
-        int n_top;
+        reminder_t *top;
+        int n_top, max_top;
 };
 
 /* Title and body in the configured language; items lines name rule title, case and due date. */
@@ -116,40 +116,61 @@ static int summary_send(const struct summary *m, const config_t *cfg, bk_time_t 
         return out->queue(out->ud, topic, msg);
 }
 
-/* Marks a caseworker's items counted, so that no later summary repeats them. */
-static int summary_mark(store_t *store, reminder_t *list, int n)
-{
-        int r = 0;
+struct summaries {
+        const config_t *cfg;
+        bk_time_t now;
+        const deliver_out_t *out;
+        struct summary m;
+        int sent;
+};
 
-        for (int i = 0; i < n && r == 0; i++) {
-                list[i].summarized = true;
-                r = store_rem_put_from(store, &list[i], (int)list[i].state, NULL, NULL);
+static int summaries_send(struct summaries *ss)
+{
+        int r;
+
+        if (ss->m.count == 0)
+                return 0;
+        if ((r = summary_send(&ss->m, ss->cfg, ss->now, ss->out)) != 0)
+                return r;
+        ss->sent++;
+        return 0;
+}
+
+/* One item from the store: a new caseworker sends the last one's summary and starts theirs. */
+static int summaries_add(void *ud, const reminder_t *r)
+{
+        struct summaries *ss = ud;
+        struct summary *m = &ss->m;
+        int res;
+
+        if (strcmp(m->unit, r->unit) != 0 || strcmp(m->caseworker, r->caseworker) != 0) {
+                if ((res = summaries_send(ss)) != 0)
+                        return res;
+                m->count = m->n_top = 0;
+                memset(m->by_rule, 0, sizeof(m->by_rule));
+                bk_strlcpy(m->unit, r->unit, sizeof(m->unit));
+                bk_strlcpy(m->caseworker, r->caseworker, sizeof(m->caseworker));
         }
-        return r;
+        m->count++;
+        m->by_rule[r->rule]++;
+        if (m->n_top < m->max_top)
+                m->top[m->n_top++] = *r;
+        return 0;
 }
 
 int deliver_summaries(const config_t *cfg, store_t *store, bk_time_t now, const deliver_out_t *out)
 {
-        reminder_t *list = NULL;
-        int n = 0, sent = 0, r, i = 0;
+        struct summaries ss = { cfg, now, out, { .max_top = cfg->delivery.summary_items }, 0 };
+        int r;
 
-        if ((r = store_rem_golive_unsummarized(store, &list, &n)) != 0)
-                return r;
-        while (i < n && r == 0) {
-                struct summary m = { list[i].unit, list[i].caseworker, 0, { 0 }, &list[i], 0 };
-                int j = i;
-
-                for (; j < n && strcmp(list[j].unit, m.unit) == 0 && strcmp(list[j].caseworker, m.caseworker) == 0;
-                     j++)
-                        m.by_rule[list[j].rule]++;
-                m.count = j - i;
-                m.n_top = BK_MIN(m.count, cfg->delivery.summary_items);
-                if ((r = summary_send(&m, cfg, now, out)) == 0 && (r = summary_mark(store, &list[i], j - i)) == 0)
-                        sent++;
-                i = j;
-        }
-        free(list);
-        return r < 0 ? r : sent;
+        if (ss.m.max_top > 0 && !(ss.m.top = calloc((size_t)ss.m.max_top, sizeof(*ss.m.top))))
+                return -ENOMEM;
+        r = store_rem_golive_each(store, summaries_add, &ss);
+        /* the last caseworker's (the rows are marked counted in the same transaction) */
+        if (r == 0)
+                r = summaries_send(&ss);
+        free(ss.m.top);
+        return r < 0 ? r : ss.sent;
 }
 
 /* ---- leads' digests ---------------------------------------------------------------- */

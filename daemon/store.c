@@ -957,23 +957,46 @@ int store_rem_leads_undigested(store_t *s, bk_time_t until, reminder_t **list, i
         return r;
 }
 
-int store_rem_golive_unsummarized(store_t *s, reminder_t **list, int *n)
-{
-        sqlite3_stmt *q;
-        int r;
+/* Open delivered go-live backlog of caseworkers that no summary has counted (the partial index
+ * reminders_owner holds the open ones): ?1 mask, ?2 go-live, ?3 the summarized bit. */
+#define GOLIVE_UNSUMMARIZED "state < 4 AND state IN (1, 2, 3) AND to_cw = 1 AND caseworker <> '' " \
+        "AND delivery & ?1 = ?2 AND delivery & ?3 = 0"
 
-        /* Open delivered ones only (the partial index reminders_owner holds the open ones). */
-        if (sqlite3_prepare_v2(s->db, "SELECT *, rowid FROM reminders WHERE state < 4 AND state IN (1, 2, 3) "
-                               "AND to_cw = 1 AND caseworker <> '' AND delivery & ?1 = ?2 "
-                               "AND delivery & ?3 = 0 ORDER BY unit, caseworker, severity DESC, due, id",
-                               -1, &q, NULL) != SQLITE_OK)
-                return st_sql_fail(s, "go-live reminders");
+static void bind_golive(sqlite3_stmt *q)
+{
         sqlite3_bind_int(q, 1, REM_DELIVERY_MASK);
         sqlite3_bind_int(q, 2, REM_BACKLOG_GOLIVE);
         sqlite3_bind_int(q, 3, REM_SUMMARIZED_BIT);
-        r = collect(s, q, list, n, "go-live reminders");
+}
+
+int store_rem_golive_each(store_t *s, int (*fn)(void *ud, const reminder_t *r), void *ud)
+{
+        sqlite3_stmt *q;
+        reminder_t r;
+        int rc, res = 0;
+
+        /* One row at a time: a go-live's backlog is tens of thousands of reminders. */
+        if (sqlite3_prepare_v2(s->db, "SELECT *, rowid FROM reminders WHERE " GOLIVE_UNSUMMARIZED
+                               " ORDER BY unit, caseworker, severity DESC, due, id", -1, &q, NULL) != SQLITE_OK)
+                return st_sql_fail(s, "go-live reminders");
+        bind_golive(q);
+        while (res == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+                rem_from_row(q, &r);
+                res = fn(ud, &r);
+        }
+        if (res == 0 && rc != SQLITE_DONE)
+                res = st_sql_fail(s, "go-live reminders");
         sqlite3_finalize(q);
-        return r;
+        if (res != 0)
+                return res;
+        /* the same rows, in the same transaction: counted, so no later summary repeats them */
+        if (sqlite3_prepare_v2(s->db, "UPDATE reminders SET delivery = delivery | ?3 WHERE " GOLIVE_UNSUMMARIZED,
+                               -1, &q, NULL) != SQLITE_OK)
+                return st_sql_fail(s, "go-live reminders counted");
+        bind_golive(q);
+        res = st_step_done(s, q, "go-live reminders counted");
+        sqlite3_finalize(q);
+        return res;
 }
 
 int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT])

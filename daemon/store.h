@@ -152,9 +152,10 @@ int store_rem_count_by_state(store_t *s, int64_t counts[REM__STATE_COUNT]);
 /* Open reminders with a leads' copy delivered by `until` that no digest has listed yet, by unit,
  * then the most urgent first (the digests, deliver.c). */
 int store_rem_leads_undigested(store_t *s, bk_time_t until, reminder_t **list, int *n);
-/* Open go-live backlog reminders of caseworkers that no summary has counted yet, by unit and
- * caseworker, most urgent first (malloc'd list). */
-int store_rem_golive_unsummarized(store_t *s, reminder_t **list, int *n);
+/* Calls fn for each open go-live backlog reminder of a caseworker that no summary has counted
+ * yet, by unit and caseworker, most urgent first, one row at a time; then marks them all
+ * counted (summarized), in the caller's transaction. fn's non-zero return stops it. */
+int store_rem_golive_each(store_t *s, int (*fn)(void *ud, const reminder_t *r), void *ud);
 /* The events linked to a reminder (why), in the order they were linked: array of {id, type, at,
  * role}; type and at are "" for an event the log no longer has. */
 json_t *store_rem_events(store_t *s, const char *rem_id);
