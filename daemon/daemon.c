@@ -63,7 +63,6 @@ typedef struct daemon {
         bk_time_t next_delivery;       /* earliest working moment a reminder is due; stale when dirty */
         bool next_dirty;
         int64_t last_purge_ms;         /* retention: when the last run ended (or a batch found more) */
-        bool purge_held;               /* a run was due while event time was held: run when it is not */
         bool purging;                  /* a run is between batches */
         store_purged_t purged;         /* what the run deleted so far */
         int failures;
@@ -268,6 +267,14 @@ static int finish_batch(daemon_t *d, int res)
         return res;
 }
 
+/* What ingest knows of the feeds, told to the engine: replaying (the leads' digests wait) and
+ * in a history (a go-live's import, whose summaries wait). */
+static void engine_follows_ingest(daemon_t *d)
+{
+        engine_set_catching_up(d->engine, ingest_catching_up(d->ingest),
+                               ingest_in_history(d->ingest, clock_now(&d->clock)));
+}
+
 /*
  * Runs time-driven rules and deliveries at event time `until` (the engine's time for the while:
  * what they write is stamped with it), then gives the batch its own time back.
@@ -277,8 +284,7 @@ static int run_until(daemon_t *d, bk_time_t until)
         int r, n;
 
         engine_set_now(d->engine, until);
-        engine_set_catching_up(d->engine, ingest_catching_up(d->ingest),
-                               ingest_in_history(d->ingest, clock_now(&d->clock)));
+        engine_follows_ingest(d);
         do {
                 if ((r = engine_wake_cases(d->engine, WAKE_BATCH)) < 0)
                         break;
@@ -388,8 +394,7 @@ static int drain_feeds(daemon_t *d, int *count)
                                 if (!store_counter(d->store, CNT_FEED_WATERMARKS) && ingest_has_watermarks(d->ingest))
                                         store_counter_add(d->store, CNT_FEED_WATERMARKS, 1);
                                 /* a replay far behind the clock is a go-live (deliver.h) */
-                                engine_set_catching_up(d->engine, ingest_catching_up(d->ingest),
-                               ingest_in_history(d->ingest, clock_now(&d->clock)));
+                                engine_follows_ingest(d);
                                 r = v.outcome == INGEST_APPLY ? time_before_event(d) : 0;
                                 if (r >= 0)
                                         r = daemon_apply_verdict(d->store, d->engine, &d->clock, &v);
@@ -432,7 +437,7 @@ static int purge_turn(daemon_t *d, bool force)
         store_purged_t n = { 0 };
         int r;
 
-        if (!force && !d->purging && !d->purge_held && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
+        if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
                 return 0;
         /* Retention follows event time, like the time rules: during a go-live import a case
          * closed long before the clock may still have a later reopening on its way, and a case
@@ -441,10 +446,9 @@ static int purge_turn(daemon_t *d, bool force)
         bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
         if (until == INT64_MIN) {
                 /* not skipped: a run due now (a moved clock) waits for event time, not a minute */
-                d->purge_held = true;
+                d->last_purge_ms = 0;
                 return 0;
         }
-        d->purge_held = false;
         int64_t t0 = clock_mono_ms();
         engine_set_now(d->engine, until);
         r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n);

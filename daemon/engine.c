@@ -18,11 +18,9 @@
 /*
  * Decoded case states kept (4.5 KB each): enough for the cases a district works on in a few
  * weeks, which is what a feed's events touch, not for the whole district (issue 12: memory is
- * bounded by the feed, not by the store). A bench build may set it (-DCACHE_MAX=N).
+ * bounded by the feed, not by the store). Tests set less (engine_set_cache_limit).
  */
-#ifndef CACHE_MAX
 #define CACHE_MAX 8192
-#endif
 
 
 struct cached_case {
