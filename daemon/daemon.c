@@ -34,7 +34,7 @@
 #define WAKE_BATCH 1000
 #define CATCH_UP_MAX_MS 30000   /* deliveries wait at most this long for ingest to catch up */
 #define BATCH_MAX_MS 100        /* a batch also ends after this much work: the API is served between */
-#define PURGE_EVERY_MS 60000    /* retention looks for due deletes this often… */
+#define PURGE_EVERY_MS 60000    /* dead letters (kept by the clock's time) are looked at this often… */
 #define STORE_OK_AFTER_MS 10000 /* "store full" ends after this long without a failed transaction */
 #define PURGE_BATCH 50          /* …and deletes at most this many of each kind per turn (a few ms) */
 
@@ -62,8 +62,11 @@ typedef struct daemon {
         cal_day_t wake_day;            /* the local day of time_done */
         bk_time_t next_delivery;       /* earliest working moment a reminder is due; stale when dirty */
         bool next_dirty;
-        int64_t last_purge_ms;         /* retention: when the last run ended (or a batch found more) */
-        bool purging;                  /* a run is between batches */
+        int64_t last_purge_ms;         /* dead letters: when they were last looked at (0: due now) */
+        bool purging;                  /* a retention run is between batches (at the clock) */
+        bool purge_history;            /* …of a day in a history: it logs at debug level */
+        bool purge_again;              /* reload changed retention: a run at the next turn */
+        bk_time_t purge_at;            /* the run's event time */
         store_purged_t purged;         /* what the run deleted so far */
         int failures;
 } daemon_t;
@@ -258,6 +261,8 @@ static int finish_batch(daemon_t *d, int res)
                 d->time_done = 0;       /* what ran is rolled back too */
                 d->wake_day = (cal_day_t)store_counter(d->store, CNT_WAKE_DAY);
                 d->next_dirty = true;
+                d->purging = false;     /* its day comes again */
+                memset(&d->purged, 0, sizeof(d->purged));
                 resume_feeds(d);
         }
         if (res == 0 && purged)
@@ -273,6 +278,114 @@ static void engine_follows_ingest(daemon_t *d)
 {
         engine_set_catching_up(d->engine, ingest_catching_up(d->ingest),
                                ingest_in_history(d->ingest, clock_now(&d->clock)));
+}
+
+/*
+ * Retention (gallring) follows event time, like the time rules: a run starts when event time
+ * enters a new local day (run_until), at that moment. In a history (behind the clock) the run
+ * completes there, before the next event is applied, so that a case is deleted at the same place
+ * whatever the pacing or the restarts, and a reopening that comes later in the history finds it
+ * gone just as it would have live. At the clock, a run deletes one small batch of each kind per
+ * loop turn inside the turn's transaction, so that ingest and the API wait at most one batch,
+ * until a batch finds less than PURGE_BATCH; then one line counts what went (no ids) and the WAL
+ * is emptied.
+ */
+static void purge_done(daemon_t *d)
+{
+        const store_purged_t *p = &d->purged;
+
+        store_counter_add(d->store, CNT_PURGE_RUNS, 1);
+        if (p->cases + p->reminders + p->dead_letters + p->messages > 0) {
+                /* a go-live import runs one a day of its history: the journal hears of the runs at the clock */
+                log_struct(d->purge_history ? LOG_DEBUG : LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS,
+                           "retention: deleted %lld closed case(s) with %lld event(s), %lld reminder(s), "
+                           "%lld dead letter(s), %lld published message(s)", (long long)p->cases,
+                           (long long)p->events, (long long)p->reminders, (long long)p->dead_letters,
+                           (long long)p->messages);
+                d->api.purged = true;     /* the WAL is emptied once this commits */
+        }
+        memset(&d->purged, 0, sizeof(d->purged));
+}
+
+static bool purge_full(const store_purged_t *n)
+{
+        return n->cases >= PURGE_BATCH || n->reminders >= PURGE_BATCH || n->dead_letters >= PURGE_BATCH ||
+               n->messages >= PURGE_BATCH;
+}
+
+static void purge_add(store_purged_t *to, const store_purged_t *n)
+{
+        to->cases += n->cases;
+        to->events += n->events;
+        to->reminders += n->reminders;
+        to->dead_letters += n->dead_letters;
+        to->messages += n->messages;
+}
+
+/* One batch of the run at d->purge_at. */
+static int purge_batch(daemon_t *d)
+{
+        store_purged_t n = { 0 };
+        int64_t t0 = clock_mono_ms();
+        int r;
+
+        engine_set_now(d->engine, d->purge_at);
+        r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n);
+        engine_set_now(d->engine, d->batch_now);
+        if (r < 0)
+                return r;
+        /* what a batch holds up ingest and the API for (docs/performance.md measures it) */
+        log_debug("retention: batch of %lld case(s), %lld reminder(s), %lld message(s) in %lld ms",
+                  (long long)n.cases, (long long)n.reminders, (long long)n.messages,
+                  (long long)(clock_mono_ms() - t0));
+        purge_add(&d->purged, &n);
+        d->purging = purge_full(&n);
+        if (!d->purging)
+                purge_done(d);
+        return 0;
+}
+
+static int retention_start(daemon_t *d, bk_time_t at)
+{
+        int r;
+
+        d->purge_at = at;
+        d->purge_history = at < clock_now(&d->clock);
+        do
+                r = purge_batch(d);
+        while (r >= 0 && d->purging && d->purge_history);
+        return r;
+}
+
+/*
+ * A loop turn's retention: the next batch of a run at the clock; a run after a reload changed
+ * the settings, at the present event time; and dead letters, which are kept by the clock's
+ * time (when they came), once a minute.
+ */
+static int purge_turn(daemon_t *d)
+{
+        store_purged_t n = { 0 };
+        int r;
+
+        if (d->purging)
+                return purge_batch(d);
+        if (d->purge_again) {
+                bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
+                if (until != INT64_MIN) {
+                        d->purge_again = false;
+                        return retention_start(d, until);
+                }
+        }
+        if (d->last_purge_ms && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
+                return 0;
+        if ((r = engine_purge_dead_letters(d->engine, &d->cfg.retention, PURGE_BATCH, &n)) < 0)
+                return r;
+        /* more than a batch: the rest at the next turn */
+        d->last_purge_ms = n.dead_letters >= PURGE_BATCH ? 0 : clock_mono_ms();
+        if (n.dead_letters > 0)
+                log_struct(LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS, "retention: deleted %lld dead letter(s)",
+                           (long long)n.dead_letters);
+        return 0;
 }
 
 /*
@@ -298,6 +411,9 @@ static int run_until(daemon_t *d, bk_time_t until)
         if (r >= 0)
                 r = engine_digest_due(d->engine);
         engine_set_now(d->engine, d->batch_now);
+        /* retention runs once a day of event time, at the day's first moment the history reaches */
+        if (r >= 0 && cal_local_day(until) > d->wake_day)
+                r = retention_start(d, until);
         if (r < 0)
                 return r;
         d->time_done = until;
@@ -414,7 +530,7 @@ static int drain_feeds(daemon_t *d, int *count)
 /* The API's view of the feeds (api_feeds_t): ingest's. */
 static json_t *feeds_json(void *arg)
 {
-        return ingest_feeds_json(arg);
+        return ingest_feeds_json(arg, clock_wall());
 }
 
 static void feeds_status(void *arg, char *buf, size_t n)
@@ -425,61 +541,6 @@ static void feeds_status(void *arg, char *buf, size_t n)
 static json_t *feeds_endpoints(void *arg)
 {
         return ingest_endpoints_json(arg);
-}
-
-/*
- * Retention (gallring): one small batch per turn inside the turn's transaction, so ingest and
- * the API wait at most one batch; a run goes on turn after turn until a batch finds less than
- * PURGE_BATCH of every kind, then logs one line (counts only, no ids) and has the WAL emptied.
- */
-static int purge_turn(daemon_t *d, bool force)
-{
-        store_purged_t n = { 0 };
-        int r;
-
-        if (!force && !d->purging && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
-                return 0;
-        /* Retention follows event time, like the time rules: during a go-live import a case
-         * closed long before the clock may still have a later reopening on its way, and a case
-         * purged now would have that history dropped by its tombstone. A feed without a
-         * watermark holds it while it catches up. */
-        bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
-        if (until == INT64_MIN) {
-                /* not skipped: a run due now (a moved clock) waits for event time, not a minute */
-                d->last_purge_ms = 0;
-                return 0;
-        }
-        int64_t t0 = clock_mono_ms();
-        engine_set_now(d->engine, until);
-        r = engine_purge_due(d->engine, &d->cfg.retention, PURGE_BATCH, &n);
-        engine_set_now(d->engine, d->batch_now);
-        if (r < 0)
-                return r;
-        /* what a batch holds up ingest and the API for (docs/performance.md measures it) */
-        log_debug("retention: batch of %lld case(s), %lld reminder(s), %lld dead letter(s), %lld message(s) "
-                  "in %lld ms", (long long)n.cases, (long long)n.reminders, (long long)n.dead_letters,
-                  (long long)n.messages, (long long)(clock_mono_ms() - t0));
-        d->purged.cases += n.cases;
-        d->purged.events += n.events;
-        d->purged.reminders += n.reminders;
-        d->purged.dead_letters += n.dead_letters;
-        d->purged.messages += n.messages;
-        d->purging = n.cases >= PURGE_BATCH || n.reminders >= PURGE_BATCH || n.dead_letters >= PURGE_BATCH ||
-                     n.messages >= PURGE_BATCH;
-        d->last_purge_ms = clock_mono_ms();
-        if (d->purging)
-                return 0;
-        store_counter_add(d->store, CNT_PURGE_RUNS, 1);
-        if (d->purged.cases + d->purged.reminders + d->purged.dead_letters + d->purged.messages > 0) {
-                log_struct(LOG_INFO, LOG_ID_PURGED, LOG_NO_FIELDS,
-                           "retention: deleted %lld closed case(s) with %lld event(s), %lld reminder(s), "
-                           "%lld dead letter(s), %lld published message(s)", (long long)d->purged.cases,
-                           (long long)d->purged.events, (long long)d->purged.reminders,
-                           (long long)d->purged.dead_letters, (long long)d->purged.messages);
-                d->api.purged = true;     /* the WAL is emptied once this commits */
-        }
-        memset(&d->purged, 0, sizeof(d->purged));
-        return 0;
 }
 
 static void identity_of(const daemon_t *d, const bus_peer_t *peer, api_identity_t *who)
@@ -526,8 +587,6 @@ static int serve_api(daemon_t *d)
                                         d->batch_now = clock_now(&d->clock);
                                         engine_set_now(d->engine, d->batch_now);
                                         r = run_time(d, true);
-                                        if (r >= 0)
-                                                r = purge_turn(d, true);
                                 }
                                 /* A read answered from a consistent snapshot stays a good answer even
                                  * when the commit (say, of a counter) fails on a full disk. */
@@ -601,6 +660,7 @@ static int reload_config(daemon_t *d, char *err, size_t n, json_t *waiting)
                 d->cfg.rules = fresh->rules;
                 d->cfg.calendar = fresh->calendar;
                 d->cfg.log_level = fresh->log_level;
+                d->purge_again |= memcmp(&d->cfg.retention, &fresh->retention, sizeof(fresh->retention)) != 0;
                 d->cfg.retention = fresh->retention;
                 d->cfg.delivery = fresh->delivery;
                 log_set_level(fresh->log_level);
@@ -726,7 +786,7 @@ static int loop(daemon_t *d)
                 if (r >= 0)
                         r = run_time(d, false);
                 if (r >= 0)
-                        r = purge_turn(d, false);
+                        r = purge_turn(d);
                 /* Only batches that wrote feed messages, for a while, show the store has room again
                  * (a small one may fit in what a rollback freed). */
                 if (finish_batch(d, r) == 0 && n > 0 && d->backoff_ms &&

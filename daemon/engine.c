@@ -1183,11 +1183,18 @@ int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_pur
                                                                           ret->closed_case_months)), max)) < 0)
                 return r;
         n->messages += r;
-        r = store_purge_dead_letters(e->store, now - (bk_time_t)ret->dead_letter_days * 86400,
-                                     ret->dead_letter_max, max);
+        count_purged(e, n);
+        return 0;
+}
+
+int engine_purge_dead_letters(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n)
+{
+        int r = store_purge_dead_letters(e->store, e->now - (bk_time_t)ret->dead_letter_days * 86400,
+                                         ret->dead_letter_max, max);
+
         if (r < 0)
                 return r;
         n->dead_letters += r;
-        count_purged(e, n);
+        store_counter_add(e->store, CNT_PURGE_DEAD, r);
         return 0;
 }

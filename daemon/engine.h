@@ -75,11 +75,13 @@ int64_t engine_sent(const engine_t *e);
 /*
  * Retention (gallring, docs/privacy.md). engine_purge_case deletes one case now (its state,
  * events and reminders; a tombstone keeps its old events from coming back). engine_purge_due
- * deletes at most `max` of each kind that retention says are due: closed cases past
- * closed_case_months, closed reminders past reminder_months, dead letters past
- * dead_letter_days or beyond dead_letter_max; adds what went to *n and to the counters.
+ * deletes at most `max` of each kind that retention says are due at the engine's time: closed
+ * cases past closed_case_months, closed reminders past reminder_months, published messages past
+ * the shorter of the two; engine_purge_dead_letters dead letters past dead_letter_days or beyond
+ * dead_letter_max. Each adds what went to *n and to the counters.
  */
 int engine_purge_case(engine_t *e, const char *case_id, store_purged_t *n);
 int engine_purge_due(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n);
+int engine_purge_dead_letters(engine_t *e, const retention_cfg_t *ret, int max, store_purged_t *n);
 /* Case view for the API: NULL if unknown. */
 json_t *engine_case_view(engine_t *e, const char *case_id);

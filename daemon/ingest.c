@@ -690,16 +690,25 @@ bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s)
  * way, so it lets time run to the daemon's clock, which the manual clock may have set ahead of
  * the wall clock.
  */
+/* Until its first heartbeat we do not know whether it sends watermarks, nor its last_seq. */
+static bool source_caught_up(const struct source *s)
+{
+        return s->heard && !s->replay_pending && s->last_seq >= s->known_seq;
+}
+
+/* Caught up with an adapter whose watermark is the present: time may run to the clock. */
+static bool source_live(const struct source *s, bk_time_t wall_now_s)
+{
+        return source_caught_up(s) && s->latest.at >= wall_now_s - LIVE_SLACK_S && s->latest.last_seq <= s->last_seq;
+}
+
 bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t wall_now_s)
 {
         bk_time_t t = clock_now_s;
 
         for (int i = 0; i < in->n_src; i++) {
                 const struct source *s = &in->src[i];
-                /* Until its first heartbeat we do not know whether it sends watermarks, nor its last_seq. */
-                bool caught_up = s->heard && !s->replay_pending && s->last_seq >= s->known_seq;
-                bool live = caught_up && s->latest.at >= wall_now_s - LIVE_SLACK_S &&
-                            s->latest.last_seq <= s->last_seq;
+                bool caught_up = source_caught_up(s), live = source_live(s, wall_now_s);
                 if (s->has_wm && !live)
                         t = BK_MIN(t, s->wm ? s->wm : INT64_MIN);
                 else if (!caught_up)
@@ -726,7 +735,7 @@ static bool source_stuck(const struct source *s)
         return s->replay_pending && s->retries >= STUCK_AFTER && s->replay_from == s->last_seq + 1;
 }
 
-json_t *ingest_feeds_json(const ingest_t *in)
+json_t *ingest_feeds_json(const ingest_t *in, bk_time_t wall_now_s)
 {
         json_t *arr = json_array();
         for (int i = 0; i < in->n_src; i++) {
@@ -734,12 +743,13 @@ json_t *ingest_feeds_json(const ingest_t *in)
                 char wm[40] = "";
                 if (s->has_wm && s->wm)
                         cal_format_rfc3339(s->wm, wm, sizeof(wm));
-                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:b, s:b, s:I, s:s?}", "source", s->name,
+                json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:b, s:b, s:I, s:s?, s:b}", "source", s->name,
                                                      "last_seq", (json_int_t)s->last_seq,
                                                      "known_seq", (json_int_t)s->known_seq,
                                                      "replaying", s->replay_pending, "stuck", source_stuck(s),
                                                      "replay_retries", (json_int_t)s->retries,
-                                                     "watermark", wm[0] ? wm : NULL));
+                                                     "watermark", wm[0] ? wm : NULL,
+                                                     "live", s->has_wm && source_live(s, wall_now_s)));
         }
         return arr;
 }

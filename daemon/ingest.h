@@ -97,7 +97,7 @@ bool ingest_has_watermarks(const ingest_t *in);
 /* The daemon's store is full: replay requests back off further and STATUS= says so. */
 void ingest_set_store_full(ingest_t *in, bool full);
 /* {source, last_seq} per known source, plus counters, for stats. */
-json_t *ingest_feeds_json(const ingest_t *in);
+json_t *ingest_feeds_json(const ingest_t *in, bk_time_t wall_now_s);
 /* Per feed endpoint: [{"endpoint", "silent", "silences", "reconnects"}, …] (stats, metrics). */
 json_t *ingest_endpoints_json(const ingest_t *in);
 /* "1 feeds ok" / "1 of 2 feeds silent", then ", source S stuck at seq N", ", store full" (STATUS=). */

@@ -73,7 +73,7 @@ static int fx_reload(void *arg, json_t **restart, char *err, size_t n)
 
 static json_t *fx_feeds_json(void *arg)
 {
-        return ingest_feeds_json(arg);
+        return ingest_feeds_json(arg, 0);
 }
 
 static void fx_feeds_status(void *arg, char *buf, size_t n)

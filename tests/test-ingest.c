@@ -79,7 +79,7 @@ static ingest_verdict_t fx_msg(fx_t *f, bus_kind_t kind, int feed, bool replay, 
 /* The position ingest keeps for source (its stats view); -1 when it does not know the source. */
 static int64_t fx_last(const fx_t *f, const char *source)
 {
-        json_t *a = ingest_feeds_json(f->in), *o;
+        json_t *a = ingest_feeds_json(f->in, 0), *o;
         size_t i;
         int64_t last = -1;
 
@@ -658,7 +658,7 @@ static void test_stuck_source_backs_off(void)
         CHECK(requests >= 10 && requests <= 40);
         ingest_status(f.in, status, sizeof(status));
         CHECK_STR(status, "2 feeds ok, source " SRC " stuck at seq 2");
-        json_t *a = ingest_feeds_json(f.in);
+        json_t *a = ingest_feeds_json(f.in, 0);
         CHECK(json_is_true(json_object_get(json_array_get(a, 0), "stuck")));
         json_decref(a);
         /* progress clears it */
@@ -759,7 +759,7 @@ static void test_watermarks(void)
         fx_heartbeat_wm(&f, 3, now);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);
         CHECK(!ingest_in_history(f.in, clk));
-        json_t *a = ingest_feeds_json(f.in);
+        json_t *a = ingest_feeds_json(f.in, 0);
         CHECK(json_is_string(json_object_get(json_array_get(a, 0), "watermark")));
         json_decref(a);
         fx_free(&f);

@@ -46,7 +46,7 @@ static void discard(void *ud, const char *topic, const char *payload)
 
 static json_t *feeds_json(void *arg)
 {
-        return ingest_feeds_json(arg);
+        return ingest_feeds_json(arg, 0);
 }
 
 static void feeds_status(void *arg, char *buf, size_t n)
