@@ -14,8 +14,9 @@
  * org.freedesktop.Notifications, and when the owner changes (the server
  * restarted) the old ids are forgotten and the reminders that were on the
  * desktop are shown again. Reminders arriving at one moment (within
- * --group-window) are shown together: one by one up to --group of them,
- * as one summary notification beyond; backlog reminders never pop up; a
+ * --group-window) are shown together: one card per case (a case's
+ * reminders of that moment in one notification) up to --group cards, as
+ * one summary notification beyond; backlog reminders never pop up; a
  * leads' digest is one notification; a superseded reminder's notification
  * passes to its escalation. --list prints the work list instead and exits.
  * One thread, one zmq_poll loop over the client's sockets, the D-Bus fd and
@@ -122,6 +123,7 @@ typedef struct notify {
         notify_ref_t message;   /* the last message of an unknown op, replaced by the next one */
         int group_max;          /* --group: most reminders popped up one by one at one moment */
         int window_ms;          /* --group-window: what counts as one moment */
+        bool per_reminder;      /* --per-reminder: no case cards, each reminder pops up on its own */
         /*
          * Reminders of this moment not shown yet, id → {"r": reminder,
          * "topics": [topic index, …], "replaces": {nid, server}}: flushed
@@ -157,7 +159,7 @@ static void notify_usage(FILE *out)
                 "                     [--api EP] [--pub EP] [--terminal]\n"
                 "                     [--state-dir DIR] [--timeout MS]\n"
                 "                     [--server-key KEY|FILE --secret-key KEY|FILE [--public-key KEY|FILE]]\n"
-                "                     [--lang sv|en] [--group N] [--group-window MS]\n"
+                "                     [--lang sv|en] [--group N] [--group-window MS] [--per-reminder]\n"
                 "       bevaka-notify --list [--topic] rem/<unit>/<user>/ [...] [--api EP] [--timeout MS]\n"
                 "                     [--lang sv|en] [--version] [--help]\n"
                 "\n"
@@ -169,8 +171,9 @@ static void notify_usage(FILE *out)
                 "--lang (default $BEVAKA_LANG, else sv) is the language of the notifier's own words;\n"
                 "the reminders' titles and bodies come in the daemon's rules.lang.\n"
                 "Reminders that arrive within --group-window ms (default $BEVAKA_GROUP_WINDOW, else %d) are\n"
-                "one moment: up to --group of them (default $BEVAKA_GROUP, else %d) pop up one by one, more\n"
-                "become one summary, most urgent first. Backlog reminders never pop up; a digest is one.\n"
+                "one moment. A case's reminders at one moment are one notification (a card; --per-reminder:\n"
+                "each its own); up to --group cards (default $BEVAKA_GROUP, else %d) pop up, more become one\n"
+                "summary, most urgent first. Backlog reminders never pop up; a digest is one.\n"
                 "--list prints the topics' open reminders as a work list (overdue first, then by due date,\n"
                 "grouped by case) and exits: 0 done, 1 the daemon refused, 2 usage, 3 no answer.\n",
                 NOTIFY_DEFAULT_API, NOTIFY_DEFAULT_PUB, NOTIFY_WINDOW_DEFAULT, NOTIFY_GROUP_DEFAULT);
@@ -565,9 +568,14 @@ static void notify_group_display(notify_t *n, json_t *g)
                 overdue += notify_group_overdue(r, "");
                 urgency = notify_urgency(r) > urgency ? notify_urgency(r) : urgency;
         }
-        summary = notify_text_group_summary(n->lang, json_array_size(sorted), overdue);
-        plain = notify_text_group_body(n->lang, sorted, NOTIFY_GROUP_LINES,
-                                       (size_t)json_integer_value(json_object_get(g, "backlog")));
+        if (json_object_get(g, "case")) {
+                summary = notify_text_case_summary(n->lang, notify_str(g, "case"), json_array_size(sorted), overdue);
+                plain = notify_text_case_body(n->lang, sorted, NOTIFY_GROUP_LINES);
+        } else {
+                summary = notify_text_group_summary(n->lang, json_array_size(sorted), overdue);
+                plain = notify_text_group_body(n->lang, sorted, NOTIFY_GROUP_LINES,
+                                               (size_t)json_integer_value(json_object_get(g, "backlog")));
+        }
         if (plain)
                 body = notify_escape(plain, notify_markup(n));
         if (!summary || !body || notify_dbus_notify(n, &ref, summary, body, urgency, NOTE_GROUP) < 0) {
@@ -759,10 +767,25 @@ static void notify_batch_record(notify_t *n)
 }
 
 /* --terminal: the moment's reminders as lines, a summary as its line and its members indented. */
+/* The moment's cards: one per case, or with --per-reminder one per reminder, most urgent first. */
+static json_t *notify_batch_cards(const notify_t *n, const json_t *pop)
+{
+        json_t *cards, *r;
+        size_t i;
+
+        if (!n->per_reminder)
+                return notify_group_by_case(pop, "");
+        cards = json_array();
+        json_array_foreach(pop, i, r)
+                json_array_append_new(cards, json_pack("{s:s, s:i, s:[O]}", "case", notify_str(r, "case"), "overdue",
+                                                       notify_group_overdue(r, ""), "items", r));
+        return cards;
+}
+
 static void notify_batch_print(notify_t *n, const json_t *pop, bool group, size_t backlog)
 {
-        size_t i, overdue = 0;
-        json_t *r;
+        size_t i, k, overdue = 0;
+        json_t *r, *card;
         char *text = NULL;
 
         if (group) {
@@ -771,11 +794,28 @@ static void notify_batch_print(notify_t *n, const json_t *pop, bool group, size_
                 text = notify_text_group_summary(n->lang, json_array_size(pop), overdue);
                 printf("[group] %s\n", text ? text : "");
                 free(text);
-        }
-        json_array_foreach(pop, i, r) {
-                if (group)
+                json_array_foreach(pop, i, r) {
                         fputs("  ", stdout);
-                notify_line("due", r);
+                        notify_line("due", r);
+                }
+        } else {
+                json_t *cards = notify_batch_cards(n, pop);
+                json_array_foreach(cards, k, card) {
+                        json_t *items = json_object_get(card, "items");
+                        if (json_array_size(items) == 1) {
+                                notify_line("due", json_array_get(items, 0));
+                                continue;
+                        }
+                        text = notify_text_case_summary(n->lang, notify_str(card, "case"), json_array_size(items),
+                                                        (size_t)json_integer_value(json_object_get(card, "overdue")));
+                        printf("[case] %s\n", text ? text : "");
+                        free(text);
+                        json_array_foreach(items, i, r) {
+                                fputs("  ", stdout);
+                                notify_line("due", r);
+                        }
+                }
+                json_decref(cards);
         }
         if (backlog) {
                 text = notify_text_backlog(n->lang, backlog);
@@ -785,35 +825,27 @@ static void notify_batch_print(notify_t *n, const json_t *pop, bool group, size_
         fflush(stdout);
 }
 
-/* On the desktop: one by one (in place of a superseded reminder's notification), or one summary. */
-static void notify_batch_desktop(notify_t *n, const json_t *pop, bool group, size_t backlog)
+/*
+ * A summary notification of `members` (one case's card when case_id is set): each member's desk
+ * entry names the group, and a superseded reminder's notification has no place to go: it closes.
+ */
+static void notify_group_new(notify_t *n, const json_t *members, const char *case_id, size_t backlog)
 {
         char gid[32];
         json_t *g, *r;
         size_t i;
 
-        if (!group) {
-                json_array_foreach(pop, i, r) {
-                        json_t *b = json_object_get(n->batch, notify_str(r, "id"));
-                        json_t *e = json_object_get(n->desk, notify_str(r, "id"));
-                        if (!e && json_object_get(b, "replaces")) {
-                                e = json_deep_copy(json_object_get(b, "replaces"));
-                                json_object_set_new(n->desk, notify_str(r, "id"), e);
-                        }
-                        notify_show(n, r);
-                }
-                return;
-        }
         snprintf(gid, sizeof(gid), "g%u", ++n->next_group);
         g = json_pack("{s:[], s:I, s:i, s:s}", "members", "backlog", (json_int_t)backlog, "nid", 0, "server", "");
+        if (case_id)
+                json_object_set_new(g, "case", json_string(case_id));
         json_object_set_new(n->groups, gid, g);
-        json_array_foreach(pop, i, r) {
+        json_array_foreach(members, i, r) {
                 const char *id = notify_str(r, "id");
                 notify_hide(n, id);     /* an earlier delivery of it on the desktop: the summary speaks for it now */
                 json_object_set_new(n->desk, id, json_pack("{s:O, s:s, s:i, s:s}", "reminder", r, "group", gid,
                                                            "nid", 0, "server", ""));
                 json_array_append_new(json_object_get(g, "members"), json_string(id));
-                /* A superseded reminder's notification has no place to go: it closes. */
                 if (json_object_get(json_object_get(n->batch, id), "replaces")) {
                         notify_ref_t old = notify_ref_of(json_object_get(json_object_get(n->batch, id), "replaces"));
                         notify_dbus_close(n, &old);
@@ -822,16 +854,46 @@ static void notify_batch_desktop(notify_t *n, const json_t *pop, bool group, siz
         notify_group_display(n, g);
 }
 
+/* On the desktop: a card per case (one reminder in place of a superseded one's notification), or one summary. */
+static void notify_batch_desktop(notify_t *n, const json_t *pop, bool group, size_t backlog)
+{
+        json_t *cards, *card, *r;
+        size_t k;
+
+        if (group) {
+                notify_group_new(n, pop, NULL, backlog);
+                return;
+        }
+        cards = notify_batch_cards(n, pop);
+        json_array_foreach(cards, k, card) {
+                json_t *items = json_object_get(card, "items");
+                if (json_array_size(items) > 1) {
+                        notify_group_new(n, items, notify_str(card, "case"), 0);
+                        continue;
+                }
+                r = json_array_get(items, 0);
+                json_t *b = json_object_get(n->batch, notify_str(r, "id"));
+                json_t *e = json_object_get(n->desk, notify_str(r, "id"));
+                if (!e && json_object_get(b, "replaces")) {
+                        e = json_deep_copy(json_object_get(b, "replaces"));
+                        json_object_set_new(n->desk, notify_str(r, "id"), e);
+                }
+                notify_show(n, r);
+        }
+        json_decref(cards);
+}
+
 /*
  * Shows the moment's batch: backlog reminders never pop up (they are
- * counted, and on the work list); the others one by one up to --group of
- * them, most urgent first, or as one summary beyond.
+ * counted, and on the work list); the others as one card per case (a
+ * case's several reminders are one notification) up to --group cards, most
+ * urgent first, or as one summary beyond.
  */
 static void notify_flush(notify_t *n)
 {
         json_t *items = json_array(), *pop, *b;
         const char *id;
-        size_t backlog, npop, i;
+        size_t backlog, npop, notes, i;
         bool group;
 
         /* Superseded notifications whose escalation did not come this moment close. */
@@ -847,7 +909,7 @@ static void notify_flush(notify_t *n)
         }
         json_object_foreach(n->batch, id, b)
                 json_array_append(items, json_object_get(b, "r"));
-        npop = notify_group_plan(items, n->group_max, &group, &backlog);
+        npop = notify_group_plan(items, n->group_max, !n->per_reminder, &group, &notes, &backlog);
         pop = notify_group_sorted(items, "");
         for (i = 0; pop && i < json_array_size(pop);) {
                 if (notify_group_backlog(json_array_get(pop, i)))
@@ -859,8 +921,8 @@ static void notify_flush(notify_t *n)
                 notify_batch_print(n, pop, group, backlog);
         else if (pop && npop)
                 notify_batch_desktop(n, pop, group, backlog);
-        fprintf(stderr, "bevaka-notify: batch of %zu: %zu pop-ups, %zu in a summary, %zu backlog\n",
-                json_array_size(items), group ? 0 : npop, group ? npop : 0, backlog);
+        fprintf(stderr, "bevaka-notify: batch of %zu: %zu pop-ups, %zu in a summary, %zu backlog; %zu notification(s)\n",
+                json_array_size(items), group ? 0 : npop, group ? npop : 0, backlog, notes);
         notify_batch_record(n);
         json_object_clear(n->batch);
         n->batch_at = 0;
@@ -1604,7 +1666,7 @@ static int notify_env(notify_t *n, bk_client_opts_t *o)
 static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir, int argc, char **argv)
 {
         enum { O_TOPIC = 1, O_API, O_PUB, O_TERMINAL, O_STATE_DIR, O_TIMEOUT, O_SERVER_KEY, O_PUBLIC_KEY,
-               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG, O_GROUP, O_GROUP_WINDOW, O_LIST };
+               O_SECRET_KEY, O_HELP, O_VERSION, O_LANG, O_GROUP, O_GROUP_WINDOW, O_LIST, O_PER_REMINDER };
         static const struct option lo[] = {
                 { "topic", required_argument, NULL, O_TOPIC },
                 { "api", required_argument, NULL, O_API },
@@ -1620,6 +1682,7 @@ static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir,
                 { "lang", required_argument, NULL, O_LANG },
                 { "group", required_argument, NULL, O_GROUP },
                 { "group-window", required_argument, NULL, O_GROUP_WINDOW },
+                { "per-reminder", no_argument, NULL, O_PER_REMINDER },
                 { "list", no_argument, NULL, O_LIST },
                 { 0 },
         };
@@ -1651,6 +1714,7 @@ static int notify_args(notify_t *n, bk_client_opts_t *o, const char **state_dir,
                                 return 2;
                         break;
                 case O_LIST: n->list = true; break;
+                case O_PER_REMINDER: n->per_reminder = true; break;
                 case O_SERVER_KEY: o->server_key = optarg; break;
                 case O_PUBLIC_KEY: o->public_key = optarg; break;
                 case O_SECRET_KEY: o->secret_key = optarg; break;

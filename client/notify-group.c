@@ -97,19 +97,30 @@ json_t *notify_group_sorted(const json_t *list, const char *today)
         return out;
 }
 
-size_t notify_group_plan(const json_t *items, int max_single, bool *group, size_t *backlog)
+size_t notify_group_plan(const json_t *items, int max_single, bool by_case, bool *group, size_t *notes,
+                         size_t *backlog)
 {
-        size_t i, pop = 0;
-        json_t *r;
+        json_t *cases = json_object(), *r;
+        size_t i, pop = 0, cards = 0;
 
         *backlog = 0;
         json_array_foreach(items, i, r) {
-                if (notify_group_backlog(r))
+                const char *c = group_str(r, "case");
+                if (notify_group_backlog(r)) {
                         (*backlog)++;
-                else
-                        pop++;
+                        continue;
+                }
+                pop++;
+                /* a reminder without a case is a card of its own */
+                if (!by_case || !c[0] || !cases || !json_object_get(cases, c)) {
+                        cards++;
+                        if (c[0] && cases)
+                                json_object_set_new(cases, c, json_true());
+                }
         }
-        *group = pop > (size_t)(max_single < 0 ? 0 : max_single);
+        json_decref(cases);
+        *group = cards > (size_t)(max_single < 0 ? 0 : max_single);
+        *notes = *group ? 1 : cards;
         return pop;
 }
 

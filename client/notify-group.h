@@ -35,13 +35,18 @@ int notify_group_cmp(const json_t *a, const json_t *b, const char *today);
 json_t *notify_group_sorted(const json_t *list, const char *today);
 
 /*
- * How one moment's reminders are shown: the backlog ones never pop up; of
- * the others, up to `max_single` pop up one by one and more become one
- * summary. Returns the number that pop up (one by one, or in the summary)
- * and sets *group when they are a summary and *backlog to how many are
- * backlog.
+ * How one moment's reminders are shown. The backlog ones never pop up. The
+ * others make cards, one per case (`by_case`; else one per reminder): what
+ * one event raised in one case (a reopening's overdue plan and FIA, a
+ * handover's note) is one notification, so the caseworker opens the case
+ * once. Up to `max_single` cards pop up one
+ * by one; more become one summary of them all. Returns the number of
+ * reminders that pop up (on cards, or in the summary) and sets *group when
+ * they are a summary, *notes to the notifications that pop up (the cards, 1
+ * for a summary, 0 for none) and *backlog to how many are backlog.
  */
-size_t notify_group_plan(const json_t *items, int max_single, bool *group, size_t *backlog);
+size_t notify_group_plan(const json_t *items, int max_single, bool by_case, bool *group, size_t *notes,
+                         size_t *backlog);
 
 /*
  * The work list: [{"case": C, "overdue": n, "items": [reminders]}, …],

@@ -266,17 +266,41 @@ char *notify_text_group_summary(notify_lang_t lang, size_t n, size_t overdue)
         return r < 0 ? NULL : out;
 }
 
-/* Up to `max` lines of `sorted`, then how many more, into f. */
-static void notify_lines(FILE *f, notify_lang_t lang, const json_t *sorted, size_t max)
+static char *notify_text_lines(notify_lang_t lang, const json_t *sorted, size_t max, size_t backlog, bool with_case);
+
+char *notify_text_case_summary(notify_lang_t lang, const char *case_id, size_t n, size_t overdue)
+{
+        char *out;
+        int r;
+
+        if (overdue)
+                r = asprintf(&out, "%s %s: %zu %s (%zu %s)", lang == NOTIFY_EN ? "Case" : "Ärende", case_id, n,
+                             notify_reminders(lang, n), overdue, notify_overdue_word(lang, overdue));
+        else
+                r = asprintf(&out, "%s %s: %zu %s", lang == NOTIFY_EN ? "Case" : "Ärende", case_id, n,
+                             notify_reminders(lang, n));
+        return r < 0 ? NULL : out;
+}
+
+/* Up to `max` lines of `sorted`, then how many more, into f; a case's card leaves the case out of its lines. */
+static void notify_lines(FILE *f, notify_lang_t lang, const json_t *sorted, size_t max, bool with_case)
 {
         size_t i, n = json_array_size(sorted);
         json_t *r;
 
         json_array_foreach(sorted, i, r) {
-                char *line;
+                char *line = NULL, due[64];
                 if (i == max)
                         break;
-                if ((line = notify_text_line(lang, r)))
+                if (with_case) {
+                        line = notify_text_line(lang, r);
+                } else {
+                        notify_due(lang, r, due, sizeof(due));
+                        if (asprintf(&line, "%s \u00b7 %.*s", due, notify_fit(notify_get(r, "title"), NOTIFY_TEXT_MAX),
+                                     notify_get(r, "title")) < 0)
+                                line = NULL;
+                }
+                if (line)
                         fprintf(f, "%s%s", i ? "\n" : "", line);
                 free(line);
         }
@@ -286,13 +310,23 @@ static void notify_lines(FILE *f, notify_lang_t lang, const json_t *sorted, size
 
 char *notify_text_group_body(notify_lang_t lang, const json_t *sorted, size_t max, size_t backlog)
 {
+        return notify_text_lines(lang, sorted, max, backlog, true);
+}
+
+char *notify_text_case_body(notify_lang_t lang, const json_t *sorted, size_t max)
+{
+        return notify_text_lines(lang, sorted, max, 0, false);
+}
+
+static char *notify_text_lines(notify_lang_t lang, const json_t *sorted, size_t max, size_t backlog, bool with_case)
+{
         char *out = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&out, &len);
 
         if (!f)
                 return NULL;
-        notify_lines(f, lang, sorted, max);
+        notify_lines(f, lang, sorted, max, with_case);
         if (backlog)
                 fprintf(f, lang == NOTIFY_EN ? "\nand %zu older ones on your work list (bevaka-notify --list)"
                                              : "\noch %zu äldre i din arbetslista (bevaka-notify --list)", backlog);
@@ -375,7 +409,7 @@ char *notify_text_digest_body(notify_lang_t lang, const json_t *msg, const json_
                         other);
         if (json_array_size(sorted)) {
                 fprintf(f, "%s\n", lang == NOTIFY_EN ? "Most urgent:" : "Mest brådskande:");
-                notify_lines(f, lang, sorted, max);
+                notify_lines(f, lang, sorted, max, true);
         }
         if (fclose(f) != 0) {
                 free(out);

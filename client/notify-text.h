@@ -34,6 +34,10 @@ char *notify_text_line(notify_lang_t lang, const json_t *reminder);
 char *notify_text_group_summary(notify_lang_t lang, size_t n, size_t overdue);
 /* Its body: the first `max` lines of `sorted`, "… och K till", and the backlog count when not 0. */
 char *notify_text_group_body(notify_lang_t lang, const json_t *sorted, size_t max, size_t backlog);
+/* A case's card: n reminders of one case at one moment, "Ärende X: 3 nya påminnelser (1 förfallen)". */
+char *notify_text_case_summary(notify_lang_t lang, const char *case_id, size_t n, size_t overdue);
+/* Its body: the first `max` lines of `sorted` without the case ("förfaller D · TITLE"), "… och K till". */
+char *notify_text_case_body(notify_lang_t lang, const json_t *sorted, size_t max);
 /* --terminal's one line for n backlog reminders, which never pop up. */
 char *notify_text_backlog(notify_lang_t lang, size_t n);
 /* A digest (protocol §6): "Sammanställning för UNIT: N nya påminnelser", and counts by rule then the top items. */

@@ -13,9 +13,11 @@
  *   a reminder superseded by its escalation in the same moment
  *                                    -> the escalation in its place, one
  *                                       notification in all
+ *   three of one case at one moment  -> one card, "Ärende X: 3 nya …",
+ *                                       shrinking as they are resolved
  * and with --terminal, started with 8 open reminders and 4 backlog ones:
  * one [group] line with the 8 under it, one [backlog] line; a digest and a
- * message of an unknown op as their lines.
+ * message of an unknown op as their lines; two of one case as a [case] line.
  * Screens are written as PNG to BEVAKA_BIN/notify-shots/ for a person to
  * look at. Skipped (exit 77) without Xvfb, dunst or dbus-daemon. Every
  * wait polls with a deadline.
@@ -474,6 +476,51 @@ int main(void)
         CHECK_STR(h_str(h, 0, "summary"), "Fördjupad utredning (FIA) är försenad");
         json_decref(h);
 
+        /* One case, three at one moment (a reopening's overdue plan and FIA, a handover): one card. */
+        fake_send(TOPIC, rem("r-k1", "EB-2026-000701", "IB4-OVERDUE", "overdue", "2026-02-20",
+                             "Förändringsplanen är inte uppföljd", false));
+        fake_send(TOPIC, rem("r-k2", "EB-2026-000701", "FIA-OVERDUE", "overdue", "2026-02-10",
+                             "Fördjupad utredning (FIA) är försenad", false));
+        fake_send(TOPIC, rem("r-k3", "EB-2026-000701", "HANDOVER", "info", "2026-03-02", "Ärendet har bytt handläggare",
+                             false));
+        CHECK_INT(log_wait("batch of 3: 3 pop-ups, 0 in a summary, 0 backlog; 1 notification(s)", 1, 10000), 1);
+        CHECK_INT(wait_displayed(1, 5000), 1);
+        shot("5-case-card", false);
+        h = clear();
+        CHECK_STR(h_str(h, 0, "summary"), "Ärende EB-2026-000701: 3 nya påminnelser (2 förfallna)");
+        CHECK(strncmp(h_str(h, 0, "body"), "förföll 2026-02-10 · Fördjupad utredning (FIA) är försenad\n", 60) == 0);
+        CHECK(strstr(h_str(h, 0, "body"), "Ärendet har bytt handläggare") != NULL);
+        CHECK(strstr(h_str(h, 0, "body"), "Ärende ") == NULL);     /* the case is said once, above */
+        json_decref(h);
+        for (int i = 1; i <= 3; i++) {
+                char id[8];
+                snprintf(id, sizeof(id), "r-k%d", i);
+                fake_send(TOPIC, json_pack("{s:s, s:s, s:s, s:s}", "op", "resolved", "id", id, "rule", "IB4-OVERDUE",
+                                           "case", "EB-2026-000701"));
+        }
+        /* Handled one by one, a card shrinks in place and closes with the last: what dunst last
+         * showed of it (its history keeps a replaced notification's final text) names one. */
+        fake_send(TOPIC, rem("r-k4", "EB-2026-000702", "IB4-OVERDUE", "overdue", "2026-02-20",
+                             "Förändringsplanen är inte uppföljd", false));
+        fake_send(TOPIC, rem("r-k5", "EB-2026-000702", "CHILD-MAP", "due", "2026-03-02",
+                             "Kartlägg barnens situation", false));
+        fake_send(TOPIC, rem("r-k6", "EB-2026-000702", "HANDOVER", "info", "2026-03-02", "Ärendet har bytt handläggare",
+                             false));
+        CHECK_INT(log_wait("batch of 3: 3 pop-ups, 0 in a summary, 0 backlog; 1 notification(s)", 2, 10000), 2);
+        CHECK_INT(wait_displayed(1, 5000), 1);
+        long before = json_array_size(h = history());
+        json_decref(h);
+        const char *order[] = { "r-k4", "IB4-OVERDUE", "r-k6", "HANDOVER", "r-k5", "CHILD-MAP" };
+        for (int i = 0; i < 6; i += 2)
+                fake_send(TOPIC, json_pack("{s:s, s:s, s:s, s:s}", "op", "resolved", "id", order[i], "rule", order[i + 1],
+                                           "case", "EB-2026-000702"));
+        CHECK_INT(wait_displayed(0, 5000), 0);
+        h = history();
+        CHECK_INT((long)json_array_size(h), before + 1);         /* replaced in place: one notification */
+        CHECK_STR(h_str(h, 0, "summary"), "Ärende EB-2026-000702: 1 ny påminnelse");
+        CHECK_STR(h_str(h, 0, "body"), "förfaller i dag · Kartlägg barnens situation");
+        json_decref(h);
+
         st = it_stop(&notify, SIGTERM);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
@@ -500,6 +547,14 @@ int main(void)
                                                                   false)));
         fake_send(TOPIC, json_pack("{s:s, s:s}", "op", "summary", "text", "Välkommen till bevaka"));
         CHECK_INT(log_wait("[message] bevaka \u2014 Välkommen till bevaka\n", 1, 10000), 1);
+        /* two of one case at one moment: one [case] line, the two under it */
+        fake_send(TOPIC, rem("r-k7", "EB-2026-000705", "IB4-OVERDUE", "overdue", "2026-02-20",
+                             "Förändringsplanen är inte uppföljd", false));
+        fake_send(TOPIC, rem("r-k8", "EB-2026-000705", "CHILD-IMPACT", "due", "2026-03-04",
+                             "Barnkonsekvensanalys saknas", false));
+        CHECK_INT(log_wait("[case] Ärende EB-2026-000705: 2 nya påminnelser (1 förfallen)\n  [due] 2026-02-20 IB4-OVERDUE "
+                           "EB-2026-000705", 1, 10000), 1);
+        CHECK_INT(log_count("\n  [due] 2026-03-04 CHILD-IMPACT EB-2026-000705"), 1);
         CHECK_INT(log_count("[digest] Sammanställning för HV-EB-1: 1 ny påminnelse\n  1 × Fördjupad utredning (FIA) är "
                             "försenad\n  Mest brådskande:\n  Ärende EB-2026-000409 · förföll 2026-02-11"), 1);
         st = it_stop(&notify, SIGTERM);

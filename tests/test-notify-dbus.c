@@ -357,9 +357,10 @@ static pid_t notify_start(it_env_t *e)
         snprintf(api, sizeof(api), "ipc://%s/api.sock", e->dir);
         snprintf(pub, sizeof(pub), "ipc://%s/pub.sock", e->dir);
         snprintf(state, sizeof(state), "%s/state", e->dir);
-        /* Four reminders come due at once here: --group 10 keeps them single pop-ups, whose details are checked. */
+        /* Four reminders (two of one case) come due at once here: --group 10 --per-reminder keeps them
+         * single pop-ups, whose details are checked. */
         return it_spawn(e, "notify.log", (char *[]){ exe, "--topic", TOPIC, "--api", api, "--pub", pub,
-                                                      "--state-dir", state, "--group", "10", NULL });
+                                                      "--state-dir", state, "--group", "10", "--per-reminder", NULL });
 }
 
 static const char *dbus_daemon_path(void)

@@ -77,42 +77,80 @@ static void test_order(void)
 static void test_plan(void)
 {
         json_t *items = json_array();
-        size_t backlog, pop;
+        size_t backlog, pop, notes;
         bool group;
-        char id[16];
+        char id[16], kase[16];
 
+        /* five reminders of five cases at one moment */
         for (int i = 0; i < 5; i++) {
                 snprintf(id, sizeof(id), "r-%d", i);
-                json_array_append_new(items, rem(id, "EB-1", "due", "2026-03-02", false));
+                snprintf(kase, sizeof(kase), "EB-%d", i);
+                json_array_append_new(items, rem(id, kase, "due", "2026-03-02", false));
         }
-        pop = notify_group_plan(items, NOTIFY_GROUP_DEFAULT, &group, &backlog);
+        pop = notify_group_plan(items, NOTIFY_GROUP_DEFAULT, true, &group, &notes, &backlog);
         CHECK_INT(pop, 5);
         CHECK(group);
+        CHECK_INT(notes, 1);    /* the summary */
         CHECK_INT(backlog, 0);
         json_array_remove(items, 0);
-        CHECK_INT(notify_group_plan(items, 3, &group, &backlog), 4);
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 4);
         CHECK(group);           /* more than N */
         json_array_remove(items, 0);
-        CHECK_INT(notify_group_plan(items, 3, &group, &backlog), 3);
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 3);
         CHECK(!group);          /* N itself pops up one by one */
+        CHECK_INT(notes, 3);
         json_array_remove(items, 0);
-        CHECK_INT(notify_group_plan(items, 3, &group, &backlog), 2);
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 2);
         CHECK(!group);
-        CHECK_INT(notify_group_plan(items, 0, &group, &backlog), 2);
+        CHECK_INT(notify_group_plan(items, 0, true, &group, &notes, &backlog), 2);
         CHECK(group);           /* --group 0: always a summary */
+
+        /* One case's reminders at one moment are one card: five of one case pop up as one
+         * notification, not as a summary; with a second case, two cards. */
+        json_array_clear(items);
+        for (int i = 0; i < 5; i++) {
+                snprintf(id, sizeof(id), "r-c%d", i);
+                json_array_append_new(items, rem(id, "EB-7", i ? "due" : "overdue", "2026-03-02", false));
+        }
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 5);
+        CHECK(!group);
+        CHECK_INT(notes, 1);
+        json_array_append_new(items, rem("r-other", "EB-8", "due", "2026-03-02", false));
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 6);
+        CHECK(!group);
+        CHECK_INT(notes, 2);
+        CHECK_INT(notify_group_plan(items, 10, false, &group, &notes, &backlog), 6);
+        CHECK(!group);
+        CHECK_INT(notes, 6);    /* --per-reminder */
+        CHECK_INT(notify_group_plan(items, 3, false, &group, &notes, &backlog), 6);
+        CHECK(group);
+        json_array_append_new(items, rem("r-x", "EB-9", "due", "2026-03-02", false));
+        json_array_append_new(items, rem("r-y", "EB-10", "due", "2026-03-02", false));
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 8);
+        CHECK(group);           /* four cards: more than N */
+        CHECK_INT(notes, 1);
+        /* a card is a case: the same reminder on two topics, or two cases, are not folded by title */
+        json_t *cards = notify_group_by_case(items, "");
+        CHECK_INT(json_array_size(cards), 4);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(cards, 0), "case")), "EB-7");   /* overdue first */
+        CHECK_INT(json_array_size(json_object_get(json_array_get(cards, 0), "items")), 5);
+        json_decref(cards);
 
         /* Backlog never pops up and does not count towards the summary. */
         json_array_clear(items);
         for (int i = 0; i < 6; i++) {
                 snprintf(id, sizeof(id), "r-b%d", i);
-                json_array_append_new(items, rem(id, "EB-1", "due", "2026-01-02", true));
+                snprintf(kase, sizeof(kase), "EB-%d", i);
+                json_array_append_new(items, rem(id, kase, "due", "2026-01-02", true));
         }
-        CHECK_INT(notify_group_plan(items, 3, &group, &backlog), 0);
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 0);
         CHECK(!group);
+        CHECK_INT(notes, 0);
         CHECK_INT(backlog, 6);
         json_array_append_new(items, rem("r-new", "EB-1", "due", "2026-03-02", false));
-        CHECK_INT(notify_group_plan(items, 3, &group, &backlog), 1);
+        CHECK_INT(notify_group_plan(items, 3, true, &group, &notes, &backlog), 1);
         CHECK(!group);
+        CHECK_INT(notes, 1);
         CHECK_INT(backlog, 6);
         json_decref(items);
 }
@@ -176,6 +214,21 @@ static void test_texts(void)
         CHECK(t && strstr(t, "och 7 äldre i din arbetslista") != NULL);
         CHECK(t && strstr(t, "EB-10") == NULL);
         CHECK_INT(t ? lines(t) : 0, 12);
+        CHECK(t && words_only(t));
+        free(t);
+
+        /* A case's card: the case in the summary, not on every line. */
+        t = notify_text_case_summary(NOTIFY_SV, "EB-2022-002085", 3, 2);
+        CHECK_STR(t, "Ärende EB-2022-002085: 3 nya påminnelser (2 förfallna)");
+        free(t);
+        t = notify_text_case_summary(NOTIFY_EN, "EB-7", 2, 0);
+        CHECK_STR(t, "Case EB-7: 2 new reminders");
+        free(t);
+        t = notify_text_case_body(NOTIFY_SV, sorted, 2);
+        CHECK(t && strncmp(t, "förfaller i dag \u00b7 Nybesök (IB3) ej genomfört\n", 49) == 0);
+        CHECK(t && strstr(t, "Ärende") == NULL);
+        CHECK(t && strstr(t, "\n… och 10 till") != NULL);
+        CHECK_INT(t ? lines(t) : 0, 3);
         CHECK(t && words_only(t));
         free(t);
 

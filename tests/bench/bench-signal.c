@@ -14,9 +14,13 @@
  *             clock: each event at its own time, a round at every working
  *             day's office start and whenever the clock enters a new hour
  *
- * A pop-up is a `due` message without "backlog", a `summary` or a `digest`
- * on a person's topic. Output: human-readable lines plus "RESULT <key>
- * <value>" lines for signal.sh.
+ * A pop-up message is a `due` message without "backlog", a `summary` or a
+ * `digest` on a person's topic. A notification is what bevaka-notify shows
+ * with its defaults (client/notify-group.c, the same code): a moment's
+ * (one clock time's) `due` messages on a topic become one card per case, up
+ * to 3 cards, else one summary; a `summary` or `digest` message is one.
+ * Output: human-readable lines plus "RESULT <key> <value>" lines for
+ * signal.sh.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -29,6 +33,7 @@
 #include "engine.h"
 #include "event.h"
 #include "log.h"
+#include "notify-group.h"
 #include "store.h"
 
 #define LINE_MAX_B 65536
@@ -40,7 +45,11 @@ typedef struct topic_count {
         bool leads;
         int golive_popups, golive_msgs;
         int week_popups[MAX_WEEKS];
+        int golive_notes, week_notes[MAX_WEEKS];   /* notifications, as bevaka-notify shows them */
         char golive_seen[400];          /* the go-live day's pop-ups: "HH:MM RULE" ... */
+        json_t *moment;                 /* this moment's `due` messages, not yet counted as notifications */
+        bk_time_t moment_at;
+        bool moment_steady;
 } topic_count_t;
 
 typedef struct bench {
@@ -76,6 +85,55 @@ static topic_count_t *topic_of(bench_t *b, const char *topic)
         return t;
 }
 
+/* Where a count at clock time `at` goes: the go-live day, and/or a week of the steady year (-1: none). */
+static int week_of(const bench_t *b, bk_time_t at, bool steady, bool *golive)
+{
+        cal_day_t day = cal_local_day(at);
+
+        *golive = day == b->golive_day;
+        return steady ? (day - b->first_monday) / 7 : -1;
+}
+
+/* A moment's `due` messages on one topic, shown as bevaka-notify shows them. */
+static void moment_flush(bench_t *b, topic_count_t *t)
+{
+        size_t notes = 0, backlog;
+        bool group, golive;
+
+        if (!t->moment || !json_array_size(t->moment))
+                return;
+        notify_group_plan(t->moment, NOTIFY_GROUP_DEFAULT, true, &group, &notes, &backlog);
+        int w = week_of(b, t->moment_at, t->moment_steady, &golive);
+        if (golive)
+                t->golive_notes += (int)notes;
+        if (w >= 0 && w < MAX_WEEKS)
+                t->week_notes[w] += (int)notes;
+        json_array_clear(t->moment);
+}
+
+static void count_notification(bench_t *b, topic_count_t *t, json_t *j, const char *op)
+{
+        bk_time_t now = clock_now(&b->clock);
+        bool golive;
+
+        if (t->moment && (t->moment_at != now || t->moment_steady != b->steady))
+                moment_flush(b, t);
+        if (strcmp(op, "due") == 0) {
+                if (!t->moment)
+                        t->moment = json_array();
+                t->moment_at = now;
+                t->moment_steady = b->steady;
+                json_array_append(t->moment, j);
+                return;
+        }
+        if (strcmp(op, "summary") != 0 && strcmp(op, "digest") != 0)
+                return;
+        int w = week_of(b, now, b->steady, &golive);
+        t->golive_notes += golive;
+        if (w >= 0 && w < MAX_WEEKS)
+                t->week_notes[w]++;
+}
+
 static void count(void *ud, const char *topic, const char *payload)
 {
         bench_t *b = ud;
@@ -90,6 +148,8 @@ static void count(void *ud, const char *topic, const char *payload)
                 json_decref(j);
                 return;
         }
+        if (op)
+                count_notification(b, t, j, op);
         if (day == b->golive_day) {
                 b->msgs_golive++;
                 t->golive_msgs++;
@@ -328,30 +388,39 @@ static void obligations(bench_t *b, int64_t *pairs, int64_t *doubled)
 
 static void report(bench_t *b, const char *tag)
 {
-        int cw[MAX_TOPICS], lm[MAX_TOPICS], ncw = 0, nl = 0, max_cw = 0, max_lm = 0, max_lp = 0;
+        int cw[MAX_TOPICS], cn[MAX_TOPICS], lm[MAX_TOPICS], ncw = 0, nl = 0, max_cw = 0, max_cn = 0, max_lm = 0,
+            max_lp = 0;
         int *weekly = calloc((size_t)MAX_TOPICS * MAX_WEEKS, sizeof(int)), nw = 0;
+        int *weekly_n = calloc((size_t)MAX_TOPICS * MAX_WEEKS, sizeof(int)), nwn = 0;
         int64_t pairs, doubled;
 
         for (int i = 0; i < b->n_t; i++) {
                 topic_count_t *t = &b->t[i];
+                moment_flush(b, t);
                 if (t->leads) {
                         lm[nl++] = t->golive_msgs;
                         max_lm = BK_MAX(max_lm, t->golive_msgs);
                         max_lp = BK_MAX(max_lp, t->golive_popups);
                         continue;
                 }
-                cw[ncw++] = t->golive_popups;
+                cw[ncw] = t->golive_popups;
+                cn[ncw++] = t->golive_notes;
                 max_cw = BK_MAX(max_cw, t->golive_popups);
-                for (int w = 0; weekly && w < b->weeks && w < MAX_WEEKS; w++)
+                max_cn = BK_MAX(max_cn, t->golive_notes);
+                for (int w = 0; weekly && weekly_n && w < b->weeks && w < MAX_WEEKS; w++) {
                         weekly[nw++] = t->week_popups[w];
+                        weekly_n[nwn++] = t->week_notes[w];
+                }
         }
         obligations(b, &pairs, &doubled);
         printf("%s (delivery.quiet = %s)\n", tag, b->quiet ? "true" : "false");
         for (int i = 0; b->quiet && i < b->n_t; i++)
                 if (!b->t[i].leads && b->t[i].golive_popups > 3)
                         printf("  go-live day, %s:%s\n", b->t[i].topic, b->t[i].golive_seen);
-        printf("  go-live day: %" PRId64 " messages; pop-ups per caseworker median %d, max %d (%d caseworkers)\n",
-               b->msgs_golive, pct(cw, ncw, 50), max_cw, ncw);
+        printf("  go-live day: %" PRId64 " messages; pop-up messages per caseworker median %d, max %d (%d "
+               "caseworkers)\n", b->msgs_golive, pct(cw, ncw, 50), max_cw, ncw);
+        printf("  go-live day: notifications per caseworker as bevaka-notify shows them median %d, max %d\n",
+               pct(cn, ncw, 50), max_cn);
         printf("  go-live day: %" PRId64 " caseworker pop-ups in the 08:00 round; later that day, by rule:",
                b->golive_round_popups);
         for (int r = 0; r < RULE__COUNT; r++)
@@ -362,14 +431,21 @@ static void report(bench_t *b, const char *tag)
                "(%d units)\n", pct(lm, nl, 50), max_lm, max_lp, nl);
         printf("  after go-live: %" PRId64 " escalations shown, %" PRId64 " of them beside their earlier item "
                "(open items per obligation: %s)\n", pairs, doubled, doubled ? "2 for those" : "exactly 1");
-        printf("  steady year: %" PRId64 " messages; pop-ups per caseworker per week median %d, p90 %d "
+        printf("  steady year: %" PRId64 " messages; pop-up messages per caseworker per week median %d, p90 %d "
                "(%d weeks)\n", b->msgs_steady, pct(weekly, nw, 50), pct(weekly, nw, 90), b->weeks);
+        printf("  steady year: notifications per caseworker per week median %d, p90 %d\n", pct(weekly_n, nwn, 50),
+               pct(weekly_n, nwn, 90));
         printf("RESULT %s.golive_popups_median %d\nRESULT %s.golive_popups_max %d\n", tag, pct(cw, ncw, 50), tag,
                max_cw);
+        printf("RESULT %s.golive_notes_median %d\nRESULT %s.golive_notes_max %d\n", tag, pct(cn, ncw, 50), tag,
+               max_cn);
+        printf("RESULT %s.week_notes_median %d\nRESULT %s.week_notes_p90 %d\n", tag, pct(weekly_n, nwn, 50), tag,
+               pct(weekly_n, nwn, 90));
         printf("RESULT %s.leads_msgs_max %d\nRESULT %s.obligations_doubled %" PRId64 "\n", tag, max_lm, tag, doubled);
         printf("RESULT %s.week_popups_median %d\nRESULT %s.week_popups_p90 %d\n", tag, pct(weekly, nw, 50), tag,
                pct(weekly, nw, 90));
         free(weekly);
+        free(weekly_n);
 }
 
 static int run_mode(const char *history, const char *dir, bool quiet, const char *tag)
@@ -415,6 +491,8 @@ static int run_mode(const char *history, const char *dir, bool quiet, const char
 out:
         engine_free(&b->eng);
         store_close(&b->st);
+        for (int i = 0; b->t && i < b->n_t; i++)
+                json_decref(b->t[i].moment);
         free(b->t);
         free(b);
         return r;
