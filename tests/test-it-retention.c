@@ -104,6 +104,23 @@ int main(void)
         CHECK(case_known(&e, "EB-A"));
         CHECK_INT(stat2(&e, "purge", "cases"), 0);
 
+        /* Retention runs once a day of event time; a reload that changes it runs it at once: with
+         * reminder_months = 12, EB-A's reminders closed 23 months ago go now, the case stays. */
+        long long closed_rems = count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-A' AND state >= 4");
+        CHECK(closed_rems > 0);
+        it_config(&e, "2026-01-05T07:00:00+01:00", "retention = { reminder_months = 12; };\n");
+        it_declare_sources(&e, "\"paraply-demo\", \"paraply-2\"");
+        r = it_api(&e, "{\"op\":\"reload\"}");
+        CHECK(r && json_is_true(json_object_get(r, "ok")));
+        json_decref(r);
+        for (int64_t end = it_ms() + 10000; stat2(&e, "purge", "reminders") < closed_rems && it_ms() < end;)
+                usleep(20000);      /* polling interval: the run is the loop's next turn */
+        CHECK(stat2(&e, "purge", "reminders") >= closed_rems);     /* EB-B's and EB-C's closed ones too */
+        CHECK_INT(count(db, "SELECT count(*) FROM reminders WHERE case_id = 'EB-A' AND state >= 4"), 0);
+        CHECK(case_known(&e, "EB-A"));
+        CHECK_INT(stat2(&e, "purge", "cases"), 0);
+        counts_agree(&e, db);
+
         /* 25 months on: EB-A is gone whole, EB-B (reopened) is kept. */
         r = it_api(&e, "{\"op\":\"clock\",\"set\":\"2028-02-07T09:00:00+01:00\"}");
         CHECK(r && json_is_true(json_object_get(r, "ok")));
