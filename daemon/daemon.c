@@ -345,12 +345,13 @@ static int purge_batch(daemon_t *d)
         return 0;
 }
 
-static int retention_start(daemon_t *d, bk_time_t at)
+/* A run at event time `until` (deleting what is due at `at`): behind the clock it completes here. */
+static int retention_start(daemon_t *d, bk_time_t until, bk_time_t at)
 {
         int r;
 
         d->purge_at = at;
-        d->purge_history = at < clock_now(&d->clock);
+        d->purge_history = until < clock_now(&d->clock);
         do
                 r = purge_batch(d);
         while (r >= 0 && d->purging && d->purge_history);
@@ -373,7 +374,7 @@ static int purge_turn(daemon_t *d)
                 bk_time_t until = ingest_time_limit(d->ingest, clock_now(&d->clock), clock_wall());
                 if (until != INT64_MIN) {
                         d->purge_again = false;
-                        return retention_start(d, until);
+                        return retention_start(d, until, until);
                 }
         }
         if (d->last_purge_ms && clock_mono_ms() - d->last_purge_ms < PURGE_EVERY_MS)
@@ -411,9 +412,10 @@ static int run_until(daemon_t *d, bk_time_t until)
         if (r >= 0)
                 r = engine_digest_due(d->engine);
         engine_set_now(d->engine, d->batch_now);
-        /* retention runs once a day of event time, at the day's first moment the history reaches */
+        /* retention runs once a day of event time, deleting what is due at the day's start: live
+         * just after midnight, in a history before the day's first event, the same either way */
         if (r >= 0 && cal_local_day(until) > d->wake_day)
-                r = retention_start(d, until);
+                r = retention_start(d, until, cal_local_to_utc(cal_local_day(until), 0));
         if (r < 0)
                 return r;
         d->time_done = until;
