@@ -1608,6 +1608,9 @@ static void feed_maybe_start(feed_t *f, int64_t now)
         f->started = true;
         f->pace_base = now;
         f->pace_count = f->emitted;
+        /* A heartbeat before the first event: the subscriber learns whether this adapter sends
+         * watermarks (and its event time) before it judges the first event (protocol §6). */
+        pub_heartbeats(f);
 }
 
 static int feed_run(feed_t *f)

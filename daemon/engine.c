@@ -57,13 +57,20 @@ struct engine {
         size_t queue_n, queue_cap;
         int64_t sent;           /* the highest rseq handed to a publish function */
         /* delivery (deliver.c): ingest is catching up; the event being applied is a go-live's;
-         * a go-live import was seen and its summaries are not sent yet */
-        bool catching_up, golive_round;
+         * a go-live import was seen and its summaries are not sent yet. The go-live round (the
+         * import's time while it lasts, 0: none) is the store's counter CNT_GOLIVE_AT, so that a
+         * restart in the middle of an import continues it. */
+        bool catching_up;
         bool replaying;           /* behind the adapter's position: the leads' digests wait */
         bk_time_t golive_event;   /* the go-live moment what is being scheduled belongs to; 0: none */
-        bk_time_t golive_at;      /* the go-live import's time (the batch's `now` when it was applied) */
         bool summaries_due;       /* go-live backlog may be waiting for its summaries (true at start) */
 };
+
+/* The running go-live round's time; 0: none. */
+static bk_time_t golive_round(engine_t *e)
+{
+        return store_counter(e->store, CNT_GOLIVE_AT);
+}
 
 /* ---- case cache ---------------------------------------------------------- */
 
@@ -711,9 +718,9 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         /* …and the rest of that catch-up with it, up to the events of the clock's own day: what
          * happened today is today's news */
         if (!e->rebuild && (deliver_is_golive(e->cfg, e->catching_up, e->now, ev->at) ||
-                            (e->golive_round && e->catching_up && cal_local_day(ev->at) < cal_local_day(e->now)))) {
-                e->golive_event = e->golive_at = e->now;
-                e->golive_round = true;
+                            (golive_round(e) && e->catching_up && cal_local_day(ev->at) < cal_local_day(e->now)))) {
+                e->golive_event = e->now;
+                store_counter_add(e->store, CNT_GOLIVE_AT, e->now - golive_round(e));
         }
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
@@ -954,7 +961,7 @@ static void wake_one(void *ud, const char *case_id)
         }
         mark_dirty(w->e, c);
         /* after a go-live import, what the first wake finds due is part of the go-live */
-        w->e->golive_event = w->e->golive_round ? w->e->golive_at : 0;
+        w->e->golive_event = golive_round(w->e);
         err = apply_actions(w->e, c, &out, NULL);
         w->e->golive_event = 0;
         if (err != 0) {
@@ -982,8 +989,8 @@ int engine_wake_cases(engine_t *e, int max)
                 return w.err;
         /* The first whole wake after a go-live import has caught up the days it skipped: what
          * later wakes find due is news again. */
-        if (w.n < max && !e->catching_up)
-                e->golive_round = false;
+        if (w.n < max && !e->catching_up && golive_round(e))
+                store_counter_add(e->store, CNT_GOLIVE_AT, -golive_round(e));
         return w.n;
 }
 

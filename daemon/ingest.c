@@ -696,15 +696,27 @@ static bool source_caught_up(const struct source *s)
         return s->heard && !s->replay_pending && s->last_seq >= s->known_seq;
 }
 
-/* Caught up with an adapter whose watermark is the present: time may run to the clock. */
+/*
+ * Caught up with an adapter whose watermark is the present: time may run to the clock. The
+ * position having reached the seq that watermark holds at is enough: a replay reply's end that
+ * is still on its way brings nothing older (else a restart that catches up through a replay would
+ * stop time at the wall clock's present for a moment, and run a day there that an uninterrupted
+ * run never does).
+ */
 static bool source_live(const struct source *s, bk_time_t wall_now_s)
 {
-        return source_caught_up(s) && s->latest.at >= wall_now_s - LIVE_SLACK_S && s->latest.last_seq <= s->last_seq;
+        return s->heard && s->has_wm && s->latest.at >= wall_now_s - LIVE_SLACK_S &&
+               s->latest.last_seq <= s->last_seq;
 }
 
 bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t wall_now_s)
 {
         bk_time_t t = clock_now_s;
+
+        /* No adapter heard yet (a new store): its history may be about to come, so time waits for
+         * it as for a source not caught up, rather than running to the clock before it arrives. */
+        if (in->n_src == 0 && in->cfg->n_feeds > 0)
+                return INT64_MIN;
 
         for (int i = 0; i < in->n_src; i++) {
                 const struct source *s = &in->src[i];

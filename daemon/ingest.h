@@ -90,7 +90,8 @@ bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s);
  * has caught up (no replay pending, at the adapter's last_seq), else holds it (INT64_MIN); so
  * does a caught-up source whose watermark is within seconds of wall_now (a live adapter).
  * A source that sends watermarks publishes in `at` order, so an event being applied moves its
- * source's event time to just before its `at`.
+ * source's event time to just before its `at`. Before any source is heard (a new store) it
+ * holds too: the first adapter's history may be on its way.
  */
 bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now, bk_time_t wall_now);
 bool ingest_has_watermarks(const ingest_t *in);

@@ -116,7 +116,7 @@ static const char *const counter_key[CNT__COUNT] = {
         [CNT_PUBLISHED] = "rseq.published",
         [CNT_DIGEST_AT] = "digest.at", [CNT_BACKLOG] = "delivery.backlog", [CNT_EXPIRED] = "delivery.expired",
         [CNT_SUPERSEDED] = "delivery.superseded", [CNT_SUMMARIES] = "delivery.summaries",
-        [CNT_DIGESTS] = "delivery.digests",
+        [CNT_DIGESTS] = "delivery.digests", [CNT_GOLIVE_AT] = "delivery.golive_at",
         [CNT_REM_FIRST + REM_SCHEDULED] = "reminders.scheduled",
         [CNT_REM_FIRST + REM_DELIVERED] = "reminders.delivered",
         [CNT_REM_FIRST + REM_ACKNOWLEDGED] = "reminders.acknowledged",

@@ -33,6 +33,7 @@ typedef enum store_counter {
         CNT_PUBLISHED,                    /* every message up to this rseq surely left (outbox.h) */
         CNT_DIGEST_AT,                    /* when the last leads' digest round ran (0: never) */
         CNT_BACKLOG, CNT_EXPIRED, CNT_SUPERSEDED, CNT_SUMMARIES, CNT_DIGESTS,  /* deliver.c */
+        CNT_GOLIVE_AT,                    /* the running go-live round's time (0: none; engine.c) */
         CNT_REM_FIRST,                    /* reminders by state: CNT_REM_FIRST + rem_state_t */
         CNT__COUNT = CNT_REM_FIRST + REM__STATE_COUNT
 } store_counter_t;

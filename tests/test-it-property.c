@@ -11,7 +11,9 @@
  * events a second, the store and the outbox (every published `due`) are
  * identical, and so are the messages on the wire; split by restarts of the
  * daemon (a clean stop, a kill -9), the store and the outbox are identical
- * too. Retention falls at the same days of the history in all three.
+ * too. There retention keeps closed cases 12 months (rules that look back
+ * no further), so it deletes cases in the middle of the history: at the
+ * same days in all three.
  *
  * The seed is printed; BEVAKA_PROPERTY_SEED reproduces a run.
  */
@@ -29,6 +31,12 @@ static uint32_t rnd(uint32_t n)
         rng ^= rng << 17;
         return (uint32_t)(rng % n);
 }
+
+/*
+ * 2026-09-28: histories end before the present of the machine that runs the test (an adapter
+ * whose events lie after the wall clock would look live, and time would run to the clock).
+ */
+#define LAST_DAY 635
 
 typedef struct gen_event {
         int day;            /* days after 2025-01-01 */
@@ -119,18 +127,23 @@ static json_t *data_for(const char *t, int c, int k, int day)
         return json_object();
 }
 
-/* Writes a random history; returns the number of events. */
-static int write_history(const char *path, int cases)
+/*
+ * Writes a random history of cases opened in the first 120 days of 2025, none after LAST_DAY;
+ * returns the number of events. With `closed` it also has a case opened and closed in its first
+ * days, never reopened, which retention deletes in the middle of the history.
+ */
+static int write_history(const char *path, int cases, bool closed)
 {
         gen_event_t *ev = NULL;
         int n = 0, cap = 0, order = 0;
-        for (int c = 0; c < cases; c++) {
-                int day = (int)rnd(120), events = 5 + (int)rnd(40);
+        for (int c = 0; c < cases + closed; c++) {
+                int day = c == cases ? 1 : (int)rnd(120), events = c == cases ? 1 : 5 + (int)rnd(40);
                 char casebuf[32], unit[16];
                 snprintf(casebuf, sizeof(casebuf), "EB-2025-%06d", c);
                 snprintf(unit, sizeof(unit), "HV-EB-%d", c % 3);
                 for (int k = 0; k <= events; k++) {
-                        const char *t = k == 0 ? "case.opened" : types_pool[rnd(N_OF(types_pool))];
+                        const char *t = k == 0 ? "case.opened" : c == cases ? "case.closed"
+                                                                            : types_pool[rnd(N_OF(types_pool))];
                         json_t *data = k == 0 ? json_pack("{s:s, s:o, s:s}", "caseworker", "hk0", "household",
                                                           household(), "barrier", "sickness")
                                               : data_for(t, c, k, day);
@@ -150,6 +163,8 @@ static int write_history(const char *path, int cases)
                         json_decref(o);
                         n++;
                         day += (int)rnd(25);
+                        if (day > LAST_DAY)
+                                break;
                 }
         }
         qsort(ev, (size_t)n, sizeof(*ev), cmp_event);
@@ -325,8 +340,12 @@ static char *run(const char *history, int n, const int *splits, int n_splits, ch
         return d;
 }
 
-/* Polls until the feed's watermark is the adapter's present (it is live), then until nothing more is published. */
-static void wait_live(it_env_t *e, FILE *log)
+/*
+ * Polls until the feed is live (its watermark is the adapter's present, so time runs to the
+ * clock) and the daemon has run time there: nothing left due at or before `clock` (an RFC 3339
+ * time of the same offset as the daemon's answer); then until nothing more is published.
+ */
+static void wait_live(it_env_t *e, FILE *log, const char *clock)
 {
         int64_t end = it_ms() + 20000;
         bool live = false;
@@ -334,16 +353,11 @@ static void wait_live(it_env_t *e, FILE *log)
         while (!live && it_ms() < end) {
                 json_t *r = it_api(e, "{\"op\":\"stats\"}");
                 json_t *feed = json_array_get(json_object_get(r, "feeds"), 0);
-                const char *wm = json_string_value(json_object_get(feed, "watermark"));
-                struct tm tm = { 0 };
-                /* live: the adapter's watermark is the wall clock's present (UTC, or whatever offset),
-                 * and the daemon has caught up with it, so time runs to the clock */
-                if (wm && strptime(wm, "%Y-%m-%dT%H:%M:%S", &tm))
-                        live = llabs((long long)timegm(&tm) - (long long)time(NULL)) < 86400 &&
-                               json_is_true(json_object_get(feed, "live"));
+                const char *next = json_string_value(json_object_get(r, "next_delivery"));
+                live = json_is_true(json_object_get(feed, "live")) && (!next || strcmp(next, clock) > 0);
                 if (!live && it_ms() >= end) {
-                        char *text = json_dumps(feed, JSON_COMPACT);
-                        fprintf(stderr, "not live: %s\n", text ? text : "?");
+                        char *text = json_dumps(r, JSON_COMPACT);
+                        fprintf(stderr, "not live: %.600s\n", text ? text : "?");
                         free(text);
                 }
                 json_decref(r);
@@ -373,6 +387,8 @@ static void start_serve(it_env_t *e)
 
 enum pacing { FAST, PACED, SPLIT };
 
+#define ET_CLOCK "2027-01-04T09:00:00+01:00"     /* the clock of the event-time runs: after the history */
+
 /*
  * One run with the clock after the history: fast, paced, or split by restarts of the daemon (a
  * clean stop, a kill -9, a clean stop). The feed says event time by the events' `at`
@@ -389,7 +405,12 @@ static char *run_event_time(const char *history, int n, enum pacing how, char **
         char part[512];
 
         it_init(&e);
-        it_config(&e, "2027-01-04T09:00:00+01:00", NULL);      /* after the whole history */
+        /* after the whole history; rules that look back 12 months, so that retention keeps closed
+         * cases 12 months and deletes some in the middle of the history */
+        it_config(&e, ET_CLOCK,
+                  "rules = { fia_valid_months = 6; long_term_months = 6; long_term_window_months = 6;\n"
+                  "          continuity_window_months = 6; SUMMER_ALLOWANCE = { enabled = false; }; };\n"
+                  "retention = { closed_case_months = 12; };\n");
         it_start_daemon(&e);
         it_connect(&e);
         if (how == SPLIT) {
@@ -416,7 +437,7 @@ static char *run_event_time(const char *history, int n, enum pacing how, char **
                 it_stop(&e.feed, SIGTERM);
         }
         start_serve(&e);
-        wait_live(&e, log);
+        wait_live(&e, log, ET_CLOCK);
         advance(&e, "2027-06-01T09:00:00+02:00", log);
         it_stop(&e.feed, SIGTERM);
         it_stop(&e.daemon, SIGTERM);
@@ -446,14 +467,23 @@ static void event_time_property(const char *dir, uint64_t seed)
 
         rng = seed * 31 + 5;
         snprintf(history, sizeof(history), "%s/history-et.jsonl", dir);
-        int n = write_history(history, 25);
+        int n = write_history(history, 25, true);
         char *sub_f, *sub_p, *sub_s;
         char *f = run_event_time(history, n, FAST, &sub_f);
         char *p = run_event_time(history, n, PACED, &sub_p);
         char *sp = run_event_time(history, n, SPLIT, &sub_s);
         CHECK(strstr(sub_f, "\"op\":\"due\"") != NULL);   /* something came due during the history */
+        /* and retention deleted a case in the middle of the history, before the clock's present */
         const char *tomb = strstr(f, "FROM purged_cases ORDER BY case_hash\n");
-        CHECK(tomb && strchr(tomb, '\n')[1] != '#');       /* and retention deleted a case */
+        bool mid = false;
+        for (const char *l = tomb ? strchr(tomb, '\n') + 1 : NULL; l && *l && *l != '#'; l = strchr(l, '\n') + 1) {
+                long long purged_at = 0;
+                if (sscanf(l, "%*[0-9A-F]|%lld|", &purged_at) == 1 && purged_at < 1798761600)   /* 2027-01-01 */
+                        mid = true;
+                if (!strchr(l, '\n'))
+                        break;
+        }
+        CHECK(mid);
         CHECK_STR(f, p);
         CHECK_STR(sub_f, sub_p);
         if (strcmp(f, p) != 0 || strcmp(sub_f, sub_p) != 0)
@@ -479,7 +509,7 @@ int main(void)
                 rng = seed + (uint64_t)round * 7919 + 1;
                 fprintf(stderr, "property: seed %llu round %d\n", (unsigned long long)seed, round);
                 snprintf(history, sizeof(history), "%s/history-%d.jsonl", dir, round);
-                int n = write_history(history, 25);
+                int n = write_history(history, 25, false);
                 int splits[3] = { n / 4 + (int)rnd((uint32_t)n / 4), n / 2 + (int)rnd((uint32_t)n / 8),
                                   3 * n / 4 + (int)rnd((uint32_t)n / 8) };
                 char *sub_a, *sub_b;
