@@ -685,7 +685,7 @@ bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s)
 /*
  * Event time (protocol §6): a source with a watermark holds time at it; one without lets time
  * run to the clock once its position reached what the adapter told us and no replay is pending,
- * else holds it (INT64_MIN), as does one not heard from yet. A caught-up source whose watermark is
+ * else holds it (INT64_MIN), as does one not heard from yet. A source whose held watermark is
  * the adapter's present (within LIVE_SLACK_S of the wall clock) is live: nothing older is on its
  * way, so it lets time run to the daemon's clock, which the manual clock may have set ahead of
  * the wall clock.
@@ -720,10 +720,11 @@ bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t
 
         for (int i = 0; i < in->n_src; i++) {
                 const struct source *s = &in->src[i];
-                bool caught_up = source_caught_up(s), live = source_live(s, wall_now_s);
-                if (s->has_wm && !live)
+                if (source_live(s, wall_now_s))
+                        continue;
+                if (s->has_wm)
                         t = BK_MIN(t, s->wm ? s->wm : INT64_MIN);
-                else if (!caught_up)
+                else if (!source_caught_up(s))
                         return INT64_MIN;
         }
         return t;
