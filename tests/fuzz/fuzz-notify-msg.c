@@ -38,16 +38,32 @@ static void require_text(char *s)
 static void check_list(const json_t *items)
 {
         json_t *sorted = notify_group_sorted(items, "2026-03-02"), *cases, *c, *r, *ids;
-        size_t i, k, backlog, pop, listed = 0;
+        size_t i, k, backlog, pop, notes, listed = 0;
         bool group;
         char *out = NULL;
         size_t len = 0;
         FILE *f;
 
         REQUIRE(sorted && json_array_size(sorted) == json_array_size(items));
-        pop = notify_group_plan(items, 3, &group, &backlog);
+        /* one card per reminder: a summary beyond 3 */
+        pop = notify_group_plan(items, 3, false, &group, &notes, &backlog);
         REQUIRE(pop + backlog == json_array_size(items));
         REQUIRE(group == (pop > 3));
+        REQUIRE(notes == (group ? 1 : pop));
+        /* one card per case: never more cards than reminders, the same ones pop up */
+        size_t pop_c, notes_c, backlog_c;
+        bool group_c;
+        pop_c = notify_group_plan(items, 3, true, &group_c, &notes_c, &backlog_c);
+        REQUIRE(pop_c == pop && backlog_c == backlog);
+        REQUIRE(group_c ? notes_c == 1 : notes_c <= pop_c);
+        REQUIRE((pop_c == 0) == (notes_c == 0));
+        REQUIRE(!group_c || group);
+        for (size_t j = 0; j < json_array_size(items) && j < 16; j++) {
+                const char *cs = json_string_value(json_object_get(json_array_get(items, j), "case"));
+                if (cs && cs[0])
+                        require_text(notify_text_case_summary(NOTIFY_SV, cs, pop_c, pop_c ? 1 : 0));
+        }
+        require_text(notify_text_case_body(NOTIFY_SV, sorted, 10));
         require_text(notify_text_group_body(NOTIFY_SV, sorted, 10, backlog));
         require_text(notify_text_group_summary(NOTIFY_EN, pop, backlog));
         json_array_foreach(sorted, i, r)
