@@ -420,9 +420,8 @@ static int run_until(daemon_t *d, bk_time_t until)
                 return r;
         d->time_done = until;
         /* Stored with what it woke, so that a restart wakes the same cases at the same place. */
-        if (cal_local_day(until) != d->wake_day)
-                store_counter_add(d->store, CNT_WAKE_DAY, cal_local_day(until) - d->wake_day);
         d->wake_day = cal_local_day(until);
+        store_counter_set(d->store, CNT_WAKE_DAY, d->wake_day);
         d->next_dirty = true;
         return 0;
 }

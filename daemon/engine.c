@@ -720,7 +720,7 @@ int engine_apply_event(engine_t *e, const event_t *ev)
         if (!e->rebuild && (deliver_is_golive(e->cfg, e->catching_up, e->now, ev->at) ||
                             (golive_round(e) && e->catching_up && cal_local_day(ev->at) < cal_local_day(e->now)))) {
                 e->golive_event = e->now;
-                store_counter_add(e->store, CNT_GOLIVE_AT, e->now - golive_round(e));
+                store_counter_set(e->store, CNT_GOLIVE_AT, e->now);
         }
         res = rules_apply(&e->cfg->rules, c->st, ev, &out);
         if (res == BK_E_INVALID) {
@@ -934,7 +934,7 @@ int engine_digest_due(engine_t *e)
                 return 0;
         if ((n = deliver_digests(e->cfg, e->store, last, e->now, &out)) < 0)
                 return n;
-        store_counter_add(e->store, CNT_DIGEST_AT, e->now - last);
+        store_counter_set(e->store, CNT_DIGEST_AT, e->now);
         store_counter_add(e->store, CNT_DIGESTS, n);
         return n;
 }
@@ -989,8 +989,8 @@ int engine_wake_cases(engine_t *e, int max)
                 return w.err;
         /* The first whole wake after a go-live import has caught up the days it skipped: what
          * later wakes find due is news again. */
-        if (w.n < max && !e->catching_up && golive_round(e))
-                store_counter_add(e->store, CNT_GOLIVE_AT, -golive_round(e));
+        if (w.n < max && !e->catching_up)
+                store_counter_set(e->store, CNT_GOLIVE_AT, 0);
         return w.n;
 }
 

@@ -88,7 +88,8 @@ bool ingest_in_history(const ingest_t *in, bk_time_t clock_now_s);
  * Event time (protocol §6): time-driven rules, deliveries and retention run up to this instant,
  * min(clock, every source's watermark); a source without one lets time run to the clock once it
  * has caught up (no replay pending, at the adapter's last_seq), else holds it (INT64_MIN); so
- * does a caught-up source whose watermark is within seconds of wall_now (a live adapter).
+ * does a source whose held watermark is within seconds of wall_now (a live adapter, even while
+ * a replay's end is on its way).
  * A source that sends watermarks publishes in `at` order, so an event being applied moves its
  * source's event time to just before its `at`. Before any source is heard (a new store) it
  * holds too: the first adapter's history may be on its way.

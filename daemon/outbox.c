@@ -77,7 +77,7 @@ void outbox_settle(outbox_t *o, int64_t now_ms)
 
         if (o->tail_open || o->pending_rseq <= mark || now_ms - o->pending_ms < OUTBOX_SETTLE_MS)
                 return;
-        store_counter_add(o->store, CNT_PUBLISHED, o->pending_rseq - mark);
+        store_counter_set(o->store, CNT_PUBLISHED, o->pending_rseq);
 }
 
 void outbox_subscribed(void *ud, const char *prefix, size_t len)
@@ -150,7 +150,7 @@ int outbox_stop(outbox_t *o)
                 return 0;
         if ((r = store_begin(o->store)) < 0)
                 return r;
-        store_counter_add(o->store, CNT_PUBLISHED, o->sent - mark);
+        store_counter_set(o->store, CNT_PUBLISHED, o->sent);
         if ((r = store_commit(o->store)) < 0)
                 store_rollback(o->store);
         return r;

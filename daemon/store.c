@@ -563,6 +563,12 @@ void store_counter_add(store_t *s, store_counter_t c, int64_t n)
         s->counter_dirty[c] = true;
 }
 
+void store_counter_set(store_t *s, store_counter_t c, int64_t v)
+{
+        if (s->counter[c] != v)
+                store_counter_add(s, c, v - s->counter[c]);
+}
+
 /* ---- helpers -------------------------------------------------------------- */
 
 int st_step_done(store_t *s, sqlite3_stmt *q, const char *what)
@@ -1021,8 +1027,7 @@ int st_recount_reminders(store_t *s)
         }
         sqlite3_finalize(q);
         for (int i = 0; i < REM__STATE_COUNT; i++)
-                if (s->counter[CNT_REM_FIRST + i] != counts[i])
-                        store_counter_add(s, CNT_REM_FIRST + i, counts[i] - s->counter[CNT_REM_FIRST + i]);
+                store_counter_set(s, CNT_REM_FIRST + i, counts[i]);
         return 0;
 }
 

@@ -67,6 +67,8 @@ int store_rollback(store_t *s);
 /* counters: cached in memory, written with the transaction */
 int64_t store_counter(store_t *s, store_counter_t c);
 void store_counter_add(store_t *s, store_counter_t c, int64_t n);
+/* For the counters that hold a value (a day, a time, an rseq) rather than count. */
+void store_counter_set(store_t *s, store_counter_t c, int64_t v);
 
 /* feeds */
 int64_t store_feed_last_seq(store_t *s, const char *source);        /* 0 if unknown */
