@@ -698,15 +698,15 @@ static bool source_caught_up(const struct source *s)
 
 /*
  * Caught up with an adapter whose watermark is the present: time may run to the clock. The
- * position having reached the seq that watermark holds at is enough: a replay reply's end that
- * is still on its way brings nothing older (else a restart that catches up through a replay would
- * stop time at the wall clock's present for a moment, and run a day there that an uninterrupted
- * run never does).
+ * position having reached the seq that watermark holds at, and every seq known of, is enough: a
+ * replay reply's end that is still on its way brings nothing older (else a restart that catches
+ * up through a replay would stop time at the wall clock's present for a moment, and run a day
+ * there that an uninterrupted run never does). A gap is not: what fills it may be older.
  */
 static bool source_live(const struct source *s, bk_time_t wall_now_s)
 {
         return s->heard && s->has_wm && s->latest.at >= wall_now_s - LIVE_SLACK_S &&
-               s->latest.last_seq <= s->last_seq;
+               s->latest.last_seq <= s->last_seq && s->known_seq <= s->last_seq;
 }
 
 bk_time_t ingest_time_limit(const ingest_t *in, bk_time_t clock_now_s, bk_time_t wall_now_s)
@@ -762,7 +762,7 @@ json_t *ingest_feeds_json(const ingest_t *in, bk_time_t wall_now_s)
                                                      "replaying", s->replay_pending, "stuck", source_stuck(s),
                                                      "replay_retries", (json_int_t)s->retries,
                                                      "watermark", wm[0] ? wm : NULL,
-                                                     "live", s->has_wm && source_live(s, wall_now_s)));
+                                                     "live", source_live(s, wall_now_s)));
         }
         return arr;
 }

@@ -730,6 +730,10 @@ static void test_watermarks(void)
         CHECK_INT(cal_parse_rfc3339("2025-06-01T12:00:00+02:00", &w1), 0);
         CHECK_INT(cal_parse_rfc3339("2025-11-04T09:00:00+01:00", &at), 0);
         CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);      /* no source yet: its history may be coming */
+        /* unreadable bytes name no source (Latin-1, cut short): a dead letter, and still none known */
+        CHECK_INT(fx_msg(&f, BUS_EVENT, 0, false, "ib1.completed", "{\"v\":1,\"case\":\"S\xf6" "der\"").outcome,
+                  INGEST_DEAD_LETTER);
+        CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);
         CHECK_INT(fx_event(&f, 0, false, 1).outcome, INGEST_APPLY);
         CHECK(ingest_time_limit(f.in, clk, wall) == INT64_MIN);      /* not heard yet: v1 or not? */
         CHECK(ingest_in_history(f.in, clk));                       /* … nor whether this is history */
@@ -763,6 +767,14 @@ static void test_watermarks(void)
         fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 3);
         fx_heartbeat_wm(&f, 3, now);
         CHECK_INT(ingest_time_limit(f.in, clk, wall), clk);
+        /* a gap (5 came, 4 is being replayed) is not live: 4 may be older, so time holds at the
+         * watermark (with the clock ahead of it) until 4 is in */
+        CHECK_INT(fx_event(&f, 0, false, 5).outcome, INGEST_GAP);
+        CHECK_INT(ingest_time_limit(f.in, wall + 86400, wall), wall);
+        CHECK_INT(fx_event(&f, 0, true, 4).outcome, INGEST_APPLY);
+        CHECK_INT(fx_event(&f, 0, true, 5).outcome, INGEST_APPLY);
+        CHECK_INT(ingest_time_limit(f.in, wall + 86400, wall), wall + 86400);
+        fx_control(&f, BUS_REPLAY_END, 0, "replay_end", 5);
         CHECK(!ingest_in_history(f.in, clk));
         json_t *a = ingest_feeds_json(f.in, 0);
         CHECK(json_is_string(json_object_get(json_array_get(a, 0), "watermark")));
